@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+
+	"github.com/vzkit/vzkit/runtime/vzconf"
+)
+
+// Globals are the flags every command of both programs accepts.
+type Globals struct {
+	Root    string // --root, else VZKIT_ROOT
+	Output  string // -o
+	Verbose bool
+
+	conf *vzconf.Global
+}
+
+// Register adds the global flags to a root command.
+func (g *Globals) Register(root *cobra.Command) {
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Root, "root", "", "prefix for every vzkit path, the config file included (default $VZKIT_ROOT)")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "log what is being done")
+}
+
+// AddOutputFlag adds -o to a command that prints a listing.
+func (g *Globals) AddOutputFlag(c *cobra.Command) {
+	c.Flags().StringVarP(&g.Output, "output", "o", "table", "output format: table or json")
+}
+
+// Format returns the checked -o value.
+func (g *Globals) Format() (Format, error) { return ParseFormat(g.Output) }
+
+// Config loads (once) the effective global configuration.
+func (g *Globals) Config() (*vzconf.Global, error) {
+	if g.conf != nil {
+		return g.conf, nil
+	}
+	c, err := vzconf.Load(vzconf.RootFromEnv(g.Root))
+	if err != nil {
+		return nil, err
+	}
+	g.conf = c
+	return c, nil
+}
+
+// ManCommand returns a hidden command that writes man pages for root into a
+// directory (used by `make install`).
+func ManCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:    "man DIR",
+		Short:  "Write man pages into DIR",
+		Args:   cobra.ExactArgs(1),
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			return doc.GenManTree(root, &doc.GenManHeader{Section: "8", Source: "vzkit"}, args[0])
+		},
+	}
+}
+
+// ConfigCommand prints the effective global settings and their origins.
+func ConfigCommand(g *Globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Print the effective global settings and where each came from",
+		Long: `Print every global setting with its value and origin: "default" for a
+built-in value, or FILE:LINE for a value set in vz.conf. The file is
+/etc/vzkit/vz.conf, of OpenVZ-style KEY="value" lines. --root R (or
+VZKIT_ROOT=R) prefixes every path, the config file's own included.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := g.Format()
+			if err != nil {
+				return err
+			}
+			conf, err := g.Config()
+			if err != nil {
+				return err
+			}
+			settings := conf.Settings()
+			if f == JSON {
+				return WriteJSON(cmd.OutOrStdout(), map[string]any{
+					"root": conf.Root, "file": conf.File, "settings": settings,
+				})
+			}
+			rows := make([][]string, 0, len(settings))
+			for _, s := range settings {
+				rows = append(rows, []string{s.Key, s.Value, s.Origin})
+			}
+			return WriteTable(cmd.OutOrStdout(), []string{"KEY", "VALUE", "ORIGIN"}, rows)
+		},
+	}
+	g.AddOutputFlag(c)
+	return c
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/vzkit/vzkit/cmd/internal/cli"
+)
+
+// app is the state shared by vzctl's commands: the global flags.
+type app struct {
+	cli.Globals
+}
+
+func newRootCommand() *cobra.Command {
+	a := &app{}
+	root := &cobra.Command{
+		Use:   "vzctl",
+		Short: "Create and run containers from template caches, the OpenVZ way",
+		Long: `vzctl manages containers made from vzpkg's template caches, with OpenVZ's
+commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	a.Register(root)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
+	root.AddCommand(
+		cli.ConfigCommand(&a.Globals),
+		cli.ManCommand(root),
+	)
+	for _, add := range commands {
+		root.AddCommand(add(a))
+	}
+	return root
+}
+
+// commands is filled by each command's file in init, one file per command.
+var commands []func(*app) *cobra.Command

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/vzkit/vzkit/cmd/internal/cli"
+)
+
+// app is the state shared by vzpkg's commands: the global flags.
+type app struct {
+	cli.Globals
+	templateDirs []string // --templates, searched before /etc/vzkit/templates and the shipped set
+}
+
+func newRootCommand() *cobra.Command {
+	a := &app{}
+	root := &cobra.Command{
+		Use:   "vzpkg",
+		Short: "Build OpenVZ-style template caches from template metadata",
+		Long: `vzpkg turns template metadata (YAML: repositories, keys, package lists,
+scripts) into a template cache: a reproducible tar.zst that vzctl creates
+containers from.
+
+Templates are looked up by name in --templates directories, then
+/etc/vzkit/templates, then the templates shipped inside vzpkg.
+
+Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
+3 lint found problems.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	a.Register(root)
+	root.PersistentFlags().StringArrayVar(&a.templateDirs, "templates", nil, "extra template directory (repeatable), searched first")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
+	root.AddCommand(
+		cli.ConfigCommand(&a.Globals),
+		cli.ManCommand(root),
+	)
+	for _, add := range commands {
+		root.AddCommand(add(a))
+	}
+	return root
+}
+
+// commands is filled by each command's file in init, one file per command.
+var commands []func(*app) *cobra.Command
