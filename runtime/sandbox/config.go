@@ -1,0 +1,289 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/moby/sys/capability"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// NetMode selects the network namespace of a sandbox.
+type NetMode int
+
+const (
+	// NetNone gives the sandbox its own network namespace with only the
+	// loopback interface, brought up.
+	NetNone NetMode = iota
+	// NetHost shares the host's network namespace.
+	NetHost
+	// NetNamespace joins the existing network namespace at Network.NSPath
+	// (e.g. one prepared with veth pairs by runtime/net).
+	NetNamespace
+)
+
+// Network is the network setup of a sandbox.
+type Network struct {
+	Mode   NetMode
+	NSPath string // for NetNamespace: e.g. /run/netns/ct101 or /proc/PID/ns/net
+}
+
+// Mount is a bind mount of a host path into the sandbox.
+type Mount struct {
+	Source      string // host path
+	Destination string // absolute path inside the sandbox
+	ReadOnly    bool
+}
+
+// Resources are cgroup limits; a zero field means unlimited (or, for
+// CPUWeight and CPUPeriodMicros, the kernel default).
+type Resources struct {
+	MemoryBytes     int64  // memory limit
+	MemorySwapBytes int64  // memory+swap limit (OCI semantics), >= MemoryBytes
+	CPUWeight       uint64 // 1..10000 (cgroup v2 cpu.weight; mapped to cpu.shares on v1)
+	CPUQuotaMicros  int64  // CPU time allowed per period
+	CPUPeriodMicros int64  // period for CPUQuotaMicros
+	PidsLimit       int64  // maximum number of tasks
+}
+
+// Config describes a sandbox.
+type Config struct {
+	ID       string // libcontainer container ID: [A-Za-z0-9_+.-]+
+	Root     string // root directory of the sandbox (must exist)
+	StateDir string // libcontainer state root, e.g. vzconf STATEDIR+"/sandbox"
+	Hostname string // "" = ID
+
+	Network   Network
+	Mounts    []Mount
+	Resources Resources
+
+	// Capabilities kept by the sandbox's processes, e.g. "CAP_CHOWN".
+	// nil = DefaultCapabilities.
+	Capabilities []string
+
+	// CgroupPath is the sandbox's cgroup, relative to the root of each
+	// hierarchy. "" = vzkit/<ID>.
+	CgroupPath string
+}
+
+// DefaultCapabilities is the capability set of runc's and Docker's default
+// container profile. CAP_SYS_RESOURCE is deliberately absent: some hosts drop
+// it from the bounding set, and asking for it there fails every start.
+var DefaultCapabilities = []string{
+	"CAP_CHOWN",
+	"CAP_DAC_OVERRIDE",
+	"CAP_FSETID",
+	"CAP_FOWNER",
+	"CAP_MKNOD",
+	"CAP_NET_RAW",
+	"CAP_SETGID",
+	"CAP_SETUID",
+	"CAP_SETFCAP",
+	"CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT",
+	"CAP_KILL",
+	"CAP_AUDIT_WRITE",
+}
+
+// defaultPath is the PATH of a process started without an environment.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func (c *Config) validate() error {
+	if c.ID == "" {
+		return errors.New("sandbox: empty ID")
+	}
+	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("sandbox %s: state directory %q must be an absolute path", c.ID, c.StateDir)
+	}
+	if !filepath.IsAbs(c.Root) {
+		return fmt.Errorf("sandbox %s: root %q must be an absolute path", c.ID, c.Root)
+	}
+	if fi, err := os.Stat(c.Root); err != nil {
+		return fmt.Errorf("sandbox %s: root: %w", c.ID, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("sandbox %s: root %s is not a directory", c.ID, c.Root)
+	}
+	for _, m := range c.Mounts {
+		if !filepath.IsAbs(m.Source) || !path.IsAbs(m.Destination) {
+			return fmt.Errorf("sandbox %s: bind mount %s -> %s: both paths must be absolute", c.ID, m.Source, m.Destination)
+		}
+	}
+	switch c.Network.Mode {
+	case NetNone, NetHost:
+	case NetNamespace:
+		if !filepath.IsAbs(c.Network.NSPath) {
+			return fmt.Errorf("sandbox %s: network namespace path %q must be absolute", c.ID, c.Network.NSPath)
+		}
+	default:
+		return fmt.Errorf("sandbox %s: unknown network mode %d", c.ID, c.Network.Mode)
+	}
+	// Asking for a capability missing from the host's bounding set (as
+	// CAP_SYS_RESOURCE is on some hosts) makes the container's init fail
+	// late with a bare EPERM; refuse it up front with its name.
+	for _, name := range c.Capabilities {
+		if err := checkBound(name); err != nil {
+			return fmt.Errorf("sandbox %s: capability %s: %w", c.ID, name, err)
+		}
+	}
+	return nil
+}
+
+func checkBound(name string) error {
+	want := strings.ToLower(strings.TrimPrefix(name, "CAP_"))
+	for _, cp := range capability.ListKnown() {
+		if cp.String() != want {
+			continue
+		}
+		ok, err := capability.GetBound(cp)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not in this host's bounding set")
+		}
+		return nil
+	}
+	return errors.New("unknown capability")
+}
+
+func (c *Config) cgroupPath() string {
+	p := c.CgroupPath
+	if p == "" {
+		p = "vzkit/" + c.ID
+	}
+	// Absolute, so that every vzctl process finds the same cgroup whatever
+	// cgroup it runs in itself.
+	return path.Clean("/" + p)
+}
+
+// libcontainerConfig turns c into libcontainer's configuration by way of an
+// OCI spec built on runc's defaults.
+func (c *Config) libcontainerConfig() (*configs.Config, error) {
+	spec := specconv.Example()
+	spec.Root = &specs.Root{Path: c.Root}
+	spec.Hostname = c.Hostname
+	if spec.Hostname == "" {
+		// sethostname(2) takes at most 64 bytes; IDs may be longer.
+		spec.Hostname = c.ID[:min(len(c.ID), 64)]
+	}
+	caps := c.Capabilities
+	if caps == nil {
+		caps = DefaultCapabilities
+	}
+	spec.Process.Terminal = false
+	// dpkg maintainer scripts run setuid helpers (su, passwd, ...).
+	spec.Process.NoNewPrivileges = false
+	spec.Process.Capabilities = &specs.LinuxCapabilities{
+		Bounding:  slices.Clone(caps),
+		Effective: slices.Clone(caps),
+		Permitted: slices.Clone(caps),
+	}
+	// runc's Example limits open files to 1024; package managers and
+	// services inherit the host's limits instead, as under OpenVZ.
+	spec.Process.Rlimits = nil
+	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths,
+		"/proc/interrupts", "/sys/devices/virtual/powercap")
+	spec.Linux.CgroupsPath = c.cgroupPath()
+
+	var namespaces []specs.LinuxNamespace
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type != specs.NetworkNamespace {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	switch c.Network.Mode {
+	case NetNone:
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	case NetNamespace:
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.Network.NSPath})
+	}
+	spec.Linux.Namespaces = namespaces
+
+	for _, m := range c.Mounts {
+		opts := []string{"rbind"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{
+			Source: m.Source, Destination: m.Destination, Type: "bind", Options: opts,
+		})
+	}
+
+	lc, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{Spec: spec})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: libcontainer config: %w", c.ID, err)
+	}
+	// specconv labels the config with its own working directory as the
+	// bundle; there is no bundle here.
+	lc.Labels = slices.DeleteFunc(lc.Labels, func(l string) bool { return strings.HasPrefix(l, "bundle=") })
+	applyResources(lc.Cgroups.Resources, c.Resources, false)
+	lc.Seccomp = defaultSeccomp()
+	return lc, nil
+}
+
+// applyResources writes r into dst. With update set, a zero field resets the
+// limit (unlimited or the kernel default) instead of leaving it untouched, so
+// that a live Set can lift a limit.
+func applyResources(dst *cgroups.Resources, r Resources, update bool) {
+	unlimited := func(v int64) int64 {
+		if v == 0 && update {
+			return -1
+		}
+		return v
+	}
+	dst.Memory = unlimited(r.MemoryBytes)
+	dst.MemorySwap = unlimited(r.MemorySwapBytes)
+	dst.CpuQuota = unlimited(r.CPUQuotaMicros)
+	dst.CpuPeriod = uint64(max(r.CPUPeriodMicros, 0))
+
+	weight := r.CPUWeight
+	if weight == 0 && update {
+		weight = 100 // cgroup v2 default, cpu.shares 1024 on v1
+	}
+	dst.CpuWeight = 0
+	dst.CpuShares = 0
+	if weight > 0 {
+		weight = min(max(weight, 1), 10000)
+		dst.CpuWeight = weight
+		dst.CpuShares = weightToShares(weight)
+	}
+
+	dst.PidsLimit = nil
+	if r.PidsLimit > 0 {
+		v := r.PidsLimit
+		dst.PidsLimit = &v
+	} else if update {
+		v := int64(-1) // "max"
+		dst.PidsLimit = &v
+	}
+}
+
+// weightToShares inverts cgroups.ConvertCPUSharesToCgroupV2Value (runc's
+// monotonic mapping of cpu.shares [2, 262144] onto cpu.weight [1, 10000]):
+// the fewest shares that convert to at least w, so a v1 host gives the
+// sandbox the same share of CPU that a v2 host would.
+func weightToShares(w uint64) uint64 {
+	if w == 100 {
+		return 1024 // the defaults of both versions, exactly
+	}
+	lo, hi := uint64(2), uint64(262144)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if cgroups.ConvertCPUSharesToCgroupV2Value(mid) >= w {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}

@@ -1,0 +1,25 @@
+// Package sandbox runs a process tree in a root directory, isolated by
+// namespaces and limited by cgroups: the one container primitive that cache
+// builds (dpkg, maintainer scripts, template scripts) and vzctl share.
+//
+// Strategy: a Config is written as an OCI runtime spec in memory, starting
+// from runc's own defaults (private /proc, read-only /sys, a minimal /dev with
+// devpts, /dev/shm and /dev/mqueue, runc's masked and read-only paths, the
+// default capability set), and handed to libcontainer's specconv, so that
+// every mount, device and cgroup rule is exactly what runc would do. Cgroup
+// limits are then written straight into libcontainer's cgroup resources; the
+// cgroupfs driver picks cgroup v1 or v2 from the host. With the `seccomp`
+// build tag a deny-list filter like runc/Docker's default profile returns
+// EPERM for the syscalls a container has no business making.
+//
+// libcontainer re-executes the current binary with the argument "init" to
+// become the container's init (nsenter does the namespace dance in C before
+// the Go runtime starts); Init catches that re-execution. Run keeps the
+// sandbox in the calling process and removes it when the process exits.
+// Start leaves a detached init whose stdio are plain files, so nothing in the
+// calling process is needed once it returns; its state lives in
+// StateDir/<ID>, from which a later process Loads it. A sandbox whose init
+// has exited reads as Stopped (libcontainer compares the init's PID and start
+// time and treats a zombie as gone); Destroy kills what is left, then removes
+// the cgroup and the state.
+package sandbox

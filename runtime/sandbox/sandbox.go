@@ -1,0 +1,418 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+
+	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // device cgroup rules for the minimal /dev
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter" // C constructor of the re-executed init
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotExist is wrapped by Load's error when no sandbox has that ID.
+var ErrNotExist = errors.New("sandbox does not exist")
+
+// ErrNotRunning is wrapped by errors of operations that need a live init.
+var ErrNotRunning = errors.New("sandbox not running")
+
+// Init must be the first call in main() of every binary that starts
+// sandboxes, and in TestMain of test binaries that do. When the process was
+// re-executed by libcontainer as a container's init it runs libcontainer's
+// init and never returns; otherwise it returns at once.
+func Init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
+}
+
+// ConsoleSize is a terminal's size in character cells.
+type ConsoleSize struct {
+	Rows, Cols uint16
+}
+
+// Process is a process to run in a sandbox.
+type Process struct {
+	Args []string
+	Env  []string // nil = a standard PATH only
+	Cwd  string   // "" = "/"
+	UID  uint32
+	GID  uint32
+
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+
+	// TTY allocates a pty for the process, its input fed from Stdin and its
+	// output (stdout and stderr together) written to Stdout; Stderr is
+	// unused. Exec returns once the process has exited and every process
+	// that kept the pty open (a backgrounded child, say) has closed it.
+	TTY         bool
+	ConsoleSize *ConsoleSize
+	// Resize carries live window-size changes for the pty; optional.
+	Resize <-chan ConsoleSize
+}
+
+// Status is the lifecycle state of a sandbox.
+type Status string
+
+const (
+	Created Status = "created" // init set up but its program not yet started
+	Running Status = "running"
+	Paused  Status = "paused"
+	Stopped Status = "stopped" // init has exited; Destroy cleans up
+)
+
+// State is a sandbox's status and its init's host PID (0 when stopped).
+type State struct {
+	Status  Status
+	InitPID int
+}
+
+// Sandbox is a handle on a created sandbox.
+type Sandbox struct {
+	c *libcontainer.Container
+	// initDone is closed once the init started by this process has been
+	// reaped; nil for a Loaded handle.
+	initDone chan struct{}
+}
+
+// Run creates a sandbox, runs p as its init, waits, and destroys the
+// sandbox. It returns p's exit status, 128+signal when p was killed. When
+// ctx ends the sandbox is killed and ctx's error is returned with the status.
+func Run(ctx context.Context, cfg Config, p Process) (status int, err error) {
+	s, err := create(ctx, cfg)
+	if err != nil {
+		return -1, err
+	}
+	defer func() {
+		if derr := s.Destroy(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	return s.run(ctx, p, true)
+}
+
+// Start creates a detached sandbox whose init is p and returns once it is
+// running. The init keeps running after the calling process exits, so p's
+// Stdin, Stdout and Stderr must be nil (/dev/null) or *os.File (a log file,
+// say), and TTY is not available: nothing in this process may be needed by
+// the init later. ctx bounds the start only.
+func Start(ctx context.Context, cfg Config, p Process) (*Sandbox, error) {
+	if p.TTY {
+		return nil, fmt.Errorf("sandbox %s: a detached init cannot have a TTY", cfg.ID)
+	}
+	for name, f := range map[string]any{"stdin": p.Stdin, "stdout": p.Stdout, "stderr": p.Stderr} {
+		if _, ok := f.(*os.File); f != nil && !ok {
+			return nil, fmt.Errorf("sandbox %s: %s of a detached init must be an *os.File, not %T", cfg.ID, name, f)
+		}
+	}
+	s, err := create(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	lp := s.newProcess(p, true)
+	lp.Stdin, lp.Stdout, lp.Stderr = p.Stdin, p.Stdout, p.Stderr
+	if err := s.c.Run(lp); err != nil {
+		_ = s.c.Destroy()
+		return nil, fmt.Errorf("sandbox %s: start %q: %w", cfg.ID, p.Args, err)
+	}
+	// The init is this process's child: reap it so that a long-lived caller
+	// collects no zombie. The init does not depend on this goroutine.
+	s.initDone = make(chan struct{})
+	go func() {
+		defer close(s.initDone)
+		_, _ = lp.Wait()
+	}()
+	slog.Debug("sandbox started", "id", cfg.ID, "args", p.Args)
+	return s, nil
+}
+
+// Load returns a handle on the sandbox id kept in stateDir, which may have
+// been started by another process. Its error wraps ErrNotExist when there is
+// no such sandbox.
+func Load(stateDir, id string) (*Sandbox, error) {
+	c, err := libcontainer.Load(stateDir, id)
+	if err != nil {
+		if errors.Is(err, libcontainer.ErrNotExist) {
+			return nil, fmt.Errorf("sandbox %s in %s: %w", id, stateDir, ErrNotExist)
+		}
+		return nil, fmt.Errorf("sandbox %s in %s: load: %w", id, stateDir, err)
+	}
+	return &Sandbox{c: c}, nil
+}
+
+// create makes the libcontainer container; a stopped leftover with the same
+// ID (from a crashed run) is destroyed first, a live one is an error.
+func create(ctx context.Context, cfg Config) (*Sandbox, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	lc, err := cfg.libcontainerConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := libcontainer.Create(cfg.StateDir, cfg.ID, lc)
+	if errors.Is(err, libcontainer.ErrExist) {
+		old, lerr := Load(cfg.StateDir, cfg.ID)
+		if lerr != nil {
+			return nil, fmt.Errorf("sandbox %s: exists, and %w", cfg.ID, lerr)
+		}
+		if st, serr := old.c.Status(); serr != nil || st != libcontainer.Stopped {
+			return nil, fmt.Errorf("sandbox %s in %s: %w", cfg.ID, cfg.StateDir, libcontainer.ErrExist)
+		}
+		slog.Info("removing stopped leftover sandbox", "id", cfg.ID, "statedir", cfg.StateDir)
+		if err := old.Destroy(); err != nil {
+			return nil, err
+		}
+		c, err = libcontainer.Create(cfg.StateDir, cfg.ID, lc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s in %s: create: %w", cfg.ID, cfg.StateDir, err)
+	}
+	return &Sandbox{c: c}, nil
+}
+
+// ID returns the sandbox's ID.
+func (s *Sandbox) ID() string { return s.c.ID() }
+
+// Exec runs p inside the running sandbox (joining its namespaces and
+// cgroup), waits for it and returns its exit status, 128+signal when killed.
+// When ctx ends p is killed.
+func (s *Sandbox) Exec(ctx context.Context, p Process) (int, error) {
+	// libcontainer would try to join the namespaces of a dead init and fail
+	// obscurely.
+	if st, err := s.State(); err != nil {
+		return -1, err
+	} else if st.Status != Running {
+		return -1, fmt.Errorf("sandbox %s: exec %q: %w (%s)", s.ID(), p.Args, ErrNotRunning, st.Status)
+	}
+	return s.run(ctx, p, false)
+}
+
+func (s *Sandbox) newProcess(p Process, init bool) *libcontainer.Process {
+	env := p.Env
+	if len(env) == 0 {
+		env = []string{defaultPath}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	return &libcontainer.Process{
+		Args: p.Args, Env: env, Cwd: cwd,
+		UID: int(p.UID), GID: int(p.GID),
+		Init: init,
+	}
+}
+
+func (s *Sandbox) run(ctx context.Context, p Process, init bool) (int, error) {
+	if len(p.Args) == 0 {
+		return -1, fmt.Errorf("sandbox %s: no command", s.ID())
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	lp := s.newProcess(p, init)
+	var con *console
+	if p.TTY {
+		var err error
+		if con, err = newConsole(); err != nil {
+			return -1, fmt.Errorf("sandbox %s: %w", s.ID(), err)
+		}
+		defer con.close()
+		lp.ConsoleSocket = con.child
+		if p.ConsoleSize != nil {
+			lp.ConsoleHeight, lp.ConsoleWidth = p.ConsoleSize.Rows, p.ConsoleSize.Cols
+		}
+	} else {
+		lp.Stdin, lp.Stdout, lp.Stderr = p.Stdin, p.Stdout, p.Stderr
+	}
+	if err := s.c.Run(lp); err != nil {
+		return -1, fmt.Errorf("sandbox %s: run %q: %w", s.ID(), p.Args, err)
+	}
+	exited := make(chan struct{})
+	defer close(exited)
+	if con != nil {
+		if err := con.attach(p.Stdin, p.Stdout, p.Resize, exited); err != nil {
+			_ = lp.Signal(unix.SIGKILL)
+			_, _ = lp.Wait()
+			return -1, fmt.Errorf("sandbox %s: console: %w", s.ID(), err)
+		}
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			// For an init this takes the whole PID namespace with it.
+			_ = lp.Signal(unix.SIGKILL)
+		case <-exited:
+		}
+	}()
+	ps, werr := lp.Wait()
+	if con != nil {
+		// All output is read once every holder of the pty's slave side is
+		// gone; for an init that is the whole sandbox.
+		con.drain()
+	}
+	if ps == nil {
+		return -1, fmt.Errorf("sandbox %s: wait %q: %w", s.ID(), p.Args, werr)
+	}
+	status := exitStatus(ps)
+	if err := ctx.Err(); err != nil {
+		return status, fmt.Errorf("sandbox %s: %q: %w", s.ID(), p.Args, err)
+	}
+	return status, nil
+}
+
+func exitStatus(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// Signal sends sig to the sandbox's init.
+func (s *Sandbox) Signal(sig os.Signal) error {
+	if err := s.c.Signal(sig); err != nil {
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			return fmt.Errorf("sandbox %s: signal %v: %w", s.ID(), sig, ErrNotRunning)
+		}
+		return fmt.Errorf("sandbox %s: signal %v: %w", s.ID(), sig, err)
+	}
+	return nil
+}
+
+// State reports whether the sandbox's init is alive (comparing its PID and
+// start time with those recorded, so a reused PID reads as Stopped).
+func (s *Sandbox) State() (State, error) {
+	st, err := s.c.Status()
+	if err != nil {
+		return State{}, fmt.Errorf("sandbox %s: status: %w", s.ID(), err)
+	}
+	var out State
+	switch st {
+	case libcontainer.Created:
+		out.Status = Created
+	case libcontainer.Running:
+		out.Status = Running
+	case libcontainer.Paused:
+		out.Status = Paused
+	default:
+		return State{Status: Stopped}, nil
+	}
+	ls, err := s.c.State()
+	if err != nil {
+		return State{}, fmt.Errorf("sandbox %s: state: %w", s.ID(), err)
+	}
+	out.InitPID = ls.InitProcessPid
+	return out, nil
+}
+
+// Pids returns the host PIDs of all processes in the sandbox's cgroup.
+func (s *Sandbox) Pids() ([]int, error) {
+	pids, err := s.c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: processes: %w", s.ID(), err)
+	}
+	return pids, nil
+}
+
+// Set changes the cgroup limits of the running sandbox; a zero field lifts
+// that limit.
+func (s *Sandbox) Set(r Resources) error {
+	cfg := s.c.Config()
+	cg := *cfg.Cgroups
+	res := *cg.Resources
+	applyResources(&res, r, true)
+	if r.MemorySwapBytes == 0 && !swapAccounting() {
+		// No memsw file on this v1 host: there is no swap limit to lift.
+		res.MemorySwap = 0
+	}
+	cg.Resources = &res
+	cfg.Cgroups = &cg
+	if err := s.c.Set(cfg); err != nil {
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			return fmt.Errorf("sandbox %s: set resources: %w", s.ID(), ErrNotRunning)
+		}
+		return fmt.Errorf("sandbox %s: set resources %+v: %w", s.ID(), r, err)
+	}
+	return nil
+}
+
+func swapAccounting() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return true
+	}
+	mnt, err := cgroups.FindCgroupMountpoint("", "memory")
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(mnt + "/memory.memsw.limit_in_bytes")
+	return err == nil
+}
+
+// Destroy kills every process in the sandbox, waits for its init to be
+// gone, and removes its cgroup and state. Destroying a stopped sandbox just
+// cleans up.
+func (s *Sandbox) Destroy() error {
+	if err := s.kill(); err != nil {
+		return err
+	}
+	if err := s.c.Destroy(); err != nil {
+		return fmt.Errorf("sandbox %s: destroy: %w", s.ID(), err)
+	}
+	slog.Debug("sandbox destroyed", "id", s.ID())
+	return nil
+}
+
+// kill sends SIGKILL to the init (which, as PID 1 of its namespace, takes
+// every other process with it) and waits until it has exited.
+func (s *Sandbox) kill() error {
+	st, err := s.State()
+	if err != nil {
+		return err
+	}
+	if st.Status == Stopped {
+		return nil
+	}
+	// The init may be another process's child, so wait through a pidfd.
+	// Opened before re-checking that the init is alive, it cannot refer
+	// to a process that reused the PID.
+	pidfd, err := unix.PidfdOpen(st.InitPID, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("sandbox %s: pidfd of init %d: %w", s.ID(), st.InitPID, err)
+	}
+	defer unix.Close(pidfd)
+	if st, err := s.State(); err != nil || st.Status == Stopped {
+		return err
+	}
+	if err := s.c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return fmt.Errorf("sandbox %s: kill: %w", s.ID(), err)
+	}
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("sandbox %s: wait for init %d: %w", s.ID(), st.InitPID, err)
+		}
+	}
+	if s.initDone != nil {
+		<-s.initDone
+	}
+	return nil
+}

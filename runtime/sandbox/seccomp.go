@@ -1,0 +1,50 @@
+//go:build seccomp
+
+package sandbox
+
+import (
+	"runtime"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+// deniedSyscalls are refused with EPERM: the syscalls that Docker's and
+// runc's default profiles keep from containers without extra capabilities
+// (kernel modules, kexec, reboot, clocks, swap, keyrings, BPF, perf, file
+// handles, NUMA policy, cross-process memory access, the new mount API).
+// dpkg and maintainer scripts use none of them.
+var deniedSyscalls = []string{
+	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module",
+	"delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
+	"get_kernel_syms", "get_mempolicy", "init_module", "ioperm", "iopl", "kcmp",
+	"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind",
+	"mount_setattr", "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
+	"open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
+	"process_vm_readv", "process_vm_writev", "query_module", "quotactl",
+	"quotactl_fd", "reboot", "request_key", "set_mempolicy", "settimeofday",
+	"stime", "swapoff", "swapon", "sysfs", "_sysctl", "uselib", "userfaultfd",
+	"ustat", "vm86", "vm86old",
+}
+
+// compatArches lets 32-bit binaries run (under the same deny list) where the
+// kernel supports them, as runc's default profile does.
+var compatArches = map[string][]string{
+	"amd64":   {"amd64", "x86", "x32"},
+	"arm64":   {"arm64", "arm"},
+	"ppc64le": {"ppc64le"},
+	"s390x":   {"s390x", "s390"},
+	"riscv64": {"riscv64"},
+}
+
+func defaultSeccomp() *configs.Seccomp {
+	eperm := uint(unix.EPERM)
+	sc := &configs.Seccomp{
+		DefaultAction: configs.Allow,
+		Architectures: compatArches[runtime.GOARCH],
+	}
+	for _, name := range deniedSyscalls {
+		sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
+	}
+	return sc
+}
