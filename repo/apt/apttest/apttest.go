@@ -1,0 +1,131 @@
+package apttest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vzkit/vzkit/repo/pgp"
+)
+
+// Deb describes one package to build.
+type Deb struct {
+	Name, Version, Arch string
+	Depends             string
+	Essential           bool
+	Content             string // written to /usr/share/<name>/data
+}
+
+// Repo is a built repository.
+type Repo struct {
+	Root        string // repository base directory
+	URI         string // file:// URI of Root
+	Suite       string
+	Keyring     *pgp.Keyring // the signing key's public half
+	Fingerprint string
+	GnuPGHome   string
+}
+
+// Build creates a repository with suite "test", component main and the
+// given packages, signed by a fresh key.
+func Build(t testing.TB, arch string, debs []Deb) *Repo {
+	t.Helper()
+	for _, tool := range []string{"dpkg-deb", "apt-ftparchive", "gpg", "xz", "gzip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (apt-get install dpkg-dev apt-utils gnupg xz-utils gzip)", tool)
+		}
+	}
+	tmp := t.TempDir()
+	r := &Repo{Root: filepath.Join(tmp, "repo"), Suite: "test", GnuPGHome: filepath.Join(tmp, "gnupg")}
+	r.URI = "file://" + r.Root
+	os.MkdirAll(r.GnuPGHome, 0o700)
+	build := filepath.Join(tmp, "build")
+	for _, d := range debs {
+		dir := filepath.Join(build, d.Name)
+		must(t, os.MkdirAll(filepath.Join(dir, "DEBIAN"), 0o755))
+		must(t, os.MkdirAll(filepath.Join(dir, "usr/share", d.Name), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "usr/share", d.Name, "data"), []byte(d.Content), 0o644))
+		ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: vzkit tests <t@example.invalid>\nPriority: optional\nSection: misc\nDescription: test package %s\n", d.Name, d.Version, d.Arch, d.Name)
+		if d.Depends != "" {
+			ctl += "Depends: " + d.Depends + "\n"
+		}
+		if d.Essential {
+			ctl += "Essential: yes\n"
+		}
+		must(t, os.WriteFile(filepath.Join(dir, "DEBIAN/control"), []byte(ctl), 0o644))
+		pool := filepath.Join(r.Root, "pool/main", d.Name[:1], d.Name)
+		must(t, os.MkdirAll(pool, 0o755))
+		run(t, "", nil, "dpkg-deb", "--root-owner-group", "--build", dir,
+			filepath.Join(pool, fmt.Sprintf("%s_%s_%s.deb", d.Name, strings.ReplaceAll(d.Version, ":", "%3a"), d.Arch)))
+	}
+	dist := filepath.Join(r.Root, "dists", r.Suite)
+	bin := filepath.Join(dist, "main", "binary-"+arch)
+	must(t, os.MkdirAll(bin, 0o755))
+	pk := run(t, r.Root, nil, "apt-ftparchive", "packages", "pool")
+	must(t, os.WriteFile(filepath.Join(bin, "Packages"), pk, 0o644))
+	run(t, "", nil, "xz", "-k", filepath.Join(bin, "Packages"))
+	run(t, "", nil, "gzip", "-k", "-n", filepath.Join(bin, "Packages"))
+	r.Sign(t, arch)
+	return r
+}
+
+// Sign (re)generates Release, InRelease and Release.gpg for the current
+// index files, creating the key on first use.
+func (r *Repo) Sign(t testing.TB, arch string) {
+	t.Helper()
+	if r.Fingerprint == "" {
+		run(t, "", r.gpgEnv(), "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "vzkit apt test <apt@example.invalid>", "ed25519", "sign", "0")
+		out := run(t, "", r.gpgEnv(), "gpg", "--batch", "--with-colons", "--list-keys")
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "fpr:") {
+				r.Fingerprint = strings.Split(l, ":")[9]
+				break
+			}
+		}
+		pub := run(t, "", r.gpgEnv(), "gpg", "--batch", "--armor", "--export", r.Fingerprint)
+		k, err := pgp.ParseKeyring(pub)
+		must(t, err)
+		r.Keyring = k
+	}
+	dist := filepath.Join(r.Root, "dists", r.Suite)
+	for _, f := range []string{"Release", "InRelease", "Release.gpg"} {
+		os.Remove(filepath.Join(dist, f))
+	}
+	rel := run(t, dist, nil, "apt-ftparchive",
+		"-o", "APT::FTPArchive::Release::Suite="+r.Suite,
+		"-o", "APT::FTPArchive::Release::Codename="+r.Suite,
+		"-o", "APT::FTPArchive::Release::Architectures="+arch,
+		"-o", "APT::FTPArchive::Release::Components=main",
+		"release", ".")
+	must(t, os.WriteFile(filepath.Join(dist, "Release"), rel, 0o644))
+	gpg := []string{"--batch", "--yes", "--passphrase", "", "--pinentry-mode", "loopback", "-u", r.Fingerprint}
+	run(t, dist, r.gpgEnv(), "gpg", append(gpg, "--clearsign", "-o", "InRelease", "Release")...)
+	run(t, dist, r.gpgEnv(), "gpg", append(gpg, "--detach-sign", "-o", "Release.gpg", "Release")...)
+}
+
+func (r *Repo) gpgEnv() []string { return []string{"GNUPGHOME=" + r.GnuPGHome} }
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t testing.TB, dir string, env []string, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
+	}
+	return out
+}

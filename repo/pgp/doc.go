@@ -1,0 +1,25 @@
+// Package pgp holds OpenPGP keyrings and checks repository signatures with
+// github.com/ProtonMail/go-crypto/openpgp.
+//
+// Keys are read from armored or binary data (several armored blocks may be
+// concatenated, as in a directory of .asc files); go-crypto drops subkeys and
+// keys whose binding signatures do not verify. A keyring can be pinned to a
+// list of fingerprints: other keys are dropped and a pinned fingerprint that
+// is missing is an error naming it.
+//
+// Verification looks at every signature packet on its own rather than
+// stopping at the first one, because repository files carry several
+// signatures (old and new archive keys) and a keyring usually knows only
+// some of them. The policy, the same as apt's:
+//   - at least one good signature by a key in the keyring is required;
+//   - signatures by unknown keys, with unsupported algorithms or without
+//     an issuer key ID (go-crypto needs one), or by expired keys / expired
+//     signatures are recorded and ignored;
+//   - a signature by a known key that does not verify (the data or the
+//     signature was altered) or by a revoked key rejects the whole file,
+//     even when another signature is good.
+//
+// A clearsigned message yields only the signed text: anything before the
+// BEGIN PGP SIGNED MESSAGE line or after the signature block makes the
+// message invalid, so that unsigned text can never reach a parser.
+package pgp
