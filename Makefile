@@ -6,6 +6,7 @@ TAGS     ?= seccomp
 BIN      ?= bin
 PREFIX   ?= /usr/local
 GOFLAGS_ := -tags=$(TAGS)
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # Integration tests build real Debian roots; give them room but stay well under CI's limit.
 TESTTIMEOUT ?= 40m
 
@@ -14,7 +15,7 @@ TESTTIMEOUT ?= 40m
 all: build
 
 build:
-	$(GO) build $(GOFLAGS_) -o $(BIN)/ ./cmd/vzpkg ./cmd/vzctl
+	$(GO) build $(GOFLAGS_) -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/vzpkg ./cmd/vzctl
 
 # The test command the README and CI run: every unit and integration test.
 test: lint

@@ -36,6 +36,7 @@ var defaults = map[string]def{
 	"LOCKDIR":              {"/var/lib/vzkit/lock", true, "per-container lock files"},
 	"DUMPDIR":              {"/var/lib/vzkit/dump", true, "checkpoint images"},
 	"PACKAGES":             {"/var/cache/vzkit/packages", true, "content-addressed package store"},
+	"INDEXCACHE":           {"/var/cache/vzkit/indexes", true, "verified repository indexes, by SHA-256"},
 	"CONFDIR":              {"/etc/vzkit/conf", true, "per-container CTID.conf files and ve-NAME.conf-sample"},
 	"TEMPLATES":            {"/etc/vzkit/templates", true, "extra template metadata directory"},
 	"STATEDIR":             {"/run/vzkit", true, "runtime state of running containers"},

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/vzkit/vzkit/metadata"
+	"github.com/vzkit/vzkit/repo/fetch"
+	"github.com/vzkit/vzkit/repo/pgp"
+)
+
+// maxKeySize bounds a key fetched by URL.
+const maxKeySize = 4 << 20
+
+// keyring loads the template's keys plus a repository's own, each file or
+// URL read once and every key pinned by its fingerprint, so that a keyring
+// file with many keys (Debian's) contributes only the ones the template
+// names.
+func keyring(ctx context.Context, client *fetch.Client, keys []metadata.Key) (*pgp.Keyring, error) {
+	type source struct {
+		key  metadata.Key
+		fprs []string
+	}
+	var order []string
+	sources := map[string]*source{}
+	for _, k := range keys {
+		id := "file:" + k.File
+		switch {
+		case k.Armored != "":
+			id = "inline:" + k.Fingerprint
+		case k.URL != "":
+			id = "url:" + k.URL
+		case k.FS != nil:
+			id = "builtin:" + k.File
+		}
+		s := sources[id]
+		if s == nil {
+			s = &source{key: k}
+			sources[id] = s
+			order = append(order, id)
+		}
+		s.fprs = append(s.fprs, k.Fingerprint)
+	}
+	var all *pgp.Keyring
+	for _, id := range order {
+		s := sources[id]
+		kr, err := loadKey(ctx, client, s.key)
+		if err != nil {
+			return nil, err
+		}
+		pinned, err := kr.Pin(s.fprs...)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", strings.SplitN(id, ":", 2)[1], err)
+		}
+		if all == nil {
+			all = pinned
+		} else {
+			all = all.Merge(pinned)
+		}
+	}
+	return all, nil
+}
+
+func loadKey(ctx context.Context, client *fetch.Client, k metadata.Key) (*pgp.Keyring, error) {
+	switch {
+	case k.Armored != "":
+		kr, err := pgp.ParseKeyring([]byte(k.Armored))
+		if err != nil {
+			return nil, fmt.Errorf("inline key %s: %w", k.Fingerprint, err)
+		}
+		return kr, nil
+	case k.URL != "":
+		var b strings.Builder
+		if _, err := client.Get(ctx, k.URL, &b, maxKeySize); err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.URL, err)
+		}
+		kr, err := pgp.ParseKeyring([]byte(b.String()))
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.URL, err)
+		}
+		return kr, nil
+	case k.FS != nil:
+		data, err := fs.ReadFile(k.FS, k.File)
+		if err != nil {
+			return nil, fmt.Errorf("built-in key %s: %w", k.File, err)
+		}
+		kr, err := pgp.ParseKeyring(data)
+		if err != nil {
+			return nil, fmt.Errorf("built-in key %s: %w", k.File, err)
+		}
+		return kr, nil
+	default:
+		kr, err := pgp.LoadKeyring(k.File)
+		if err != nil && k.Package != "" {
+			return nil, fmt.Errorf("%w (provided by the host package %s)", err, k.Package)
+		}
+		return kr, err
+	}
+}
