@@ -17,7 +17,7 @@ func newRootCommand() *cobra.Command {
 		Use:   "vzctl",
 		Short: "Create and run containers from template caches, the OpenVZ way",
 		Long: `vzctl manages containers made from vzpkg's template caches, with OpenVZ's
-commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.`,
+commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -44,6 +44,8 @@ var defaults = map[string]def{
 	"CONFIGFILE":           {"basic", false, "sample config used when create has no --config"},
 	"VE_LAYOUT":            {"plain", false, "storage layout for new containers: plain or overlay"},
 	"CRIU":                 {"criu", false, "CRIU binary used for checkpoints"},
+	"NETWORK_MODE":         {"routed", false, "how containers with IP_ADDRESS attach: routed (venet-style host routes), bridged or none"},
+	"BRIDGE":               {"vzbr0", false, "host bridge for NETWORK_MODE=bridged"},
 	"STOP_TIMEOUT":         {"60", false, "seconds to wait for a clean shutdown before killing"},
 	"REQUIRE_SIGNED_CACHE": {"no", false, "refuse unsigned caches on create"},
 }

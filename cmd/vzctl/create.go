@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vzkit/vzkit/runtime"
+)
+
+func init() { commands = append(commands, newCreateCommand) }
+
+func newCreateCommand(a *app) *cobra.Command {
+	var o runtime.CreateOptions
+	c := &cobra.Command{
+		Use:   "create CTID --ostemplate NAME [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|overlay]",
+		Short: "Create a container from a template cache",
+		Long: `Create container CTID from the template cache TEMPLATE/cache/NAME.tar.zst
+(.tar.gz and .tar.xz too; the compression is read from the file's magic
+bytes). Defaults come from CONFDIR/ve-NAME.conf-sample (--config, else
+CONFIGFILE of vz.conf; the shipped "basic" sample is written when missing).
+
+Create is all or nothing: the cache is unpacked next to the private area
+under a temporary name and CTID.conf is written last, so an interrupted
+create (Ctrl-C, SIGTERM, even kill -9) leaves no container behind.
+
+--layout plain keeps the root tree in the private area; --layout overlay
+unpacks each cache once, read-only, under TEMPLATE/overlay and keeps only
+the container's changes in its private area.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			o.CTID = args[0]
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			if _, err := st.Create(ctx, o); err != nil {
+				return ctErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Container %s created\n", o.CTID)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.OSTemplate, "ostemplate", "", "template cache name (default DEF_OSTEMPLATE of vz.conf)")
+	f.StringVar(&o.Config, "config", "", "sample config ve-NAME.conf-sample (default CONFIGFILE of vz.conf)")
+	f.StringVar(&o.Hostname, "hostname", "", "container hostname")
+	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address (repeatable)")
+	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
+	f.StringVar(&o.Layout, "layout", "", "storage layout: plain or overlay (default VE_LAYOUT of vz.conf)")
+	return c
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vzkit/vzkit/runtime"
+)
+
+func init() { commands = append(commands, newRestartCommand) }
+
+func newRestartCommand(a *app) *cobra.Command {
+	var o runtime.StopOptions
+	c := &cobra.Command{
+		Use:   "restart CTID [--fast]",
+		Short: "Stop a container (if running) and start it again",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, id, err := a.container(args[0])
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			if err := st.Restart(ctx, id, o); err != nil {
+				return ctErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Container %s restarted\n", id)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&o.Fast, "fast", false, "kill at once, no clean shutdown")
+	return c
+}

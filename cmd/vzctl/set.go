@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vzkit/vzkit/runtime"
+)
+
+func init() { commands = append(commands, newSetCommand) }
+
+func newSetCommand(a *app) *cobra.Command {
+	var o runtime.SetOptions
+	var nameservers, searchdomains []string
+	c := &cobra.Command{
+		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--name N] [--save]",
+		Short: "Change a container's settings",
+		Long: `Change settings of a container. A running container is changed at once:
+the hostname (kernel and /etc/hostname, /etc/hosts), /etc/resolv.conf,
+IP addresses, passwords. --save also writes CTID.conf so the change
+survives a restart; a stopped container needs --save (except for
+--userpasswd, which is applied to the stopped container's files and never
+saved). --ipadd, --ipdel, --nameserver and --searchdomain repeat.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, id, err := a.container(args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("nameserver") {
+				o.Nameservers = splitList(nameservers)
+			}
+			if cmd.Flags().Changed("searchdomain") {
+				o.SearchDomains = splitList(searchdomains)
+			}
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			if err := st.Set(ctx, id, o); err != nil {
+				return ctErr(err)
+			}
+			if o.Save {
+				fmt.Fprintf(cmd.OutOrStdout(), "Saved parameters for container %s\n", id)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Hostname, "hostname", "", "hostname")
+	f.StringArrayVar(&o.IPAdd, "ipadd", nil, "add an IP address (A or A/PREFIX)")
+	f.StringArrayVar(&o.IPDel, "ipdel", nil, `remove an IP address ("all": every one)`)
+	f.StringArrayVar(&nameservers, "nameserver", nil, "DNS server address")
+	f.StringArrayVar(&searchdomains, "searchdomain", nil, "DNS search domain")
+	f.StringArrayVar(&o.UserPasswd, "userpasswd", nil, "set USER:PASSWORD (creates the user if missing)")
+	f.StringVar(&o.OnBoot, "onboot", "", "start at boot (start --all-onboot): yes or no")
+	f.StringVar(&o.Name, "name", "", "container name")
+	f.BoolVar(&o.Save, "save", false, "save the changes to CTID.conf")
+	return c
+}
+
+// splitList accepts both repeated flags and OpenVZ's space-separated lists.
+func splitList(vals []string) []string {
+	out := []string{}
+	for _, v := range vals {
+		out = append(out, strings.Fields(v)...)
+	}
+	return out
+}

@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/vzkit/vzkit/runtime/vzconf"
+)
+
+// CloneOptions are the parameters of `vzctl clone`.
+type CloneOptions struct {
+	Src, Dst string // CTIDs
+	Name     string // NAME of the copy ("" = none: names are unique)
+	Hostname string // "" = keep the source's
+}
+
+// Clone copies a stopped container under a new CTID, all or nothing like
+// Create. The copy gets no IP_ADDRESS (two containers must not share
+// addresses) and no NAME unless one is given; an overlay clone shares the
+// source's lower directory and copies its upper one.
+func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
+	if err := ValidCTID(o.Dst); err != nil {
+		return err
+	}
+	if o.Src == o.Dst {
+		return fmt.Errorf("%w: clone %s onto itself", ErrBadParam, o.Src)
+	}
+	slk, err := s.LockCT(o.Src)
+	if err != nil {
+		return err
+	}
+	defer slk.Unlock()
+	dlk, err := s.LockCT(o.Dst)
+	if err != nil {
+		return err
+	}
+	defer dlk.Unlock()
+	src, err := s.Load(o.Src)
+	if err != nil {
+		return err
+	}
+	if run, err := s.IsRunning(src); err != nil {
+		return err
+	} else if run {
+		return fmt.Errorf("container %s: %w (stop it to clone it)", o.Src, ErrRunning)
+	}
+	private := s.G.Path("VE_PRIVATE", o.Dst)
+	s.removeDebris(o.Dst, private)
+	confPath := s.ConfPath(o.Dst)
+	if _, err := os.Stat(confPath); err == nil {
+		return fmt.Errorf("container %s: %s: %w", o.Dst, confPath, ErrExists)
+	}
+	if _, err := os.Lstat(private); err == nil {
+		return fmt.Errorf("container %s: %s: %w", o.Dst, private, ErrPrivateExists)
+	}
+	if o.Name != "" {
+		if err := ValidName(o.Name); err != nil {
+			return err
+		}
+		if id, err := s.Resolve(o.Name); err == nil {
+			return fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
+		}
+	}
+	if o.Hostname != "" {
+		if err := validHostname(o.Hostname); err != nil {
+			return err
+		}
+	}
+	if fi, err := os.Stat(src.Private); err != nil || !fi.IsDir() {
+		return fmt.Errorf("container %s: %s: %w", o.Src, src.Private, ErrPrivateMissing)
+	}
+	parent := filepath.Dir(private)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, debrisPrefix+o.Dst+"-")
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+			if renamed {
+				os.RemoveAll(private)
+			}
+		}
+	}()
+	// cp -a keeps what a root tree needs (owners, modes, hard links,
+	// devices, xattrs, file capabilities) and reflinks where it can.
+	var stderr bytes.Buffer
+	cp := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", "--", src.Private+"/.", tmp)
+	cp.Stderr = &stderr
+	if err := cp.Run(); err != nil {
+		return fmt.Errorf("clone %s to %s: cp: %w: %s", o.Src, o.Dst, err, strings.TrimSpace(stderr.String()))
+	}
+	if err := os.WriteFile(filepath.Join(tmp, creatingMarker), nil, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, private); err != nil {
+		return fmt.Errorf("clone %s to %s: %w", o.Src, o.Dst, err)
+	}
+	renamed = true
+	conf, err := vzconf.Parse(bytes.NewReader(src.Conf.Bytes()), confPath)
+	if err != nil {
+		return err
+	}
+	conf.Set("VE_ROOT", s.G.Path("VE_ROOT", o.Dst))
+	conf.Set("VE_PRIVATE", private)
+	conf.Delete("IP_ADDRESS")
+	conf.Delete("NAME")
+	if o.Name != "" {
+		conf.Set("NAME", o.Name)
+	}
+	if o.Hostname != "" {
+		conf.Set("HOSTNAME", o.Hostname)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := conf.WriteFile(confPath, 0o644); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(private, creatingMarker))
+	return nil
+}

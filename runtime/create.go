@@ -1,0 +1,292 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CreateOptions are the parameters of `vzctl create`.
+type CreateOptions struct {
+	CTID       string
+	OSTemplate string // cache name under TEMPLATE/cache ("" = DEF_OSTEMPLATE)
+	Config     string // sample name ("" = CONFIGFILE)
+	Hostname   string
+	IPs        []string
+	Name       string
+	Layout     string // "" = VE_LAYOUT of vz.conf
+}
+
+// creatingMarker is present in a private area until its CTID.conf is
+// written; a private area holding it and no CTID.conf is debris.
+const creatingMarker = ".vzkit-creating"
+
+// debrisPrefix names temporary directories of create and destroy; the
+// CTID after it tells whose lock guards them.
+const debrisPrefix = ".vzkit-create-"
+
+// CacheFile finds TEMPLATE/cache/NAME.tar.{zst,gz,xz}.
+func (s *Store) CacheFile(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return "", fmt.Errorf("%w: OS template %q", ErrBadParam, name)
+	}
+	for _, ext := range []string{".tar.zst", ".tar.gz", ".tar.xz"} {
+		p := filepath.Join(s.G.CacheDir(), name+ext)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s/%s.tar.{zst,gz,xz}: %w", s.G.CacheDir(), name, ErrTemplateNotFound)
+}
+
+// Create makes a container from a template cache, all or nothing: if it
+// fails, is cancelled or is killed, no CTID.conf and no private area exist
+// afterwards (debris of a kill is removed by the next create or destroy).
+func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err error) {
+	if err := ValidCTID(o.CTID); err != nil {
+		return nil, err
+	}
+	if o.Name != "" {
+		if err := ValidName(o.Name); err != nil {
+			return nil, err
+		}
+	}
+	if o.Hostname != "" {
+		if err := validHostname(o.Hostname); err != nil {
+			return nil, err
+		}
+	}
+	for _, ip := range o.IPs {
+		if err := validIP(ip); err != nil {
+			return nil, err
+		}
+	}
+	if o.Layout == "" {
+		o.Layout = s.G.Get("VE_LAYOUT")
+	}
+	if err := checkLayout(o.Layout); err != nil {
+		return nil, err
+	}
+	if o.OSTemplate == "" {
+		o.OSTemplate = s.G.Get("DEF_OSTEMPLATE")
+	}
+	lk, err := s.LockCT(o.CTID)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Unlock()
+	private := s.G.Path("VE_PRIVATE", o.CTID)
+	s.removeDebris(o.CTID, private)
+
+	// The private area first: OpenVZ reports an existing container so (44).
+	if _, err := os.Lstat(private); err == nil {
+		return nil, fmt.Errorf("container %s: %s: %w", o.CTID, private, ErrPrivateExists)
+	}
+	confPath := s.ConfPath(o.CTID)
+	if _, err := os.Stat(confPath); err == nil {
+		return nil, fmt.Errorf("container %s: %s: %w", o.CTID, confPath, ErrExists)
+	}
+	if o.Name != "" {
+		if id, err := s.Resolve(o.Name); err == nil {
+			return nil, fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
+		}
+	}
+	conf, err := s.LoadSample(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := s.CacheFile(o.OSTemplate)
+	if err != nil {
+		return nil, err
+	}
+
+	parent := filepath.Dir(private)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+	}
+	tmp, err := os.MkdirTemp(parent, debrisPrefix+o.CTID+"-")
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+	}
+	renamed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		os.RemoveAll(tmp)
+		if renamed {
+			os.RemoveAll(private)
+		}
+	}()
+
+	s.log().Info("creating container", "ctid", o.CTID, "cache", cache, "layout", o.Layout)
+	switch o.Layout {
+	case LayoutPlain:
+		os.Chmod(tmp, 0o755) // the root directory of the container
+		if err := unpackCache(ctx, cache, tmp); err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+		}
+	case LayoutOverlay:
+		sum, err := s.ensureLower(ctx, o.CTID, cache)
+		if err != nil {
+			return nil, err
+		}
+		conf.Set(overlayLowerKey, sum)
+		for _, d := range []string{"upper", "work"} {
+			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
+				return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, creatingMarker), nil, 0o600); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, private); err != nil {
+		return nil, fmt.Errorf("container %s: move private area into place: %w", o.CTID, err)
+	}
+	renamed = true
+
+	conf.Set("OSTEMPLATE", o.OSTemplate)
+	conf.Set("VE_ROOT", s.G.Path("VE_ROOT", o.CTID))
+	conf.Set("VE_PRIVATE", private)
+	conf.Set("VE_LAYOUT", o.Layout)
+	if o.Hostname != "" {
+		conf.Set("HOSTNAME", o.Hostname)
+	}
+	if len(o.IPs) > 0 {
+		conf.Set("IP_ADDRESS", strings.Join(o.IPs, " "))
+	}
+	if o.Name != "" {
+		conf.Set("NAME", o.Name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := conf.WriteFile(confPath, 0o644); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+	}
+	// Registered: from here on the container exists even if removing the
+	// marker fails (the marker only matters without a CTID.conf).
+	os.Remove(filepath.Join(private, creatingMarker))
+	return s.Load(o.CTID)
+}
+
+// ensureLower unpacks an overlay lower directory once per cache content.
+func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, error) {
+	sum, err := fileSHA256(cache)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", ctid, err)
+	}
+	lower := s.overlayLower(sum)
+	if _, err := os.Stat(lower); err == nil {
+		return sum, nil
+	}
+	dir := filepath.Dir(lower)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, debrisPrefix+ctid+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp) // no-op after the rename
+	os.Chmod(tmp, 0o755)
+	if err := unpackCache(ctx, cache, tmp); err != nil {
+		return "", fmt.Errorf("container %s: overlay lower: %w", ctid, err)
+	}
+	if err := os.Rename(tmp, lower); err != nil {
+		if _, serr := os.Stat(lower); serr == nil {
+			return sum, nil // another create won the race with the same content
+		}
+		return "", fmt.Errorf("container %s: overlay lower %s: %w", ctid, lower, err)
+	}
+	return sum, nil
+}
+
+// removeDebris deletes what killed creates and destroys left: temporary
+// directories whose container lock is free (or held by us, for ctid), and
+// ctid's private area when it still carries the creating marker and has no
+// CTID.conf. The caller holds ctid's lock.
+func (s *Store) removeDebris(ctid, private string) {
+	if _, err := os.Stat(filepath.Join(private, creatingMarker)); err == nil {
+		if _, err := os.Stat(s.ConfPath(ctid)); errors.Is(err, fs.ErrNotExist) {
+			s.log().Info("removing private area of an interrupted create", "ctid", ctid, "path", private)
+			os.RemoveAll(private)
+		}
+	}
+	for _, dir := range []string{filepath.Dir(private), filepath.Join(s.G.Get("TEMPLATE"), "overlay")} {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			rest, ok := strings.CutPrefix(e.Name(), debrisPrefix)
+			if !ok {
+				continue
+			}
+			owner, _, _ := strings.Cut(rest, "-")
+			if owner != ctid {
+				l, err := s.LockCT(owner)
+				if err != nil {
+					continue // in use by a running create or destroy
+				}
+				defer l.Unlock()
+			}
+			s.log().Info("removing leftover of an interrupted operation", "path", filepath.Join(dir, e.Name()))
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// Destroy removes a stopped container: the private area goes, CTID.conf
+// becomes CTID.conf.destroyed. The area is first renamed to a debris name,
+// so a kill midway leaves either a registered container or debris.
+func (s *Store) Destroy(ctx context.Context, ctid string) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	c, err := s.Load(ctid)
+	if err != nil {
+		s.removeDebris(ctid, s.G.Path("VE_PRIVATE", ctid))
+		return err
+	}
+	if run, err := s.IsRunning(c); err != nil {
+		return err
+	} else if run {
+		return fmt.Errorf("container %s: %w (stop it first)", ctid, ErrRunning)
+	}
+	if err := s.umount(c); err != nil {
+		return err
+	}
+	s.forgetInit(ctid)
+	trash := ""
+	if _, err := os.Lstat(c.Private); err == nil {
+		trash = filepath.Join(filepath.Dir(c.Private), debrisPrefix+ctid+"-destroyed")
+		os.RemoveAll(trash)
+		if err := os.Rename(c.Private, trash); err != nil {
+			return fmt.Errorf("container %s: %w", ctid, err)
+		}
+	}
+	if err := os.Rename(c.ConfPath, c.ConfPath+".destroyed"); err != nil {
+		return fmt.Errorf("container %s: %w", ctid, err)
+	}
+	if trash != "" {
+		if err := os.RemoveAll(trash); err != nil {
+			return fmt.Errorf("container %s: remove private area: %w", ctid, err)
+		}
+	}
+	os.Remove(c.Root)
+	s.removeDebris(ctid, c.Private)
+	return nil
+}
+
+// WriteConf saves a container's CTID.conf atomically.
+func (s *Store) WriteConf(c *Container) error {
+	return c.Conf.WriteFile(c.ConfPath, 0o644)
+}

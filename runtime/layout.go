@@ -1,0 +1,118 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+// Storage layouts of a private area.
+const (
+	LayoutPlain   = "plain"   // the private area is the root tree
+	LayoutOverlay = "overlay" // private area holds upper/ and work/ over a shared lower
+)
+
+// overlayLowerKey is the CTID.conf key naming the shared lower directory of
+// an overlay container (the SHA-256 of its cache).
+const overlayLowerKey = "VE_OVERLAY_LOWER"
+
+func checkLayout(l string) error {
+	if l != LayoutPlain && l != LayoutOverlay {
+		return fmt.Errorf("%w: layout %q: want plain or overlay", ErrBadParam, l)
+	}
+	return nil
+}
+
+// IsMounted reports whether the container's root is mounted at VE_ROOT.
+func (s *Store) IsMounted(c *Container) (bool, error) {
+	ok, err := mountinfo.Mounted(c.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("container %s: check mount %s: %w", c.ID, c.Root, err)
+	}
+	return ok, nil
+}
+
+// mount mounts the private area at VE_ROOT (bind or overlayfs). Mounting
+// a mounted container is not an error.
+func (s *Store) mount(c *Container) error {
+	if fi, err := os.Stat(c.Private); err != nil || !fi.IsDir() {
+		return fmt.Errorf("container %s: %s: %w", c.ID, c.Private, ErrPrivateMissing)
+	}
+	if ok, err := s.IsMounted(c); err != nil || ok {
+		return err
+	}
+	if err := os.MkdirAll(c.Root, 0o755); err != nil {
+		return fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	switch c.Layout() {
+	case LayoutPlain:
+		if err := unix.Mount(c.Private, c.Root, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("container %s: bind %s at %s: %w", c.ID, c.Private, c.Root, err)
+		}
+	case LayoutOverlay:
+		lower := s.overlayLower(c.Get(overlayLowerKey))
+		if _, err := os.Stat(lower); err != nil {
+			return fmt.Errorf("container %s: overlay lower: %w", c.ID, err)
+		}
+		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
+			lower, filepath.Join(c.Private, "upper"), filepath.Join(c.Private, "work"))
+		if err := unix.Mount("vzkit-"+c.ID, c.Root, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("container %s: mount overlay at %s (%s): %w", c.ID, c.Root, opts, err)
+		}
+	default:
+		return checkLayout(c.Layout())
+	}
+	// Private propagation: mounts made inside the root (by start) must not
+	// leak to the host's mount table.
+	if err := unix.Mount("", c.Root, "", unix.MS_PRIVATE, ""); err != nil {
+		unix.Unmount(c.Root, unix.MNT_DETACH)
+		return fmt.Errorf("container %s: make %s private: %w", c.ID, c.Root, err)
+	}
+	return nil
+}
+
+// umount unmounts VE_ROOT; not mounted is not an error.
+func (s *Store) umount(c *Container) error {
+	ok, err := s.IsMounted(c)
+	if err != nil || !ok {
+		return err
+	}
+	if err := unix.Unmount(c.Root, 0); err != nil {
+		if !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("container %s: unmount %s: %w", c.ID, c.Root, err)
+		}
+		// A busy root (a shell of the admin in it) goes away lazily.
+		s.log().Warn("root busy, detaching", "ctid", c.ID, "root", c.Root)
+		if err := unix.Unmount(c.Root, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("container %s: unmount %s: %w", c.ID, c.Root, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) overlayLower(sum string) string {
+	return filepath.Join(s.G.Get("TEMPLATE"), "overlay", sum)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,440 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/runtime/sandbox"
+)
+
+// Kinds of init, recorded at start for stop.
+const (
+	InitSystemd   = "systemd"
+	InitSysV      = "sysvinit"
+	InitMinimal   = "minimal"
+	sigRTMinPlus3 = unix.Signal(34 + 3) // SIGRTMIN+3: systemd's "halt"
+)
+
+// containerEnv is the environment of processes vzctl starts in a container.
+var containerEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root",
+	"container=vzkit", // systemd and friends check this
+}
+
+func (s *Store) load(c *Container) (*sandbox.Sandbox, error) {
+	sb, err := sandbox.Load(s.sandboxDir(), sandboxID(c.ID))
+	if errors.Is(err, sandbox.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	return sb, nil
+}
+
+// running returns the container's sandbox when its init is alive.
+func (s *Store) running(c *Container) (*sandbox.Sandbox, int, error) {
+	sb, err := s.load(c)
+	if err != nil || sb == nil {
+		return nil, 0, err
+	}
+	st, err := sb.State()
+	if err != nil {
+		return nil, 0, fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	if st.Status == sandbox.Stopped || st.InitPID <= 0 {
+		return nil, 0, nil
+	}
+	return sb, st.InitPID, nil
+}
+
+// IsRunning reports whether the container's init is alive.
+func (s *Store) IsRunning(c *Container) (bool, error) {
+	sb, _, err := s.running(c)
+	return sb != nil, err
+}
+
+// Mount mounts the container's root at VE_ROOT (`vzctl mount`).
+func (s *Store) Mount(ctx context.Context, ctid string) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	c, err := s.Load(ctid)
+	if err != nil {
+		return err
+	}
+	return s.mount(c)
+}
+
+// Umount unmounts a stopped container's root (`vzctl umount`).
+func (s *Store) Umount(ctx context.Context, ctid string) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	c, err := s.Load(ctid)
+	if err != nil {
+		return err
+	}
+	if run, err := s.IsRunning(c); err != nil {
+		return err
+	} else if run {
+		return fmt.Errorf("container %s: %w (stop it to unmount)", ctid, ErrRunning)
+	}
+	return s.umount(c)
+}
+
+// Start mounts the container and starts its init; it returns once the
+// init runs. An image without /sbin/init gets the minimal init.
+func (s *Store) Start(ctx context.Context, ctid string) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	return s.start(ctx, ctid)
+}
+
+func (s *Store) start(ctx context.Context, ctid string) (err error) {
+	c, err := s.Load(ctid)
+	if err != nil {
+		return err
+	}
+	if run, err := s.IsRunning(c); err != nil {
+		return err
+	} else if run {
+		return fmt.Errorf("container %s: %w", ctid, ErrRunning)
+	}
+	// A sandbox whose init died on its own still has state and a cgroup.
+	if sb, err := s.load(c); err != nil {
+		return err
+	} else if sb != nil {
+		if err := sb.Destroy(); err != nil {
+			return fmt.Errorf("container %s: clean up stopped sandbox: %w", ctid, err)
+		}
+	}
+	wasMounted, err := s.IsMounted(c)
+	if err != nil {
+		return err
+	}
+	if err := s.mount(c); err != nil {
+		return err
+	}
+	var sb *sandbox.Sandbox
+	defer func() {
+		if err == nil {
+			return
+		}
+		if sb != nil {
+			sb.Destroy()
+		}
+		if s.Net != nil {
+			s.Net.Detach(context.WithoutCancel(ctx), ctid)
+		}
+		if !wasMounted {
+			s.umount(c)
+		}
+	}()
+	if err := writeConfFiles(c.Root, c); err != nil {
+		return err
+	}
+	kind, argv := detectInit(c.Root)
+	cfg := sandbox.Config{
+		ID:         sandboxID(ctid),
+		Root:       c.Root,
+		StateDir:   s.sandboxDir(),
+		Hostname:   c.Get("HOSTNAME"),
+		CgroupPath: s.cgroupPath(ctid),
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "ct" + ctid
+	}
+	if kind == InitMinimal {
+		dir, a, err := s.initFS(ctx)
+		if err != nil {
+			return err
+		}
+		argv = a
+		cfg.Mounts = append(cfg.Mounts, sandbox.Mount{Source: dir, Destination: initMountPoint, ReadOnly: true})
+	}
+	logPath := filepath.Join(s.StateDir(), "ct", ctid+".log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("container %s: console log: %w", ctid, err)
+	}
+	defer logf.Close()
+	s.log().Info("starting container", "ctid", ctid, "init", kind, "argv", argv, "console", logPath)
+	sb, err = sandbox.Start(ctx, cfg, sandbox.Process{
+		Args: argv, Env: containerEnv, Cwd: "/", Stdout: logf, Stderr: logf,
+	})
+	if err != nil {
+		return fmt.Errorf("container %s: start %s: %w", ctid, strings.Join(argv, " "), err)
+	}
+	st, err := sb.State()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", ctid, err)
+	}
+	if s.Net != nil {
+		ns := fmt.Sprintf("/proc/%d/ns/net", st.InitPID)
+		if err := s.Net.Attach(ctx, ctid, ns, c.IPs()); err != nil {
+			return fmt.Errorf("container %s: network: %w", ctid, err)
+		}
+	} else if len(c.IPs()) > 0 {
+		s.log().Warn("no network backend: IP_ADDRESS not configured", "ctid", ctid)
+	}
+	return s.recordInit(ctid, kind)
+}
+
+// detectInit picks the init of a root: /sbin/init as systemd or SysV-style,
+// or the minimal init when the image has none.
+func detectInit(root string) (kind string, argv []string) {
+	// SecureJoin resolves /sbin/init and its (often absolute) symlinks as
+	// the container would see them, without leaving root.
+	p, err := securejoin.SecureJoin(root, "/sbin/init")
+	if err != nil {
+		return InitMinimal, nil
+	}
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return InitMinimal, nil
+	}
+	if strings.Contains(strings.TrimPrefix(p, root), "systemd") {
+		return InitSystemd, []string{"/sbin/init"}
+	}
+	return InitSysV, []string{"/sbin/init"}
+}
+
+func (s *Store) initRecord(ctid string) string {
+	return filepath.Join(s.StateDir(), "ct", ctid+".init")
+}
+
+func (s *Store) recordInit(ctid, kind string) error {
+	p := s.initRecord(ctid)
+	if err := os.WriteFile(p, []byte(kind+"\n"), 0o644); err != nil {
+		return fmt.Errorf("container %s: %w", ctid, err)
+	}
+	return nil
+}
+
+func (s *Store) forgetInit(ctid string) {
+	os.Remove(s.initRecord(ctid))
+	os.Remove(filepath.Join(s.StateDir(), "ct", ctid+".log"))
+}
+
+// shutdownSignal is the signal that asks an init of kind to power off.
+func shutdownSignal(kind string) unix.Signal {
+	switch kind {
+	case InitSystemd:
+		return sigRTMinPlus3
+	case InitSysV:
+		return unix.SIGPWR
+	}
+	return unix.SIGTERM
+}
+
+// StopOptions are the parameters of `vzctl stop`.
+type StopOptions struct {
+	Fast    bool          // kill at once, no clean shutdown
+	Timeout time.Duration // 0 = STOP_TIMEOUT of vz.conf
+}
+
+// Stop shuts the container down: the init's shutdown signal, then, after
+// the timeout (or at once with Fast), every process is killed; the root is
+// unmounted.
+func (s *Store) Stop(ctx context.Context, ctid string, o StopOptions) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	return s.stop(ctx, ctid, o)
+}
+
+func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
+	c, err := s.Load(ctid)
+	if err != nil {
+		return err
+	}
+	sb, pid, err := s.running(c)
+	if err != nil {
+		return err
+	}
+	if sb == nil {
+		// Clean up after an init that exited on its own, then report.
+		if stale, _ := s.load(c); stale != nil {
+			stale.Destroy()
+		}
+		s.umount(c)
+		return fmt.Errorf("container %s: %w", ctid, ErrNotRunning)
+	}
+	if !o.Fast {
+		if o.Timeout == 0 {
+			secs, err := strconv.Atoi(s.G.Get("STOP_TIMEOUT"))
+			if err != nil || secs < 0 {
+				return fmt.Errorf("%w: STOP_TIMEOUT=%q in %s", ErrBadParam, s.G.Get("STOP_TIMEOUT"), s.G.File)
+			}
+			o.Timeout = time.Duration(secs) * time.Second
+		}
+		kind := InitMinimal
+		if b, err := os.ReadFile(s.initRecord(ctid)); err == nil {
+			kind = strings.TrimSpace(string(b))
+		}
+		s.log().Info("stopping container", "ctid", ctid, "init", kind, "timeout", o.Timeout)
+		if err := s.waitExit(ctx, sb, pid, shutdownSignal(kind), o.Timeout); err != nil {
+			return err
+		}
+	}
+	if err := sb.Destroy(); err != nil {
+		return fmt.Errorf("container %s: %w", ctid, err)
+	}
+	if s.Net != nil {
+		if err := s.Net.Detach(ctx, ctid); err != nil {
+			s.log().Warn("network teardown failed", "ctid", ctid, "err", err)
+		}
+	}
+	s.forgetInit(ctid)
+	return s.umount(c)
+}
+
+// waitExit signals the init and waits, through a pidfd, until it exits or
+// timeout passes; a timeout is not an error (the caller kills).
+func (s *Store) waitExit(ctx context.Context, sb *sandbox.Sandbox, pid int, sig unix.Signal, timeout time.Duration) error {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("watch init %d: %w", pid, err)
+	}
+	defer unix.Close(pfd)
+	if err := sb.Signal(sig); err != nil {
+		return fmt.Errorf("signal init: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			s.log().Warn("clean shutdown timed out, killing", "pid", pid, "timeout", timeout)
+			return nil
+		}
+		ms := min(left.Milliseconds()+1, 500) // wake up now and then for ctx
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}, int(ms))
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("watch init %d: %w", pid, err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// Restart stops (cleanly) a running container and starts it again.
+func (s *Store) Restart(ctx context.Context, ctid string, o StopOptions) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	if err := s.stop(ctx, ctid, o); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	return s.start(ctx, ctid)
+}
+
+// StartOnBoot starts every stopped container with ONBOOT="yes" and returns
+// the errors of those that failed, joined.
+func (s *Store) StartOnBoot(ctx context.Context) (started []string, err error) {
+	cts, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, c := range cts {
+		if c.Get("ONBOOT") != "yes" {
+			continue
+		}
+		if run, err := s.IsRunning(c); err == nil && run {
+			continue
+		}
+		if err := s.Start(ctx, c.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		started = append(started, c.ID)
+	}
+	return started, errors.Join(errs...)
+}
+
+// Status is a container's state as `vzctl status` reports it.
+type Status struct {
+	CTID    string `json:"ctid"`
+	Name    string `json:"name,omitempty"`
+	Exist   bool   `json:"exist"`
+	Mounted bool   `json:"mounted"`
+	Running bool   `json:"running"`
+	NProc   int    `json:"nproc"`
+	InitPID int    `json:"init_pid,omitempty"`
+}
+
+// String is OpenVZ's one-line form: "CTID 101 exist mounted running".
+func (st Status) String() string {
+	w := []string{"CTID", st.CTID, "deleted", "unmounted", "down"}
+	if st.Exist {
+		w[2] = "exist"
+	}
+	if st.Mounted {
+		w[3] = "mounted"
+	}
+	if st.Running {
+		w[4] = "running"
+	}
+	return strings.Join(w, " ")
+}
+
+// StatusOf reports whether ctid exists, is mounted and runs.
+func (s *Store) StatusOf(ctid string) (Status, error) {
+	st := Status{CTID: ctid}
+	c, err := s.Load(ctid)
+	if errors.Is(err, ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return s.status(c)
+}
+
+func (s *Store) status(c *Container) (Status, error) {
+	st := Status{CTID: c.ID, Name: c.Name(), Exist: true}
+	var err error
+	if st.Mounted, err = s.IsMounted(c); err != nil {
+		return st, err
+	}
+	sb, pid, err := s.running(c)
+	if err != nil || sb == nil {
+		return st, err
+	}
+	st.Running, st.InitPID = true, pid
+	pids, err := sb.Pids()
+	if err != nil {
+		return st, fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	st.NProc = len(pids)
+	return st, nil
+}

@@ -1,0 +1,323 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/distros"
+	"github.com/vzkit/vzkit/runtime/sandbox"
+)
+
+// SetOptions are the changes of `vzctl set`; zero fields change nothing.
+type SetOptions struct {
+	Hostname      string
+	IPAdd         []string
+	IPDel         []string // "all" removes every address
+	Nameservers   []string
+	SearchDomains []string
+	UserPasswd    []string // "user:password"; never saved
+	OnBoot        string   // "yes" or "no"
+	Name          string
+	// Params are further CTID.conf keys, such as the resource parameters
+	// (PHYSPAGES, CPUUNITS, ...), checked by the Param registry.
+	Params map[string]string
+	Save   bool // write CTID.conf; without it only a running container changes
+}
+
+// Param describes a CTID.conf key that `set` accepts through Params. Check
+// validates a value; Apply, when set, changes a running container live.
+type Param struct {
+	Check func(value string) error
+	Apply func(ctx context.Context, sb *sandbox.Sandbox, c *Container) error
+}
+
+// Params are the keys accepted in SetOptions.Params. The resource
+// parameters register here (with Check and Apply) as they gain cgroup
+// mappings; a key without Apply is saved and takes effect at next start.
+var Params = map[string]Param{}
+
+// Set changes a container's settings: saved to CTID.conf with Save, and
+// applied inside it when it runs (hostname and /etc files from the host,
+// addresses through Store.Net, passwords with the image's chpasswd).
+func (s *Store) Set(ctx context.Context, ctid string, o SetOptions) error {
+	lk, err := s.LockCT(ctid)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	c, err := s.Load(ctid)
+	if err != nil {
+		return err
+	}
+	if err := s.changeConf(c, &o); err != nil {
+		return err
+	}
+	sb, pid, err := s.running(c)
+	if err != nil {
+		return err
+	}
+	if sb == nil && !o.Save && len(o.UserPasswd) == 0 {
+		return fmt.Errorf("container %s: %w: nothing applied (use --save to change its config)", ctid, ErrNotRunning)
+	}
+	if sb != nil {
+		if err := s.applyLive(ctx, c, sb, pid, &o); err != nil {
+			return err
+		}
+	}
+	if len(o.UserPasswd) > 0 {
+		if err := s.setPasswords(ctx, c, sb, o.UserPasswd); err != nil {
+			return err
+		}
+	}
+	if o.Save {
+		if err := s.WriteConf(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changeConf validates o and applies it to c.Conf (in memory).
+func (s *Store) changeConf(c *Container, o *SetOptions) error {
+	if o.Hostname != "" {
+		if err := validHostname(o.Hostname); err != nil {
+			return err
+		}
+		c.Conf.Set("HOSTNAME", o.Hostname)
+	}
+	if len(o.IPAdd) > 0 || len(o.IPDel) > 0 {
+		ips := c.IPs()
+		for _, ip := range o.IPDel {
+			if ip == "all" {
+				o.IPDel = ips
+				ips = nil
+				break
+			}
+			if err := validIP(ip); err != nil {
+				return err
+			}
+			ips = slices.DeleteFunc(ips, func(x string) bool { return x == ip })
+		}
+		for _, ip := range o.IPAdd {
+			if err := validIP(ip); err != nil {
+				return err
+			}
+			if !slices.Contains(ips, ip) {
+				ips = append(ips, ip)
+			}
+		}
+		c.Conf.Set("IP_ADDRESS", strings.Join(ips, " "))
+	}
+	for _, ns := range o.Nameservers {
+		if err := validIP(ns); err != nil {
+			return err
+		}
+	}
+	if o.Nameservers != nil {
+		c.Conf.Set("NAMESERVER", strings.Join(o.Nameservers, " "))
+	}
+	for _, d := range o.SearchDomains {
+		if err := validHostname(d); err != nil {
+			return err
+		}
+	}
+	if o.SearchDomains != nil {
+		c.Conf.Set("SEARCHDOMAIN", strings.Join(o.SearchDomains, " "))
+	}
+	switch o.OnBoot {
+	case "":
+	case "yes", "no":
+		c.Conf.Set("ONBOOT", o.OnBoot)
+	default:
+		return fmt.Errorf("%w: --onboot %q: want yes or no", ErrBadParam, o.OnBoot)
+	}
+	if o.Name != "" {
+		if err := ValidName(o.Name); err != nil {
+			return err
+		}
+		if id, err := s.Resolve(o.Name); err == nil && id != c.ID {
+			return fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
+		}
+		c.Conf.Set("NAME", o.Name)
+	}
+	for _, up := range o.UserPasswd {
+		if u, p, ok := strings.Cut(up, ":"); !ok || u == "" || p == "" || strings.ContainsAny(up, "\n") {
+			return fmt.Errorf("%w: --userpasswd: want USER:PASSWORD", ErrBadParam)
+		}
+	}
+	for k, v := range o.Params {
+		p, ok := Params[k]
+		if !ok {
+			return fmt.Errorf("%w: parameter %s is not supported", ErrBadParam, k)
+		}
+		if p.Check != nil {
+			if err := p.Check(v); err != nil {
+				return fmt.Errorf("%w: %s=%q: %v", ErrBadParam, k, v, err)
+			}
+		}
+		c.Conf.Set(k, v)
+	}
+	return nil
+}
+
+func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox, pid int, o *SetOptions) error {
+	if o.Hostname != "" {
+		// The kernel's hostname from the host: the container lacks
+		// CAP_SYS_ADMIN, so hostname(1) inside cannot set it.
+		if err := setUTSHostname(pid, o.Hostname); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
+		}
+		if err := s.setupFiles(ctx, c, sb, distros.SetHostname, []string{"HOSTNAME=" + o.Hostname}); err != nil {
+			return err
+		}
+	}
+	if o.Nameservers != nil || o.SearchDomains != nil {
+		env := []string{"NAMESERVER=" + c.Get("NAMESERVER"), "SEARCHDOMAIN=" + c.Get("SEARCHDOMAIN")}
+		if err := s.setupFiles(ctx, c, sb, distros.SetDNS, env); err != nil {
+			return err
+		}
+	}
+	if len(o.IPAdd) > 0 || len(o.IPDel) > 0 {
+		if s.Net == nil {
+			s.log().Warn("no network backend: addresses saved, not configured", "ctid", c.ID)
+		} else if err := s.Net.SetIPs(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), o.IPAdd, o.IPDel); err != nil {
+			return fmt.Errorf("container %s: network: %w", c.ID, err)
+		}
+	}
+	for k := range o.Params {
+		if p := Params[k]; p.Apply != nil {
+			if err := p.Apply(ctx, sb, c); err != nil {
+				return fmt.Errorf("container %s: apply %s: %w", c.ID, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// setupFiles changes a running container's files for action with its
+// distro's setup script (package distros), run inside the container. An
+// image whose distro has no scripts gets the same files written from the
+// host (writeConfFiles), which covers hostname and DNS.
+func (s *Store) setupFiles(ctx context.Context, c *Container, sb *sandbox.Sandbox, action distros.SetupAction, env []string) error {
+	script, err := distroScript(c.Root, action)
+	if err != nil {
+		s.log().Info("no distro setup script, writing files from the host", "ctid", c.ID, "action", action, "why", err)
+		return writeConfFiles(c.Root, c)
+	}
+	return runSetupScript(ctx, c, script, action, env, func(p sandbox.Process) (int, error) {
+		return sb.Exec(ctx, p)
+	})
+}
+
+// distroScript finds the setup script for the distro of a root, named by
+// ID (then ID_LIKE) of its /etc/os-release.
+func distroScript(root string, action distros.SetupAction) ([]byte, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := r.ReadFile("etc/os-release")
+	if err != nil {
+		if b, err = r.ReadFile("usr/lib/os-release"); err != nil {
+			return nil, fmt.Errorf("os-release: %w", err)
+		}
+	}
+	var ids []string
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if ok && (k == "ID" || k == "ID_LIKE") {
+			ids = append(ids, strings.Fields(strings.Trim(v, `"'`))...)
+		}
+	}
+	err = fmt.Errorf("os-release names no distro")
+	for _, id := range ids {
+		var script []byte
+		if script, err = distros.Script(id, action); err == nil {
+			return script, nil
+		}
+	}
+	return nil, err
+}
+
+// runSetupScript runs a setup script as the scripts' README says:
+// /bin/sh -c SCRIPT vzkit-ACTION, settings in the environment.
+func runSetupScript(ctx context.Context, c *Container, script []byte, action distros.SetupAction, env []string,
+	run func(sandbox.Process) (int, error)) error {
+	var out bytes.Buffer
+	st, err := run(sandbox.Process{
+		Args: []string{"/bin/sh", "-c", string(script), "vzkit-" + string(action)},
+		Env:  append(append([]string{}, containerEnv...), env...), Stdout: &out, Stderr: &out,
+	})
+	if err != nil {
+		return fmt.Errorf("container %s: %s: %w", c.ID, action, err)
+	}
+	if st != 0 {
+		return fmt.Errorf("container %s: %s: exit status %d: %s", c.ID, action, st, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// setUTSHostname sets the hostname in the UTS namespace of pid. The thread
+// that joins the namespace is never handed back to the Go scheduler: it
+// ends with its goroutine, so no other code runs in the container's UTS.
+func setUTSHostname(pid int, h string) error {
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread() // no Unlock: the thread dies with us
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/uts", pid))
+		if err != nil {
+			errc <- fmt.Errorf("UTS namespace: %w", err)
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWUTS); err != nil {
+			errc <- fmt.Errorf("join UTS namespace of %d: %w", pid, err)
+			return
+		}
+		if err := unix.Sethostname([]byte(h)); err != nil {
+			errc <- fmt.Errorf("sethostname: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+// setPasswords runs the distro's set_userpass script in the running
+// container, or in a temporary sandbox on the mounted root of a stopped one.
+func (s *Store) setPasswords(ctx context.Context, c *Container, sb *sandbox.Sandbox, users []string) error {
+	if sb == nil {
+		was, err := s.IsMounted(c)
+		if err != nil {
+			return err
+		}
+		if err := s.mount(c); err != nil {
+			return err
+		}
+		if !was {
+			defer s.umount(c)
+		}
+	}
+	script, err := distroScript(c.Root, distros.SetUserPass)
+	if err != nil {
+		return fmt.Errorf("container %s: --userpasswd: %w", c.ID, err)
+	}
+	env := []string{"USERPW=" + strings.Join(users, "\n")}
+	return runSetupScript(ctx, c, script, distros.SetUserPass, env, func(p sandbox.Process) (int, error) {
+		if sb != nil {
+			return sb.Exec(ctx, p)
+		}
+		return sandbox.Run(ctx, sandbox.Config{
+			ID: sandboxID(c.ID) + "-set", Root: c.Root, StateDir: s.sandboxDir(),
+			Hostname: c.Get("HOSTNAME"), CgroupPath: s.cgroupPath(c.ID) + "-set",
+		}, p)
+	})
+}

@@ -1,0 +1,198 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/vzkit/vzkit/runtime/vzconf"
+)
+
+// Store is the set of containers under one global configuration.
+type Store struct {
+	G   *vzconf.Global
+	Net Network      // nil: containers get only a loopback interface
+	Log *slog.Logger // nil: slog.Default()
+}
+
+// NewStore returns the store of g's containers.
+func NewStore(g *vzconf.Global) *Store { return &Store{G: g} }
+
+func (s *Store) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Container is one registered container: its CTID.conf and resolved paths.
+type Container struct {
+	ID       string
+	ConfPath string
+	Conf     *vzconf.File
+	Private  string // VE_PRIVATE
+	Root     string // VE_ROOT
+}
+
+// Get returns a config value ("" when unset).
+func (c *Container) Get(key string) string { v, _ := c.Conf.Get(key); return v }
+
+// Name is the container's NAME, or "".
+func (c *Container) Name() string { return c.Get("NAME") }
+
+// Layout is "plain" or "overlay".
+func (c *Container) Layout() string {
+	if l := c.Get("VE_LAYOUT"); l != "" {
+		return l
+	}
+	return LayoutPlain
+}
+
+// IPs are the addresses of IP_ADDRESS, space separated as in OpenVZ.
+func (c *Container) IPs() []string { return strings.Fields(c.Get("IP_ADDRESS")) }
+
+// ValidCTID checks an OpenVZ container ID: a decimal number above 0
+// (0 is the host in OpenVZ) that fits in 32 bits.
+func ValidCTID(id string) error {
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil || n == 0 || strconv.FormatUint(n, 10) != id {
+		return fmt.Errorf("%w: CTID %q: want a number from 1 to %d", ErrBadParam, id, uint32(1<<32-1))
+	}
+	return nil
+}
+
+// ValidName checks a container NAME: letters, digits, '-', '_', '.', not
+// all digits (it would read as a CTID).
+func ValidName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("%w: name %q: want 1 to 64 characters", ErrBadParam, name)
+	}
+	digits := true
+	for _, c := range name {
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-', c == '_', c == '.':
+			digits = false
+		default:
+			return fmt.Errorf("%w: name %q: only letters, digits, '-', '_' and '.'", ErrBadParam, name)
+		}
+	}
+	if digits {
+		return fmt.Errorf("%w: name %q: a number would read as a CTID", ErrBadParam, name)
+	}
+	return nil
+}
+
+// ConfPath is CONFDIR/CTID.conf.
+func (s *Store) ConfPath(ctid string) string {
+	return filepath.Join(s.G.Get("CONFDIR"), ctid+".conf")
+}
+
+// StateDir is where running containers' state lives (STATEDIR).
+func (s *Store) StateDir() string { return s.G.Get("STATEDIR") }
+
+func (s *Store) sandboxDir() string { return filepath.Join(s.StateDir(), "sandbox") }
+
+func sandboxID(ctid string) string { return "vzkit-" + ctid }
+
+// cgroupPath is vzkit/vzkit-CTID on a host; under a VZKIT_ROOT prefix the
+// cgroup also carries a hash of the prefix, because cgroups are global to
+// the host and two prefixes (parallel test runs) may use the same CTID.
+func (s *Store) cgroupPath(ctid string) string {
+	if s.G.Root == "" {
+		return "vzkit/" + sandboxID(ctid)
+	}
+	sum := sha256.Sum256([]byte(s.G.Root))
+	return "vzkit/root-" + hex.EncodeToString(sum[:6]) + "-" + sandboxID(ctid)
+}
+
+// Resolve turns a CTID or a container NAME into a CTID. A number is taken
+// as a CTID whether or not it exists; a name must belong to a container.
+func (s *Store) Resolve(arg string) (string, error) {
+	if ValidCTID(arg) == nil {
+		return arg, nil
+	}
+	if ValidName(arg) != nil {
+		return "", fmt.Errorf("%w: %q is neither a CTID nor a container name", ErrBadParam, arg)
+	}
+	cts, err := s.List()
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cts {
+		if c.Name() == arg {
+			return c.ID, nil
+		}
+	}
+	return "", fmt.Errorf("container named %q: %w", arg, ErrNotExist)
+}
+
+// Load reads CONFDIR/CTID.conf; ErrNotExist when it is missing.
+func (s *Store) Load(ctid string) (*Container, error) {
+	if err := ValidCTID(ctid); err != nil {
+		return nil, err
+	}
+	path := s.ConfPath(ctid)
+	f, err := vzconf.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %s: %w", ctid, path, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", ctid, err)
+	}
+	c := &Container{ID: ctid, ConfPath: path, Conf: f}
+	c.Private = s.expand(c.Get("VE_PRIVATE"), "VE_PRIVATE", ctid)
+	c.Root = s.expand(c.Get("VE_ROOT"), "VE_ROOT", ctid)
+	return c, nil
+}
+
+// expand resolves a VE_ROOT/VE_PRIVATE value of a CTID.conf; $VEID is
+// replaced as in OpenVZ and an empty value falls back to the global one.
+func (s *Store) expand(v, key, ctid string) string {
+	if v == "" {
+		return s.G.Path(key, ctid)
+	}
+	v = strings.ReplaceAll(v, "${VEID}", ctid)
+	return strings.ReplaceAll(v, "$VEID", ctid)
+}
+
+// List returns every registered container, sorted by CTID.
+func (s *Store) List() ([]*Container, error) {
+	dir := s.G.Get("CONFDIR")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var out []*Container
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".conf")
+		if !ok || ValidCTID(id) != nil {
+			continue
+		}
+		c, err := s.Load(id)
+		if errors.Is(err, ErrNotExist) {
+			continue // destroyed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.ParseUint(out[i].ID, 10, 32)
+		b, _ := strconv.ParseUint(out[j].ID, 10, 32)
+		return a < b
+	})
+	return out, nil
+}
