@@ -4,19 +4,14 @@
 # taken from this host's apt sources), create a container from it, start it,
 # run a command inside, stop and destroy it — printing the time of each step.
 #
-# Everything lives under VZKIT_ROOT (default: a fresh directory under /var/tmp)
-# so the demo never touches a real vzkit installation.
+# Everything lives under VZKIT_ROOT (default /var/tmp/vzkit-demo) so the demo
+# never touches a real vzkit installation.
 set -eu
 BIN=${BIN:-$(cd "$(dirname "$0")" && pwd)/bin}
 TEMPLATE=${TEMPLATE:-debian-12-minimal}
 CTID=${CTID:-101}
-export VZKIT_ROOT=${VZKIT_ROOT:-$(mktemp -d /var/tmp/vzkit-demo.XXXXXX)}
-# Reuse downloaded packages between demo runs.
-mkdir -p "$VZKIT_ROOT/etc/vzkit"
-if [ ! -e "$VZKIT_ROOT/etc/vzkit/vz.conf" ]; then
-	mkdir -p /var/cache/vzkit/packages
-	echo 'PACKAGES="/var/cache/vzkit/packages"' > "$VZKIT_ROOT/etc/vzkit/vz.conf"
-fi
+# A fixed prefix: a second run reuses the package store and index cache.
+export VZKIT_ROOT=${VZKIT_ROOT:-/var/tmp/vzkit-demo}
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: must run as root (containers need namespaces and cgroups)" >&2
@@ -39,6 +34,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "vzkit demo in VZKIT_ROOT=$VZKIT_ROOT"
+cleanup # a previous run that was interrupted
 step build   "$BIN/vzpkg" build "$TEMPLATE"
 step create  "$BIN/vzctl" create "$CTID" --ostemplate "$TEMPLATE" --hostname demo
 step start   "$BIN/vzctl" start "$CTID"
