@@ -1,0 +1,67 @@
+#!/bin/sh
+# vzpkg build debian-12-minimal vs mmdebstrap --variant=minbase bookworm OUT.tar.zst
+#
+#   cold: empty package store and index cache for vzpkg; mmdebstrap downloads too
+#   warm: vzpkg's store and index cache filled; mmdebstrap pointed at a local
+#         file:// mirror holding exactly the same .debs
+#
+# Runs alternate (vzpkg, mmdebstrap, vzpkg, ...) RUNS times each per mode and
+# print the medians and their ratio. Usage: bench/build-vs-mmdebstrap.sh [RUNS]
+. "$(dirname "$0")/lib.sh"
+need_root
+RUNS=${1:-3}
+SUITE=bookworm
+MIRROR=$(host_mirror $SUITE)
+WORK=$(mktemp -d /var/tmp/vzkit-bench-build.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+build_bins
+echo "mirror: $MIRROR (from the host's apt sources); work dir $WORK; $RUNS runs per tool and mode"
+
+vzpkg_build() { # $1 = VZKIT_ROOT
+	VZKIT_ROOT=$1 "$BIN/vzpkg" build debian-12-minimal --mirror "$MIRROR" >"$WORK/vzpkg.log" 2>&1 ||
+		{ cat "$WORK/vzpkg.log"; exit 1; }
+}
+mmdebstrap_build() { # $1 = mirror line
+	mmdebstrap --quiet --variant=minbase $SUITE "$WORK/mm.tar.zst" "$1" >"$WORK/mm.log" 2>&1 ||
+		{ cat "$WORK/mm.log"; exit 1; }
+	rm -f "$WORK/mm.tar.zst"
+}
+
+# Cold: every vzpkg run starts from an empty VZKIT_ROOT (no store, no indexes).
+cold_vz=""; cold_mm=""
+i=0
+while [ $i -lt "$RUNS" ]; do
+	i=$((i + 1))
+	rm -rf "$WORK/cold"
+	t=$(now_ns); vzpkg_build "$WORK/cold"; cold_vz="$cold_vz $(elapsed_ms "$t")"
+	t=$(now_ns); mmdebstrap_build "deb $MIRROR $SUITE main"; cold_mm="$cold_mm $(elapsed_ms "$t")"
+	echo "cold run $i: vzpkg $(echo $cold_vz | awk '{print $NF}') ms, mmdebstrap $(echo $cold_mm | awk '{print $NF}') ms"
+done
+
+# Warm: keep $WORK/cold's store; build a local mirror of the same .debs.
+LOCAL="$WORK/localmirror"
+mkdir -p "$LOCAL/pool"
+STORE="$WORK/cold/var/cache/vzkit/packages"
+find "$STORE" -type f ! -name '.*' | while read -r f; do
+	name=$(dpkg-deb -f "$f" Package)_$(dpkg-deb -f "$f" Version | tr : %)_$(dpkg-deb -f "$f" Architecture).deb
+	ln -sf "$f" "$LOCAL/pool/$name"
+done
+(cd "$LOCAL" && apt-ftparchive packages pool > Packages && apt-ftparchive release . > Release) >/dev/null
+echo "local mirror: $(ls "$LOCAL/pool" | wc -l) packages"
+
+warm_vz=""; warm_mm=""
+i=0
+while [ $i -lt "$RUNS" ]; do
+	i=$((i + 1))
+	rm -rf "$WORK/cold/var/lib/vzkit/template/cache"
+	t=$(now_ns); vzpkg_build "$WORK/cold"; warm_vz="$warm_vz $(elapsed_ms "$t")"
+	t=$(now_ns); mmdebstrap_build "deb [trusted=yes] file://$LOCAL ./"; warm_mm="$warm_mm $(elapsed_ms "$t")"
+	echo "warm run $i: vzpkg $(echo $warm_vz | awk '{print $NF}') ms, mmdebstrap $(echo $warm_mm | awk '{print $NF}') ms"
+done
+
+cv=$(median $cold_vz); cm=$(median $cold_mm); wv=$(median $warm_vz); wm=$(median $warm_mm)
+echo
+echo "cold: vzpkg median ${cv} ms, mmdebstrap median ${cm} ms, ratio $(ratio "$cv" "$cm") (target <= 0.5)"
+echo "warm: vzpkg median ${wv} ms, mmdebstrap median ${wm} ms, ratio $(ratio "$wv" "$wm") (target <= 0.4)"
+echo "where vzpkg's time went (last warm run):"
+grep '^time:' "$WORK/vzpkg.log"

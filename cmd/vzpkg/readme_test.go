@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The README's annotated example is what maintainers copy: it must lint
+// clean and resolve, so the reference never drifts from the code.
+func TestREADMEExampleLintsAndResolves(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "# /etc/vzkit/templates/web-12.yaml\n"
+	_, rest, ok := strings.Cut(string(readme), marker)
+	if !ok {
+		t.Fatalf("README lost its example (marker %q)", marker)
+	}
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("README example block not closed")
+	}
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "web-12.yaml"), example)
+	write(t, filepath.Join(dir, "web-12-post.sh"), "echo post-install\n")
+	root := t.TempDir()
+	if out, code, err := run(t, root, "lint", filepath.Join(dir, "web-12.yaml")); code != 0 || out != "" {
+		t.Fatalf("README example: lint exit %d (%v):\n%s", code, err, out)
+	}
+	out, code, err := run(t, root, "--templates", dir, "show", "web-12", "--mirror", "http://mirror.example/debian")
+	if code != 0 {
+		t.Fatalf("show web-12: exit %d (%v):\n%s", code, err, out)
+	}
+	for _, want := range []string{"name: debian-12-amd64-web", "nginx-light", "suites: [bookworm-updates]", "url: file:///srv/repo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("resolved example lacks %q:\n%s", want, out)
+		}
+	}
+}
