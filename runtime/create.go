@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vzkit/vzkit/cache/sign"
+	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 // CreateOptions are the parameters of `vzctl create`.
@@ -102,6 +105,9 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 	cache, err := s.CacheFile(o.OSTemplate)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.checkSignedCache(ctx, cache); err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
 
 	parent := filepath.Dir(private)
@@ -289,4 +295,35 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 // WriteConf saves a container's CTID.conf atomically.
 func (s *Store) WriteConf(c *Container) error {
 	return c.Conf.WriteFile(c.ConfPath, 0o644)
+}
+
+// Signed caches: REQUIRE_SIGNED_CACHE and CACHE_KEYRING of vz.conf.
+
+// checkSignedCache enforces REQUIRE_SIGNED_CACHE=yes before anything is
+// unpacked: the cache must have a manifest it matches (size, SHA-256) and a
+// good OpenPGP signature (NAME.tar.zst.asc) by a key of CACHE_KEYRING. Any
+// other value than yes or no is refused rather than read as "no", so that a
+// typo never turns the check off.
+func (s *Store) checkSignedCache(ctx context.Context, cachePath string) error {
+	switch v := strings.ToLower(strings.TrimSpace(s.G.Get("REQUIRE_SIGNED_CACHE"))); v {
+	case "", "no":
+		return nil
+	case "yes":
+	default:
+		return fmt.Errorf("REQUIRE_SIGNED_CACHE=%q in %s: want yes or no", v, s.G.File)
+	}
+	krPath := s.G.Get("CACHE_KEYRING")
+	if krPath == "" {
+		return fmt.Errorf("refusing OS template cache %s: REQUIRE_SIGNED_CACHE=yes but CACHE_KEYRING is not set in %s", cachePath, s.G.File)
+	}
+	kr, err := pgp.LoadKeyring(krPath)
+	if err != nil {
+		return fmt.Errorf("refusing OS template cache %s: REQUIRE_SIGNED_CACHE=yes: CACHE_KEYRING: %w", cachePath, err)
+	}
+	r, err := sign.Verify(ctx, cachePath, kr)
+	if err != nil {
+		return fmt.Errorf("refusing OS template cache (REQUIRE_SIGNED_CACHE=yes, keyring %s): %w", krPath, err)
+	}
+	s.log().Info("cache signature is good", "cache", cachePath, "keyring", krPath, "signers", r.Signers)
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	debpkg "pault.ag/go/debian/deb"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/cache/sign"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/hooks"
 	"github.com/vzkit/vzkit/installer/deb"
@@ -32,6 +33,7 @@ type buildOptions struct {
 	resolveOptions
 	outDir   string
 	keepRoot bool
+	signKey  string
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -65,6 +67,7 @@ date is used. Nothing half-built is left behind on failure or Ctrl-C.`,
 	}
 	addResolveFlags(c, &o.resolveOptions)
 	c.Flags().StringVarP(&o.outDir, "output-dir", "o", "", "write the cache here instead of $TEMPLATE/cache")
+	c.Flags().StringVar(&o.signKey, "sign", "", "sign the cache with this OpenPGP secret key file (writes NAME.tar.zst.asc)")
 	c.Flags().BoolVar(&o.keepRoot, "keep-root", false, "keep the built root directory (for debugging); its path is printed")
 	return c
 }
@@ -201,6 +204,13 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 		return err
 	}); err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
+	}
+	if o.signKey != "" {
+		asc, err := sign.SignFile(ctx, cachePath, o.signKey)
+		if err != nil {
+			return fmt.Errorf("build %s: %w", t.Name, err)
+		}
+		fmt.Fprintf(out, "signature: %s\n", asc)
 	}
 	fmt.Fprintf(out, "cache: %s (%s, %d entries, %s unpacked, sha256 %s)\n", cachePath, cli.HumanBytes(m.Archive.Size),
 		m.Archive.Entries, cli.HumanBytes(m.Archive.TarSize), m.Archive.SHA256)

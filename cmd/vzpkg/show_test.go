@@ -82,12 +82,12 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 func TestShowUbuntuNeedsMirror(t *testing.T) {
 	sampleApt(t)
 	t.Setenv("VZKIT_MIRROR_UBUNTU", "")
-	_, code, err := run(t, t.TempDir(), "show", "ubuntu-24.04-minimal")
+	_, code, err := run(t, t.TempDir(), "show", "ubuntu-22.04-minimal")
 	if code != cli.ExitFailure || err == nil || !strings.Contains(err.Error(), "--mirror") || !strings.Contains(err.Error(), "VZKIT_MIRROR_UBUNTU") {
 		t.Fatalf("exit %d, %v: want a failure naming --mirror and VZKIT_MIRROR_UBUNTU", code, err)
 	}
 	t.Setenv("VZKIT_MIRROR_UBUNTU", "http://example.org/ubuntu")
-	out, code, err := run(t, t.TempDir(), "show", "-o", "json", "ubuntu-24.04-minimal")
+	out, code, err := run(t, t.TempDir(), "show", "-o", "json", "ubuntu-22.04-minimal")
 	if code != 0 {
 		t.Fatalf("exit %d: %v", code, err)
 	}
@@ -104,7 +104,7 @@ func TestShowUbuntuNeedsMirror(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Template.Repositories[0].URL != "http://example.org/ubuntu" || got.Template.Repositories[0].Suites[0] != "noble" {
+	if got.Template.Repositories[0].URL != "http://example.org/ubuntu" || got.Template.Repositories[0].Suites[0] != "jammy" {
 		t.Errorf("json: %+v", got.Template)
 	}
 	if len(got.Template.Keys) != 1 || got.Template.Keys[0].File != "keys/ubuntu-archive-keyring.gpg" {

@@ -48,6 +48,7 @@ var defaults = map[string]def{
 	"BRIDGE":               {"vzbr0", false, "host bridge for NETWORK_MODE=bridged"},
 	"STOP_TIMEOUT":         {"60", false, "seconds to wait for a clean shutdown before killing"},
 	"REQUIRE_SIGNED_CACHE": {"no", false, "refuse unsigned caches on create"},
+	"CACHE_KEYRING":        {"", false, "public keyring that cache signatures must be good by (a host path, not prefixed)"},
 }
 
 // Global is the effective global configuration.
