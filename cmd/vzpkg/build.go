@@ -19,6 +19,7 @@ import (
 	debpkg "pault.ag/go/debian/deb"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/cache/sbom"
 	"github.com/vzkit/vzkit/cache/sign"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/hooks"
@@ -50,7 +51,8 @@ func newBuildCommand(a *app) *cobra.Command {
      with no network, running the template's pre-install script before
      packages are configured, then post-install and pre-cache
   5. pack the root into a reproducible tar.zst in the cache directory
-     ($TEMPLATE/cache, or -o DIR)
+     ($TEMPLATE/cache, or -o DIR), with its manifest NAME.json, an SPDX SBOM
+     NAME.spdx.json and, with --sign KEY, a signature NAME.tar.zst.asc
 
 The mirror comes from --mirror, VZKIT_MIRROR_<DISTRO>, or this host's apt
 sources, in that order; the build says which it used. SOURCE_DATE_EPOCH, when
@@ -205,6 +207,11 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	}); err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
 	}
+	sbomPath, err := sbom.Write(ctx, cachePath, sbom.Options{Root: root})
+	if err != nil {
+		return fmt.Errorf("build %s: %w", t.Name, err)
+	}
+	fmt.Fprintf(out, "sbom: %s\n", sbomPath)
 	if o.signKey != "" {
 		asc, err := sign.SignFile(ctx, cachePath, o.signKey)
 		if err != nil {
