@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vzkit/vzkit/cache/oci"
 	"github.com/vzkit/vzkit/runtime"
 )
 
@@ -12,6 +14,7 @@ func init() { commands = append(commands, newCreateCommand) }
 
 func newCreateCommand(a *app) *cobra.Command {
 	var o runtime.CreateOptions
+	var insecureRegistry bool
 	c := &cobra.Command{
 		Use:   "create CTID --ostemplate NAME [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|overlay]",
 		Short: "Create a container from a template cache",
@@ -26,7 +29,11 @@ create (Ctrl-C, SIGTERM, even kill -9) leaves no container behind.
 
 --layout plain keeps the root tree in the private area; --layout overlay
 unpacks each cache once, read-only, under TEMPLATE/overlay and keeps only
-the container's changes in its private area.`,
+the container's changes in its private area.
+
+--ostemplate oci://REGISTRY/REPO:TAG pulls a cache pushed by "vzpkg cache
+push" into the cache directory first (every digest checked), then creates
+from it.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.store()
@@ -36,6 +43,18 @@ the container's changes in its private area.`,
 			o.CTID = args[0]
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
+			if ref, ok := strings.CutPrefix(o.OSTemplate, "oci://"); ok {
+				conf, err := a.Config()
+				if err != nil {
+					return err
+				}
+				res, err := oci.Pull(ctx, ref, conf.CacheDir(), oci.Options{Insecure: insecureRegistry})
+				if err != nil {
+					return fmt.Errorf("--ostemplate %s: %w", o.OSTemplate, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s@%s as template %s\n", ref, res.Digest, res.Manifest.Name)
+				o.OSTemplate = res.Manifest.Name
+			}
 			if _, err := st.Create(ctx, o); err != nil {
 				return ctErr(err)
 			}
@@ -49,6 +68,7 @@ the container's changes in its private area.`,
 	f.StringVar(&o.Hostname, "hostname", "", "container hostname")
 	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address (repeatable)")
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
+	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow a plain-HTTP registry")
 	f.StringVar(&o.Layout, "layout", "", "storage layout: plain or overlay (default VE_LAYOUT of vz.conf)")
 	return c
 }
