@@ -1,0 +1,545 @@
+package deb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vzkit/vzkit/installer"
+	"github.com/vzkit/vzkit/runtime/sandbox"
+)
+
+// Sources is where the finished root's apt looks for packages.
+type Sources struct {
+	Mirror     string   // base URL, e.g. the mirror the packages came from
+	Suite      string   // e.g. bookworm
+	Components []string // default: main
+	// Keyring, when set, is a host keyring file copied to
+	// /etc/apt/keyrings/<base name> and named by Signed-By in a deb822
+	// /etc/apt/sources.list.d/debian.sources. When empty the root trusts
+	// what its own keyring package installed, and a one-line
+	// /etc/apt/sources.list is written (mmdebstrap's choice in that case).
+	Keyring string
+}
+
+// BootstrapOptions describes one bootstrap.
+type BootstrapOptions struct {
+	Root      string   // target directory; created if missing, should be empty
+	Essential []string // .deb files of the Essential set, dependency order
+	Packages  []string // the remaining .deb files, dependency order
+	Sources   Sources
+	// Sandbox makes the sandbox configuration dpkg runs in, for a root and
+	// a libcontainer state directory; nil = DefaultSandbox. Bootstrap adds
+	// the read-only mounts of the .deb directories and forces NetNone.
+	Sandbox  func(root, stateDir string) sandbox.Config
+	StateDir string // libcontainer state root; "" = a temporary directory
+	// PreInstall runs after every package is unpacked and the Essential
+	// set is configured, before the rest is configured (template
+	// "pre-install" scripts).
+	PreInstall     func(ctx context.Context, root string) error
+	Stdout, Stderr io.Writer // dpkg's output; nil = discarded
+	Parallel       int       // concurrent payload extractions; 0 = GOMAXPROCS
+	Logger         *slog.Logger
+	// ReinstallEssential runs `dpkg --install` over the extracted
+	// Essential set, as debootstrap and mmdebstrap do. By default the
+	// extracted files are registered in dpkg's database as unpacked, their
+	// preinsts run, and dpkg configures them: the same result without
+	// unpacking every Essential package twice.
+	ReinstallEssential bool
+}
+
+// DefaultSandbox is the sandbox configuration used when
+// BootstrapOptions.Sandbox is nil.
+func DefaultSandbox(root, stateDir string) sandbox.Config {
+	return sandbox.Config{
+		ID:       fmt.Sprintf("vzkit-bootstrap-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		Root:     root,
+		StateDir: stateDir,
+		Hostname: "localhost",
+	}
+}
+
+// Files Bootstrap puts in for the build only and removes afterwards.
+const (
+	dpkgCfgSnippet = "etc/dpkg/dpkg.cfg.d/99vzkit-build"
+	policyRcD      = "usr/sbin/policy-rc.d"
+	debsMountDir   = "tmp/vzkit-debs"
+)
+
+// Bootstrap makes opts.Root a Debian system installed by its own dpkg.
+func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if len(opts.Essential) == 0 {
+		return errors.New("deb: bootstrap: no Essential packages given")
+	}
+	if opts.Sources.Mirror == "" || opts.Sources.Suite == "" {
+		return errors.New("deb: bootstrap: Sources.Mirror and Sources.Suite are required")
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	}
+	start := time.Now()
+	ess, err := openAll(opts.Essential)
+	if err != nil {
+		return err
+	}
+	rest, err := openAll(opts.Packages)
+	if err != nil {
+		return err
+	}
+	if err := setupDirs(root); err != nil {
+		return err
+	}
+	results, err := ExtractAll(ctx, root, ess, opts.Parallel)
+	if err != nil {
+		return err
+	}
+	log.Info("extracted essential payloads", "packages", len(ess), "elapsed", time.Since(start).Round(time.Millisecond))
+	if err := seedDpkg(root, ess); err != nil {
+		return err
+	}
+	b := &builder{opts: opts, root: root, log: log}
+	if err := b.prepareMounts(append(append([]string{}, opts.Essential...), opts.Packages...)); err != nil {
+		return err
+	}
+	defer b.cleanupMounts()
+
+	// --force-depends: dpkg does not order by Pre-Depends within one call
+	// (mmdebstrap does the same); --no-triggers: trigger processing waits
+	// for the final configure.
+	if opts.ReinstallEssential {
+		if err := b.dpkg(ctx, "install essential", append([]string{"--install", "--force-depends", "--no-triggers"}, b.debArgs(opts.Essential)...), nil, nil); err != nil {
+			return err
+		}
+	} else {
+		if err := registerUnpacked(root, ess, results); err != nil {
+			return err
+		}
+		list, err := stagePreinsts(root, ess)
+		if err != nil {
+			return err
+		}
+		err = b.run(ctx, "preinst essential", []string{"/bin/sh", "-c", preinstScript}, strings.NewReader(list), nil)
+		os.RemoveAll(filepath.Join(root, preinstDir)) // left only on failure
+		if err != nil {
+			return err
+		}
+		if err := applyDiversions(root, ess, results); err != nil {
+			return err
+		}
+		if err := b.dpkg(ctx, "configure essential", []string{"--configure", "--pending", "--force-depends", "--no-triggers"}, nil, nil); err != nil {
+			return err
+		}
+	}
+	if len(rest) > 0 {
+		if err := b.dpkg(ctx, "unpack", append([]string{"--unpack", "--force-depends", "--no-triggers"}, b.debArgs(opts.Packages)...), nil, nil); err != nil {
+			return err
+		}
+	}
+	if opts.PreInstall != nil {
+		if err := opts.PreInstall(ctx, root); err != nil {
+			return fmt.Errorf("deb: bootstrap: pre-install hook: %w", err)
+		}
+	}
+	if err := b.dpkg(ctx, "configure", []string{"--configure", "--pending", "--force-depends"}, nil, nil); err != nil {
+		return err
+	}
+	// Triggers still pending (none, when every interested package was
+	// configured in the last call) run now; then dpkg --audit reports any
+	// package left half-installed, on stdout.
+	var audit tailBuffer
+	check := "dpkg --triggers-only --pending >&2 && dpkg --audit"
+	if err := b.run(ctx, "triggers and audit", []string{"/bin/sh", "-c", check}, nil, &audit); err != nil {
+		return err
+	}
+	if audit.String() != "" {
+		return fmt.Errorf("deb: bootstrap: dpkg --audit: %s", audit.String())
+	}
+	b.cleanupMounts()
+	if err := writeSources(root, opts.Sources); err != nil {
+		return err
+	}
+	if err := finish(root); err != nil {
+		return err
+	}
+	if err := cleanup(root); err != nil {
+		return err
+	}
+	log.Info("bootstrapped", "root", root, "packages", len(ess)+len(rest), "elapsed", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func openAll(files []string) ([]*Package, error) {
+	out := make([]*Package, len(files))
+	for i, f := range files {
+		p, err := Open(f)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// ExtractAll unpacks the payloads of pkgs into root, parallel packages at a
+// time (0 = GOMAXPROCS), and returns what each one wrote, in pkgs' order. Packages that ship the same file race for it; this
+// is only used before dpkg unpacks every package again in order.
+func ExtractAll(ctx context.Context, root string, pkgs []*Package, parallel int) ([]installer.Result, error) {
+	if parallel <= 0 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	r, err := installer.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]installer.Result, len(pkgs))
+	work := make(chan int)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				res, err := pkgs[i].Extract(ctx, r, installer.Options{})
+				results[i] = res
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+	// Biggest first keeps both workers busy until the end.
+	order := make([]int, len(pkgs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return fileSize(pkgs[order[i]].Path) > fileSize(pkgs[order[j]].Path) })
+	for _, i := range order {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return results, ctx.Err()
+}
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// setupDirs creates what dpkg and apt expect before any package provides
+// it (the list mmdebstrap creates in its setup phase).
+func setupDirs(root string) error {
+	for _, d := range []string{
+		"etc/apt/apt.conf.d", "etc/apt/sources.list.d", "etc/apt/preferences.d",
+		"var/cache/apt", "var/lib/apt/lists/partial", "var/lib/dpkg/triggers",
+		"var/lib/dpkg/info", "var/lib/dpkg/alternatives", "var/lib/dpkg/updates",
+		"etc/dpkg/dpkg.cfg.d", "var/log/apt", "tmp",
+	} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return fmt.Errorf("deb: bootstrap: %w", err)
+		}
+	}
+	return os.Chmod(filepath.Join(root, "tmp"), 0o1777|os.ModeSticky)
+}
+
+// seedDpkg writes the empty database dpkg needs to start, and the build
+// settings removed by cleanup.
+func seedDpkg(root string, ess []*Package) error {
+	arch := ""
+	for _, p := range ess {
+		if p.Architecture != "all" {
+			arch = p.Architecture
+			break
+		}
+	}
+	if arch == "" {
+		return errors.New("deb: bootstrap: no architecture-specific package in the Essential set")
+	}
+	files := []struct {
+		name string
+		data string
+		mode os.FileMode
+	}{
+		{"var/lib/dpkg/status", "", 0o644},
+		{"var/lib/dpkg/available", "", 0o644},
+		{"var/lib/dpkg/arch", arch + "\n", 0o644},
+		// No fsync per file: a failed build is thrown away anyway.
+		{dpkgCfgSnippet, "force-unsafe-io\n", 0o644},
+		// Keep maintainer scripts from starting services.
+		{policyRcD, "#!/bin/sh\nexit 101\n", 0o755},
+	}
+	for _, f := range files {
+		p := filepath.Join(root, f.name)
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			return fmt.Errorf("deb: bootstrap: %w", err)
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			return fmt.Errorf("deb: bootstrap: %w", err)
+		}
+	}
+	return nil
+}
+
+type builder struct {
+	opts     BootstrapOptions
+	root     string
+	log      *slog.Logger
+	mounts   []sandbox.Mount
+	inside   map[string]string // host .deb path -> path inside the root
+	stateDir string
+	tmpState string
+}
+
+// prepareMounts plans one read-only bind mount per directory holding .debs.
+func (b *builder) prepareMounts(debs []string) error {
+	b.inside = map[string]string{}
+	dirs := map[string]string{}
+	for _, d := range debs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		dir := filepath.Dir(abs)
+		dst, ok := dirs[dir]
+		if !ok {
+			dst = fmt.Sprintf("/%s/%d", debsMountDir, len(dirs))
+			dirs[dir] = dst
+			if err := os.MkdirAll(filepath.Join(b.root, dst), 0o755); err != nil {
+				return fmt.Errorf("deb: bootstrap: %w", err)
+			}
+			b.mounts = append(b.mounts, sandbox.Mount{Source: dir, Destination: dst, ReadOnly: true})
+		}
+		b.inside[d] = dst + "/" + filepath.Base(abs)
+	}
+	b.stateDir = b.opts.StateDir
+	if b.stateDir == "" {
+		tmp, err := os.MkdirTemp("", "vzkit-bootstrap-state-")
+		if err != nil {
+			return err
+		}
+		b.stateDir, b.tmpState = tmp, tmp
+	}
+	return nil
+}
+
+func (b *builder) cleanupMounts() {
+	os.RemoveAll(filepath.Join(b.root, debsMountDir))
+	if b.tmpState != "" {
+		os.RemoveAll(b.tmpState)
+		b.tmpState = ""
+	}
+}
+
+func (b *builder) debArgs(debs []string) []string {
+	out := make([]string, len(debs))
+	for i, d := range debs {
+		out[i] = b.inside[d]
+	}
+	return out
+}
+
+// dpkg runs the root's own dpkg with args in a fresh sandbox.
+func (b *builder) dpkg(ctx context.Context, step string, args []string, stdin io.Reader, stdout io.Writer) error {
+	return b.run(ctx, step, append([]string{"dpkg"}, args...), stdin, stdout)
+}
+
+// run runs argv in a fresh sandbox on the root; stdout, when not nil,
+// receives its standard output instead of opts.Stdout.
+func (b *builder) run(ctx context.Context, step string, argv []string, stdin io.Reader, stdout io.Writer) error {
+	mk := b.opts.Sandbox
+	if mk == nil {
+		mk = DefaultSandbox
+	}
+	cfg := mk(b.root, b.stateDir)
+	cfg.Root = b.root
+	cfg.Network = sandbox.Network{Mode: sandbox.NetNone}
+	cfg.Mounts = append(cfg.Mounts, b.mounts...)
+	stderr := b.opts.Stderr
+	if stdout == nil {
+		stdout = b.opts.Stdout
+	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	var errTail tailBuffer
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	start := time.Now()
+	code, err := sandbox.Run(ctx, cfg, sandbox.Process{
+		Args:  argv,
+		Stdin: stdin,
+		Env: []string{
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"DEBIAN_FRONTEND=noninteractive",
+			"DEBCONF_NONINTERACTIVE_SEEN=true",
+			"LC_ALL=C.UTF-8",
+			"HOME=/root",
+		},
+		Cwd:    "/",
+		Stdout: stdout,
+		Stderr: io.MultiWriter(stderr, &errTail),
+	})
+	b.log.Info("sandbox step", "step", step, "exit", code, "elapsed", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("deb: bootstrap: %s: run %s in sandbox: %w", step, argv[0], err)
+	}
+	if code != 0 {
+		return fmt.Errorf("deb: bootstrap: %s: %s exited %d: %s", step, argv[0], code, errTail.String())
+	}
+	return nil
+}
+
+// tailBuffer keeps the last 4 KiB written, for error messages.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
+
+// writeSources writes the root's apt sources for the mirror it came from.
+func writeSources(root string, s Sources) error {
+	comps := s.Components
+	if len(comps) == 0 {
+		comps = []string{"main"}
+	}
+	if s.Keyring == "" {
+		line := fmt.Sprintf("deb %s %s %s\n", s.Mirror, s.Suite, strings.Join(comps, " "))
+		return writeFile(filepath.Join(root, "etc/apt/sources.list"), []byte(line), 0o644)
+	}
+	key, err := os.ReadFile(s.Keyring)
+	if err != nil {
+		return fmt.Errorf("deb: bootstrap: keyring: %w", err)
+	}
+	keyPath := "/etc/apt/keyrings/" + filepath.Base(s.Keyring)
+	if err := os.MkdirAll(filepath.Join(root, "etc/apt/keyrings"), 0o755); err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	}
+	if err := writeFile(filepath.Join(root, keyPath), key, 0o644); err != nil {
+		return err
+	}
+	src := fmt.Sprintf("Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
+		s.Mirror, s.Suite, strings.Join(comps, " "), keyPath)
+	return writeFile(filepath.Join(root, "etc/apt/sources.list.d/debian.sources"), []byte(src), 0o644)
+}
+
+func writeFile(p string, data []byte, mode os.FileMode) error {
+	if err := os.WriteFile(p, data, mode); err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	}
+	return os.Chmod(p, mode)
+}
+
+// finish does what debootstrap and apt's first run would have done: an
+// unconfigured /etc/fstab, and apt's private download directories (0700).
+func finish(root string) error {
+	fstab := filepath.Join(root, "etc/fstab")
+	if _, err := os.Lstat(fstab); errors.Is(err, os.ErrNotExist) {
+		if err := writeFile(fstab, []byte("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"var/cache/apt/archives/partial", "var/lib/apt/lists/partial"} {
+		p := filepath.Join(root, d)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return fmt.Errorf("deb: bootstrap: %w", err)
+		}
+		if err := os.Chmod(p, 0o700); err != nil {
+			return fmt.Errorf("deb: bootstrap: %w", err)
+		}
+	}
+	return nil
+}
+
+// cleanup removes what the build left that a fresh root should not carry;
+// the list follows mmdebstrap's cleanup phase.
+func cleanup(root string) error {
+	var errs []error
+	rm := func(rel string) {
+		if err := os.Remove(filepath.Join(root, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	for _, f := range []string{
+		dpkgCfgSnippet, policyRcD,
+		"var/log/dpkg.log", "var/log/apt/history.log", "var/log/apt/term.log",
+		"var/log/alternatives.log", "var/cache/ldconfig/aux-cache",
+		"var/log/apt/eipp.log.xz", "var/lib/dbus/machine-id",
+	} {
+		rm(f)
+	}
+	// dpkg >= 1.20 no longer needs an available file; keep it only if
+	// something wrote to it.
+	if st, err := os.Stat(filepath.Join(root, "var/lib/dpkg/available")); err == nil && st.Size() == 0 {
+		rm("var/lib/dpkg/available")
+	}
+	// Empty, not absent: systemd then treats the first boot as such.
+	if err := os.Truncate(filepath.Join(root, "etc/machine-id"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	for _, dir := range []string{"tmp", "run", "var/cache/apt/archives", "var/lib/apt/lists"} {
+		entries, err := os.ReadDir(filepath.Join(root, dir))
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		for _, e := range entries {
+			keep := (dir == "run" && e.Name() == "lock") ||
+				(dir != "tmp" && dir != "run" && (e.Name() == "partial" || e.Name() == "lock"))
+			if keep {
+				continue
+			}
+			errs = append(errs, os.RemoveAll(filepath.Join(root, dir, e.Name())))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("deb: bootstrap: cleanup: %w", err)
+	}
+	return nil
+}
