@@ -35,6 +35,7 @@ type buildOptions struct {
 	outDir   string
 	keepRoot bool
 	signKey  string
+	lockfile string
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -69,6 +70,7 @@ date is used. Nothing half-built is left behind on failure or Ctrl-C.`,
 	}
 	addResolveFlags(c, &o.resolveOptions)
 	c.Flags().StringVarP(&o.outDir, "output-dir", "o", "", "write the cache here instead of $TEMPLATE/cache")
+	c.Flags().StringVar(&o.lockfile, "lockfile", "", "install exactly the packages pinned in this lock file (see vzpkg lock); fails naming what changed")
 	c.Flags().StringVar(&o.signKey, "sign", "", "sign the cache with this OpenPGP secret key file (writes NAME.tar.zst.asc)")
 	c.Flags().BoolVar(&o.keepRoot, "keep-root", false, "keep the built root directory (for debugging); its path is printed")
 	return c
@@ -97,7 +99,12 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	}
 	for _, step := range []func() error{
 		func() error { return p.loadIndexes(ctx) },
-		func() error { return p.solveSet(ctx) },
+		func() error {
+			if o.lockfile != "" {
+				return p.lockedSet(ctx, o.lockfile)
+			}
+			return p.solveSet(ctx)
+		},
 		func() error { return p.fetchPackages(ctx) },
 	} {
 		if err := step(); err != nil {
@@ -124,6 +131,11 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 			err = fmt.Errorf("build: remove build root: %w", rmErr)
 		}
 	}()
+	// MkdirTemp makes it 0700, but it becomes the container's "/", which
+	// every user must be able to traverse (buildBase stays 0700).
+	if err := os.Chmod(root, 0o755); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
 	stateDir := filepath.Join(p.conf.Get("STATEDIR"), "build")
 
 	essential := p.packageFiles(p.solved.Essential)

@@ -135,22 +135,25 @@ func (p *pipeline) solveSet(ctx context.Context) error {
 		for _, ix := range p.indexes {
 			all = append(all, ix.Packages...)
 		}
-		variant := p.tmpl.Packages.Variant
-		if variant == "" {
-			variant = string(solve.VariantCustom)
-		}
-		res, err := solve.Solve(ctx, all, p.arch(), solve.Options{
-			Variant: solve.Variant(variant),
-			Include: p.tmpl.Packages.Include,
-			Exclude: p.tmpl.Packages.Exclude,
-		})
+		opts := p.solveOptions()
+		res, err := solve.Solve(ctx, all, p.arch(), opts)
 		if err != nil {
 			return fmt.Errorf("template %s: %w", p.tmpl.Name, err)
 		}
 		p.solved = res
-		fmt.Fprintf(p.out, "solve: %d packages (%d in the essential stage), variant %s\n", len(res.Packages), len(res.Essential), variant)
+		fmt.Fprintf(p.out, "solve: %d packages (%d in the essential stage), variant %s\n", len(res.Packages), len(res.Essential), opts.Variant)
 		return nil
 	})
+}
+
+// solveOptions is what the template asks the solver for; solveSet and the
+// locked and update paths must agree on it.
+func (p *pipeline) solveOptions() solve.Options {
+	variant := p.tmpl.Packages.Variant
+	if variant == "" {
+		variant = string(solve.VariantCustom)
+	}
+	return solve.Options{Variant: solve.Variant(variant), Include: p.tmpl.Packages.Include, Exclude: p.tmpl.Packages.Exclude}
 }
 
 // fetchPackages downloads what the store lacks, with progress.

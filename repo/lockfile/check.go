@@ -1,0 +1,125 @@
+package lockfile
+
+import (
+	"fmt"
+	"strings"
+
+	"pault.ag/go/debian/version"
+
+	"github.com/vzkit/vzkit/repo/apt"
+)
+
+// CheckError lists every locked package that the current indexes no
+// longer offer as locked, one sentence each.
+type CheckError struct {
+	Problems []string
+}
+
+func (e *CheckError) Error() string {
+	if len(e.Problems) == 1 {
+		return "lockfile: " + e.Problems[0]
+	}
+	return fmt.Sprintf("lockfile: %d locked packages changed:\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// Check returns the locked packages as the freshly loaded, verified
+// sources list them now (same name, architecture and version, from the
+// same repository suite), in the lock's order. It fails with a *CheckError
+// naming every package that vanished or whose file changed, and every
+// locked repository suite that is no longer among sources.
+func Check(l *Lock, sources []Source) ([]apt.Package, error) {
+	type suiteKey struct{ repo, suite string }
+	byName := map[suiteKey]map[string][]*apt.Package{}
+	for _, s := range sources {
+		if s.Index == nil {
+			return nil, fmt.Errorf("lockfile: repository %s suite %s: no index", s.Repository, s.Suite)
+		}
+		m := map[string][]*apt.Package{}
+		for i := range s.Index.Packages {
+			p := &s.Index.Packages[i]
+			m[p.Name] = append(m[p.Name], p)
+		}
+		byName[suiteKey{s.Repository, s.Suite}] = m
+	}
+	labels := map[suiteKey]string{}
+	for _, r := range l.Repositories {
+		labels[suiteKey{r.Name, r.Suite}] = r.Label()
+	}
+
+	var problems []string
+	gone := map[suiteKey][]string{}
+	var goneOrder []suiteKey
+	out := make([]apt.Package, 0, len(l.Packages))
+	for _, lp := range l.Packages {
+		k := suiteKey{lp.Repository, lp.Suite}
+		m, ok := byName[k]
+		if !ok {
+			if gone[k] == nil {
+				goneOrder = append(goneOrder, k)
+			}
+			gone[k] = append(gone[k], lp.Name)
+			continue
+		}
+		where := labels[k]
+		var sameVersion []*apt.Package
+		for _, p := range m[lp.Name] {
+			if p.Version == lp.Version && p.Architecture == lp.Arch {
+				sameVersion = append(sameVersion, p)
+			}
+		}
+		var found *apt.Package
+		for _, p := range sameVersion {
+			if p.SHA256 == lp.SHA256 && p.Size == lp.Size {
+				found = p
+				break
+			}
+		}
+		switch {
+		case found != nil:
+			out = append(out, *found)
+		case len(sameVersion) > 0:
+			p := sameVersion[0]
+			problems = append(problems, fmt.Sprintf("%s %s in %s has changed: sha256 %s, size %d (locked sha256 %s, size %d)",
+				lp.Name, lp.Version, where, p.SHA256, p.Size, lp.SHA256, lp.Size))
+		default:
+			now := "not there at all any more"
+			if v := newest(m[lp.Name], lp.Arch); v != "" {
+				now = "now " + v
+			}
+			problems = append(problems, fmt.Sprintf("%s %s is no longer in %s (%s)", lp.Name, lp.Version, where, now))
+		}
+	}
+	for _, k := range goneOrder {
+		problems = append(problems, fmt.Sprintf("repository %s suite %s is not loaded any more (it held %s)",
+			k.repo, k.suite, strings.Join(gone[k], ", ")))
+	}
+	if len(problems) > 0 {
+		return nil, &CheckError{Problems: problems}
+	}
+	return out, nil
+}
+
+// newest is the highest version among pkgs of architecture arch, or "" when
+// there is none. Versions that do not parse are compared as strings, after
+// every valid one: they come from a verified index, but are not ours to
+// reject here.
+func newest(pkgs []*apt.Package, arch string) string {
+	var best string
+	var bestV version.Version
+	bestOK := false
+	for _, p := range pkgs {
+		if p.Architecture != arch {
+			continue
+		}
+		v, err := version.Parse(p.Version)
+		switch {
+		case err != nil:
+			if !bestOK && p.Version > best {
+				best = p.Version
+			}
+		case !bestOK || version.Compare(v, bestV) > 0:
+			best, bestV, bestOK = p.Version, v, true
+		}
+	}
+	return best
+}
