@@ -1,0 +1,40 @@
+// Package cache turns a root filesystem into a template cache and back.
+//
+// A cache is NAME.tar.zst plus NAME.json (the Manifest) beside it.
+//
+// Pack walks the root (not crossing into other mounted filesystems), sorts
+// every path by its bytes (a parent is a prefix of its children, so it comes
+// first, and the order never depends on the filesystem) and writes a tar
+// stream with numeric owners only, mtimes in whole seconds clamped to
+// SOURCE_DATE_EPOCH, every xattr (file capabilities included) as a PAX
+// SCHILY.xattr record, hardlinks to the first path of an inode, device nodes
+// and fifos; sockets are left out. Sparse files are read through their holes.
+// The tar stream is cut every FrameSize bytes and each piece is compressed as
+// an independent zstd frame on a pool of encoders; since the cut points depend
+// only on offsets and each frame on its own bytes, the output is the same for
+// any number of workers. The file is a plain concatenation of frames that
+// `zstd -d` and `tar --zstd` read, followed by a skippable frame holding the
+// seek table of the zstd seekable format (facebook/zstd
+// contrib/seekable_format): the file describes its own frames, whatever
+// copied it; the manifest lists the same frames for tools.
+//
+// Save writes cache and manifest atomically: the old manifest is removed
+// first, the cache goes to a temporary name, is fsynced and renamed, and the
+// manifest is renamed into place last, so an interrupted save never leaves a
+// pair that verifies.
+//
+// Unpack finds the compression by magic bytes (zstd, gzip, xz, plain tar),
+// then checks size and SHA-256 against the manifest, when one is there,
+// before a single entry is read: unverified bytes are never parsed. A zstd
+// file with a seek table is decoded frame by frame on several goroutines
+// into one ordered stream; other inputs are decoded as a stream. One
+// goroutine reads the tar stream and creates directories, links and special
+// files in order; regular files up to 1 MiB go with their content to a pool
+// of workers that create, write and stamp them; directory owners, modes and
+// mtimes are applied at the end. Every lookup is an openat2 with
+// RESOLVE_IN_ROOT below the destination, so a symlink in the archive is
+// resolved as in a chroot of it and nothing reaches outside; entry names with
+// ".." or a leading "/" are refused, and hardlink targets are archive paths.
+// The decompressed stream and the bytes written to files are bounded by
+// UnpackOptions.MaxSize. The destination is meant to be new or empty.
+package cache

@@ -1,0 +1,313 @@
+package cache
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for PackOptions.
+const (
+	DefaultLevel     = 7       // zstd level; klauspost maps 7 to SpeedBetterCompression
+	DefaultFrameSize = 4 << 20 // uncompressed tar bytes per independent frame
+)
+
+// PackOptions tune Pack. The zero value packs with the defaults and keeps
+// mtimes as they are.
+type PackOptions struct {
+	// SourceDateEpoch, when not zero, is the latest mtime in the archive:
+	// newer files get this time (SOURCE_DATE_EPOCH clamping).
+	SourceDateEpoch time.Time
+	// Level is the zstd level (1..22, mapped by zstd.EncoderLevelFromZstd).
+	// It changes the bytes of the cache; Workers and the machine do not.
+	Level int
+	// FrameSize is the number of tar bytes per zstd frame.
+	FrameSize int
+	// Workers is the number of parallel encoders (default GOMAXPROCS).
+	Workers int
+}
+
+// Pack writes root as a zstd-compressed tar stream to w and describes what
+// it wrote. Entries of other filesystems mounted below root are left out, as
+// are sockets.
+func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Archive, error) {
+	if opts.Level == 0 {
+		opts.Level = DefaultLevel
+	}
+	if opts.FrameSize <= 0 {
+		opts.FrameSize = DefaultFrameSize
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	arch := Archive{Compression: "zstd", Level: opts.Level, FrameSize: int64(opts.FrameSize)}
+	if !opts.SourceDateEpoch.IsZero() {
+		arch.SourceDateEpoch = opts.SourceDateEpoch.Unix()
+	}
+
+	paths, err := listTree(ctx, root)
+	if err != nil {
+		return arch, err
+	}
+
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(opts.Level)),
+		zstd.WithEncoderConcurrency(opts.Workers),
+		zstd.WithEncoderCRC(true))
+	if err != nil {
+		return arch, fmt.Errorf("cache: zstd encoder: %w", err)
+	}
+	defer enc.Close()
+
+	out := &countHash{w: w, h: sha256.New()}
+	fw := newFrameWriter(ctx, out, enc, opts.FrameSize, opts.Workers)
+	tarHash := &countHash{w: fw, h: sha256.New()}
+	tw := tar.NewWriter(tarHash)
+
+	p := packer{root: root, tw: tw, opts: opts, links: map[inode]string{}}
+	for _, rel := range paths {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if err = p.add(rel, &arch); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = tw.Close()
+		if err != nil {
+			err = fmt.Errorf("cache: finish tar stream: %w", err)
+		}
+	}
+	// Close always, so that encoder goroutines end.
+	if cerr := fw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("cache: %w", cerr)
+	}
+	if err != nil {
+		return arch, err
+	}
+	arch.TarSHA256 = hex.EncodeToString(tarHash.h.Sum(nil))
+	arch.TarSize = tarHash.n
+	arch.SHA256 = hex.EncodeToString(out.h.Sum(nil))
+	arch.Size = out.n
+	arch.Frames = fw.frames
+	return arch, nil
+}
+
+// listTree returns every path below root, relative to it ("." for root),
+// sorted by bytes. Sorting whole paths puts each directory before its
+// content because a parent is a prefix of its children.
+func listTree(ctx context.Context, root string) ([]string, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return nil, fmt.Errorf("cache: pack root %s: %w", root, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, fmt.Errorf("cache: pack root %s is not a directory", root)
+	}
+	rootDev := st.Dev
+	var paths []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("cache: walk %s: %w", path, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, rel)
+		if d.IsDir() && rel != "." {
+			var st unix.Stat_t
+			if err := unix.Lstat(path, &st); err != nil {
+				return fmt.Errorf("cache: stat %s: %w", path, err)
+			}
+			if st.Dev != rootDev {
+				// A mount point: keep the directory, not what is mounted there.
+				return fs.SkipDir
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(paths[1:]) // "." stays first
+	return paths, nil
+}
+
+type inode struct{ dev, ino uint64 }
+
+type packer struct {
+	root  string
+	tw    *tar.Writer
+	opts  PackOptions
+	links map[inode]string // first archive name of each multiply-linked file
+}
+
+func (p *packer) add(rel string, arch *Archive) error {
+	full := filepath.Join(p.root, rel)
+	var st unix.Stat_t
+	if err := unix.Lstat(full, &st); err != nil {
+		return fmt.Errorf("cache: stat %s: %w", full, err)
+	}
+	name := "./"
+	if rel != "." {
+		name = "./" + filepath.ToSlash(rel)
+	}
+	mtime := time.Unix(st.Mtim.Sec, 0)
+	if !p.opts.SourceDateEpoch.IsZero() && mtime.After(p.opts.SourceDateEpoch) {
+		mtime = time.Unix(p.opts.SourceDateEpoch.Unix(), 0)
+	}
+	hdr := &tar.Header{
+		Name:    name,
+		Mode:    int64(st.Mode & 0o7777),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: mtime,
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		hdr.Typeflag = tar.TypeDir
+		if rel != "." {
+			hdr.Name += "/"
+		}
+	case unix.S_IFREG:
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = st.Size
+		if st.Nlink > 1 {
+			id := inode{st.Dev, st.Ino}
+			if first, ok := p.links[id]; ok {
+				hdr.Typeflag = tar.TypeLink
+				hdr.Linkname = first
+				hdr.Size = 0
+			} else {
+				p.links[id] = name
+			}
+		}
+	case unix.S_IFLNK:
+		target, err := os.Readlink(full)
+		if err != nil {
+			return fmt.Errorf("cache: readlink %s: %w", full, err)
+		}
+		hdr.Typeflag = tar.TypeSymlink
+		hdr.Linkname = target
+	case unix.S_IFCHR, unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeChar
+		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			hdr.Typeflag = tar.TypeBlock
+		}
+		hdr.Devmajor = int64(unix.Major(st.Rdev))
+		hdr.Devminor = int64(unix.Minor(st.Rdev))
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+	default: // sockets belong to a running system, not to a template
+		slog.Debug("cache: skipping socket", "path", full)
+		return nil
+	}
+	if hdr.Typeflag != tar.TypeLink {
+		xattrs, err := readXattrs(full)
+		if err != nil {
+			return err
+		}
+		if len(xattrs) > 0 {
+			hdr.PAXRecords = make(map[string]string, len(xattrs))
+			for k, v := range xattrs {
+				hdr.PAXRecords["SCHILY.xattr."+k] = v
+			}
+		}
+	}
+	if err := p.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("cache: tar header for %s: %w", full, err)
+	}
+	arch.Entries++
+	if hdr.Typeflag != tar.TypeReg {
+		return nil
+	}
+	arch.Files++
+	return p.copyFile(full, hdr.Size)
+}
+
+// copyFile streams exactly size bytes of a regular file: sparse files are
+// read through their holes as zeros, which zstd shrinks to almost nothing.
+func (p *packer) copyFile(full string, size int64) error {
+	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("cache: open %s: %w", full, err)
+	}
+	defer f.Close()
+	n, err := io.CopyN(p.tw, f, size)
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("cache: %s shrank while packing (%d of %d bytes)", full, n, size)
+	}
+	if err != nil {
+		return fmt.Errorf("cache: pack %s: %w", full, err)
+	}
+	return nil
+}
+
+// readXattrs returns all extended attributes of path without following a
+// symlink, including security.capability.
+func readXattrs(path string) (map[string]string, error) {
+	size, err := unix.Llistxattr(path, nil)
+	if errors.Is(err, unix.ENOTSUP) || size == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache: list xattrs of %s: %w", path, err)
+	}
+	buf := make([]byte, size)
+	size, err = unix.Llistxattr(path, buf)
+	if err != nil {
+		return nil, fmt.Errorf("cache: list xattrs of %s: %w", path, err)
+	}
+	out := map[string]string{}
+	for _, name := range strings.Split(string(buf[:size]), "\x00") {
+		if name == "" {
+			continue
+		}
+		vsize, err := unix.Lgetxattr(path, name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("cache: xattr %s of %s: %w", name, path, err)
+		}
+		val := make([]byte, vsize)
+		vsize, err = unix.Lgetxattr(path, name, val)
+		if err != nil {
+			return nil, fmt.Errorf("cache: xattr %s of %s: %w", name, path, err)
+		}
+		out[name] = string(val[:vsize])
+	}
+	return out, nil
+}
+
+// countHash hashes and counts what passes through to w.
+type countHash struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *countHash) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
