@@ -162,6 +162,7 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "ct" + ctid
 	}
+	initProfile(kind, &cfg)
 	if kind == InitMinimal {
 		dir, a, err := s.initFS(ctx)
 		if err != nil {
@@ -170,7 +171,7 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		argv = a
 		cfg.Mounts = append(cfg.Mounts, sandbox.Mount{Source: dir, Destination: initMountPoint, ReadOnly: true})
 	}
-	logPath := filepath.Join(s.StateDir(), "ct", ctid+".log")
+	logPath := s.consoleLog(ctid)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
 	}
@@ -179,6 +180,14 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		return fmt.Errorf("container %s: console log: %w", ctid, err)
 	}
 	defer logf.Close()
+	if kind == InitSysV {
+		// What init and the rc scripts write to /dev/console lands in
+		// the console log, beside the init's own stdout and stderr.
+		// systemd gets no /dev/console: it logs to its journal, and its
+		// console-getty.service (skipped without /dev/console) would
+		// restart agetty on a file that is no terminal until it fails.
+		cfg.Console = logPath
+	}
 	s.log().Info("starting container", "ctid", ctid, "init", kind, "argv", argv, "console", logPath)
 	sb, err = sandbox.Start(ctx, cfg, sandbox.Process{
 		Args: argv, Env: containerEnv, Cwd: "/", Stdout: logf, Stderr: logf,
@@ -198,7 +207,12 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 	} else if len(c.IPs()) > 0 {
 		s.log().Warn("no network backend: IP_ADDRESS not configured", "ctid", ctid)
 	}
-	return s.recordInit(ctid, kind)
+	// Recorded before the wait, so that a stop after an interrupted start
+	// still knows how to shut this init down.
+	if err := s.recordInit(ctid, kind); err != nil {
+		return err
+	}
+	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind)
 }
 
 // detectInit picks the init of a root: /sbin/init as systemd or SysV-style,
@@ -233,7 +247,7 @@ func (s *Store) recordInit(ctid, kind string) error {
 
 func (s *Store) forgetInit(ctid string) {
 	os.Remove(s.initRecord(ctid))
-	os.Remove(filepath.Join(s.StateDir(), "ct", ctid+".log"))
+	os.Remove(s.consoleLog(ctid))
 }
 
 // shutdownSignal is the signal that asks an init of kind to power off.
@@ -295,7 +309,7 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 			kind = strings.TrimSpace(string(b))
 		}
 		s.log().Info("stopping container", "ctid", ctid, "init", kind, "timeout", o.Timeout)
-		if err := s.waitExit(ctx, sb, pid, shutdownSignal(kind), o.Timeout); err != nil {
+		if err := s.waitExit(ctx, pid, func() error { return s.requestShutdown(sb, pid, kind) }, o.Timeout); err != nil {
 			return err
 		}
 	}
@@ -311,9 +325,9 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 	return s.umount(c)
 }
 
-// waitExit signals the init and waits, through a pidfd, until it exits or
-// timeout passes; a timeout is not an error (the caller kills).
-func (s *Store) waitExit(ctx context.Context, sb *sandbox.Sandbox, pid int, sig unix.Signal, timeout time.Duration) error {
+// waitExit asks the init to shut down and waits, through a pidfd, until it
+// exits or timeout passes; a timeout is not an error (the caller kills).
+func (s *Store) waitExit(ctx context.Context, pid int, shutdown func() error, timeout time.Duration) error {
 	pfd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return nil
@@ -322,8 +336,8 @@ func (s *Store) waitExit(ctx context.Context, sb *sandbox.Sandbox, pid int, sig 
 		return fmt.Errorf("watch init %d: %w", pid, err)
 	}
 	defer unix.Close(pfd)
-	if err := sb.Signal(sig); err != nil {
-		return fmt.Errorf("signal init: %w", err)
+	if err := shutdown(); err != nil {
+		return fmt.Errorf("shut down init %d: %w", pid, err)
 	}
 	deadline := time.Now().Add(timeout)
 	for ctx.Err() == nil {

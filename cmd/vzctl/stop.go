@@ -16,7 +16,7 @@ func newStopCommand(a *app) *cobra.Command {
 		Use:   "stop CTID [--fast]",
 		Short: "Stop a container",
 		Long: `Shut the container down cleanly through its init (SIGRTMIN+3 to systemd,
-SIGPWR to SysV init, SIGTERM to vzkit's minimal init), kill what is left
+a "telinit 0" request to SysV init, SIGTERM to vzkit's minimal init), kill what is left
 after STOP_TIMEOUT seconds of vz.conf, and unmount its root. --fast kills
 at once.`,
 		Args: usageArgs(cobra.ExactArgs(1)),

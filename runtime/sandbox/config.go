@@ -73,6 +73,35 @@ type Config struct {
 	// CgroupPath is the sandbox's cgroup, relative to the root of each
 	// hierarchy. "" = vzkit/<ID>.
 	CgroupPath string
+
+	// The fields below serve a full init system (systemd, SysV init) as
+	// the sandbox's PID 1; all are off by default.
+
+	// Tmpfs are tmpfs file systems mounted after Mounts (e.g. /run).
+	Tmpfs []Tmpfs
+
+	// DelegateCgroup gives the sandbox a cgroup namespace and its own
+	// cgroup, writable, as systemd needs to manage its services: on a
+	// cgroup v2 host /sys/fs/cgroup is mounted read-write (the host's
+	// nsdelegate mount option keeps the sandbox from raising its own
+	// limits); on a v1 or hybrid host the controllers stay read-only and
+	// the sandbox's cgroup of the name=systemd hierarchy is bound
+	// read-write at /sys/fs/cgroup/systemd.
+	DelegateCgroup bool
+
+	// AllowSyscalls are taken off the seccomp deny list, e.g. "reboot",
+	// which in a PID namespace only ends the namespace's init.
+	AllowSyscalls []string
+
+	// Console is a host file bound at /dev/console (e.g. the init's
+	// log file, or /dev/null); "" = no /dev/console.
+	Console string
+}
+
+// Tmpfs is a tmpfs mount in the sandbox.
+type Tmpfs struct {
+	Destination string   // absolute path inside the sandbox
+	Options     []string // mount(8) options, e.g. "nosuid", "mode=1777", "size=64m"
 }
 
 // DefaultCapabilities is the capability set of runc's and Docker's default
@@ -117,6 +146,14 @@ func (c *Config) validate() error {
 		if !filepath.IsAbs(m.Source) || !path.IsAbs(m.Destination) {
 			return fmt.Errorf("sandbox %s: bind mount %s -> %s: both paths must be absolute", c.ID, m.Source, m.Destination)
 		}
+	}
+	for _, m := range c.Tmpfs {
+		if !path.IsAbs(m.Destination) {
+			return fmt.Errorf("sandbox %s: tmpfs %s: path must be absolute", c.ID, m.Destination)
+		}
+	}
+	if c.Console != "" && !filepath.IsAbs(c.Console) {
+		return fmt.Errorf("sandbox %s: console %q must be an absolute path", c.ID, c.Console)
 	}
 	switch c.Network.Mode {
 	case NetNone, NetHost:
@@ -219,6 +256,22 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 		})
 	}
 
+	for _, m := range c.Tmpfs {
+		spec.Mounts = append(spec.Mounts, specs.Mount{
+			Source: "tmpfs", Destination: m.Destination, Type: "tmpfs", Options: slices.Clone(m.Options),
+		})
+	}
+	if c.Console != "" {
+		spec.Mounts = append(spec.Mounts, specs.Mount{
+			Source: c.Console, Destination: "/dev/console", Type: "bind", Options: []string{"bind"},
+		})
+	}
+	if c.DelegateCgroup {
+		if err := c.delegateCgroup(spec); err != nil {
+			return nil, err
+		}
+	}
+
 	lc, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{Spec: spec})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox %s: libcontainer config: %w", c.ID, err)
@@ -227,8 +280,36 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 	// bundle; there is no bundle here.
 	lc.Labels = slices.DeleteFunc(lc.Labels, func(l string) bool { return strings.HasPrefix(l, "bundle=") })
 	applyResources(lc.Cgroups.Resources, c.Resources, false)
-	lc.Seccomp = defaultSeccomp()
+	lc.Seccomp = defaultSeccomp(c.AllowSyscalls)
 	return lc, nil
+}
+
+// delegateCgroup adds a cgroup namespace to spec and makes the sandbox's
+// own cgroup writable inside it (see Config.DelegateCgroup).
+func (c *Config) delegateCgroup(spec *specs.Spec) error {
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	if cgroups.IsCgroup2UnifiedMode() {
+		for i, m := range spec.Mounts {
+			if m.Type == "cgroup" {
+				spec.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+			}
+		}
+		return nil
+	}
+	// runc mounts every v1 hierarchy read-only (each showing the cgroup
+	// namespace's root, the sandbox's cgroup); the name=systemd one is
+	// then covered by a read-write bind of the same directory. libcontainer
+	// creates the cgroup before it sets up the root, so the source exists
+	// by the time the bind is made.
+	mnt, err := cgroups.FindCgroupMountpoint("", "name=systemd")
+	if err != nil {
+		return fmt.Errorf("sandbox %s: delegate cgroup: this cgroup v1 host has no name=systemd hierarchy: %w", c.ID, err)
+	}
+	spec.Mounts = append(spec.Mounts, specs.Mount{
+		Source: filepath.Join(mnt, c.cgroupPath()), Destination: "/sys/fs/cgroup/systemd",
+		Type: "bind", Options: []string{"bind", "nosuid", "noexec", "nodev"},
+	})
+	return nil
 }
 
 // applyResources writes r into dst. With update set, a zero field resets the

@@ -22,4 +22,12 @@
 // has exited reads as Stopped (libcontainer compares the init's PID and start
 // time and treats a zombie as gone); Destroy kills what is left, then removes
 // the cgroup and the state.
+//
+// For a full init system as PID 1 a Config can add tmpfs mounts, a host
+// file bound at /dev/console, seccomp exceptions, and cgroup delegation: a
+// cgroup namespace in which the sandbox's cgroup is writable. On cgroup v2
+// that is runc's own cgroup mount made read-write; on v1 runc's mounts stay
+// read-only and the sandbox's directory of the name=systemd hierarchy is
+// bound read-write over /sys/fs/cgroup/systemd (libcontainer has created the
+// cgroup before it builds the root, so the directory exists).
 package sandbox

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"runtime"
+	"slices"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
@@ -37,13 +38,17 @@ var compatArches = map[string][]string{
 	"riscv64": {"riscv64"},
 }
 
-func defaultSeccomp() *configs.Seccomp {
+// defaultSeccomp is the deny list less the syscalls in allow.
+func defaultSeccomp(allow []string) *configs.Seccomp {
 	eperm := uint(unix.EPERM)
 	sc := &configs.Seccomp{
 		DefaultAction: configs.Allow,
 		Architectures: compatArches[runtime.GOARCH],
 	}
 	for _, name := range deniedSyscalls {
+		if slices.Contains(allow, name) {
+			continue
+		}
 		sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
 	}
 	return sc

@@ -1,0 +1,238 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/runtime/sandbox"
+)
+
+// bootTimeout bounds how long start waits for an init to come up; running
+// past it is logged, not an error: the container runs, only slowly.
+const bootTimeout = 90 * time.Second
+
+// bootPoll is how often start looks for an init's readiness marker.
+const bootPoll = 50 * time.Millisecond
+
+// systemCaps are added to the sandbox's default set for a full init.
+// CAP_SYS_BOOT lets the init (or halt) call reboot(2), which in a PID
+// namespace only ends the namespace's init; CAP_NET_ADMIN lets the
+// distro's network scripts configure the container's own interfaces.
+var systemCaps = []string{"CAP_SYS_BOOT", "CAP_NET_ADMIN"}
+
+// systemdCaps are added for systemd: CAP_SYS_ADMIN for its mounts and the
+// namespaces of sandboxed units, CAP_SYS_NICE for units with Nice= or
+// scheduling policies.
+var systemdCaps = []string{"CAP_SYS_ADMIN", "CAP_SYS_NICE"}
+
+// systemdSyscalls come off the seccomp deny list for systemd: the new mount
+// API and name_to_handle_at, which it uses for mounts and to tell mount
+// points apart (Docker's profile allows them with CAP_SYS_ADMIN too).
+var systemdSyscalls = []string{
+	"fsconfig", "fsmount", "fsopen", "fspick", "mount_setattr", "move_mount",
+	"open_tree", "name_to_handle_at",
+}
+
+// initProfile adds to cfg what an init of kind needs to boot and to power
+// off: capabilities, seccomp exceptions, tmpfs at /run and /run/lock, and
+// for systemd a writable, namespaced cgroup. The minimal init needs none.
+func initProfile(kind string, cfg *sandbox.Config) {
+	if kind != InitSystemd && kind != InitSysV {
+		return
+	}
+	caps := append(slices.Clone(sandbox.DefaultCapabilities), systemCaps...)
+	cfg.AllowSyscalls = append(cfg.AllowSyscalls, "reboot")
+	// A fresh /run every boot, as on a host: stale pid files, utmp and
+	// sockets of the last run must not survive it. tmpcopyup keeps what
+	// the image ships in /run (runc copies it into the tmpfs). Sizes are
+	// systemd's own defaults; the pages count against the container's
+	// memory cgroup anyway.
+	cfg.Tmpfs = append(cfg.Tmpfs,
+		sandbox.Tmpfs{Destination: "/run", Options: []string{"nosuid", "nodev", "mode=755", "size=20%", "tmpcopyup"}},
+		sandbox.Tmpfs{Destination: "/run/lock", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", "size=5m"}},
+	)
+	if kind == InitSystemd {
+		caps = append(caps, systemdCaps...)
+		cfg.AllowSyscalls = append(cfg.AllowSyscalls, systemdSyscalls...)
+		cfg.DelegateCgroup = true
+	}
+	cfg.Capabilities = caps
+}
+
+// waitBoot returns once the init of kind in sb is up: systemd has finished
+// booting (`systemctl is-system-running --wait` answers), SysV init has
+// opened its control FIFO /run/initctl and left the boot scripts for its
+// default runlevel. An init that exits meanwhile is an error; a boot
+// slower than bootTimeout is only logged.
+func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, pid int, kind string) error {
+	var ready func() bool
+	switch kind {
+	case InitSystemd:
+		// Its API socket: from now on systemctl can talk to it.
+		ready = func() bool { return exists(pid, "/run/systemd/private") }
+	case InitSysV:
+		// sysvinit titles itself "init boot" while it runs rcS and
+		// "init [N]" once in runlevel N.
+		ready = func() bool {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			return err == nil && exists(pid, "/run/initctl") && string(bytes.TrimRight(b, "\x00")) != "init boot"
+		}
+	default:
+		return nil
+	}
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("container %s: watch init %d: %w", ctid, pid, err)
+	}
+	defer unix.Close(pfd)
+	bctx, cancel := context.WithTimeout(ctx, bootTimeout)
+	defer cancel()
+	up, err := waitReady(bctx, pfd, pid, ready)
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("container %s: wait for init: %w", ctid, ctx.Err())
+	case bctx.Err() != nil:
+		s.log().Warn("init not up yet, starting anyway", "ctid", ctid, "init", kind, "timeout", bootTimeout)
+		return nil
+	case err != nil:
+		return fmt.Errorf("container %s: %w", ctid, err)
+	case !up:
+		return fmt.Errorf("container %s: %s init exited while booting (see %s)", ctid, kind, s.consoleLog(ctid))
+	}
+	if kind != InitSystemd {
+		return nil
+	}
+	// --wait blocks until the boot job queue is done.
+	var out bytes.Buffer
+	status, err := sb.Exec(bctx, sandbox.Process{
+		Args: []string{"systemctl", "is-system-running", "--wait"}, Env: containerEnv, Stdout: &out, Stderr: &out,
+	})
+	state := strings.TrimSpace(out.String())
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("container %s: wait for systemd: %w", ctid, ctx.Err())
+	case bctx.Err() != nil:
+		s.log().Warn("systemd still booting, starting anyway", "ctid", ctid, "timeout", bootTimeout)
+	case err != nil:
+		return fmt.Errorf("container %s: systemctl is-system-running: %w", ctid, err)
+	case status != 0:
+		// degraded (a unit failed) and the like: the container runs.
+		s.log().Warn("systemd booted with problems", "ctid", ctid, "state", state)
+	default:
+		s.log().Info("systemd booted", "ctid", ctid, "state", state)
+	}
+	return nil
+}
+
+// exists reports whether path exists in the root of process pid. The path
+// goes through /proc/PID/root, which the init's mount namespace (its tmpfs
+// /run) backs; only existence is read, so a symlink planted by the
+// container can at worst end the wait for its boot early.
+func exists(pid int, path string) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, path))
+	return err == nil
+}
+
+// waitReady polls ready until it holds (true), the init behind pidfd
+// exits (false) or ctx ends.
+func waitReady(ctx context.Context, pidfd, pid int, ready func() bool) (bool, error) {
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 0)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return false, fmt.Errorf("watch init %d: %w", pid, err)
+		}
+		if n > 0 {
+			return false, nil
+		}
+		if ready() {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(bootPoll):
+		}
+	}
+}
+
+func (s *Store) consoleLog(ctid string) string {
+	return filepath.Join(s.StateDir(), "ct", ctid+".log")
+}
+
+// initctl request of SysV init (sysvinit's initreq.h): what `telinit N`
+// writes to /run/initctl.
+const (
+	initMagic     = 0x03091969
+	initCmdRunlvl = 1
+	initReqSize   = 384
+)
+
+// telinit asks the SysV init with host PID pid to enter runlevel, as
+// `telinit` does, through its FIFO /run/initctl. The FIFO is looked up
+// with openat2(RESOLVE_IN_ROOT) under the init's root, so no symlink in the
+// container leads to a host file, and it is checked to be a FIFO through
+// an O_PATH descriptor before it is opened for writing (opening some
+// device planted there could have effects of its own).
+func telinit(pid int, runlevel byte) error {
+	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("telinit: root of init %d: %w", pid, err)
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, "run/initctl", &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("telinit: /run/initctl of init %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("telinit: /run/initctl of init %d: %w", pid, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("telinit: /run/initctl of init %d is not a FIFO", pid)
+	}
+	// O_NONBLOCK: fail (ENXIO) rather than hang when init is not reading.
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("telinit: open /run/initctl of init %d: %w", pid, err)
+	}
+	defer f.Close()
+	req := make([]byte, initReqSize)
+	binary.NativeEndian.PutUint32(req[0:], initMagic)
+	binary.NativeEndian.PutUint32(req[4:], initCmdRunlvl)
+	binary.NativeEndian.PutUint32(req[8:], uint32(runlevel))
+	// A write of at most PIPE_BUF bytes to a FIFO is atomic.
+	if _, err := f.Write(req); err != nil {
+		return fmt.Errorf("telinit: write /run/initctl of init %d: %w", pid, err)
+	}
+	return nil
+}
+
+// requestShutdown asks the init of kind to power the container off:
+// SIGRTMIN+3 makes systemd halt (in a container it then exits), runlevel 0
+// makes SysV init run the rc scripts, whose halt ends the init through
+// reboot(2); an init without /run/initctl gets SIGPWR, the minimal init
+// SIGTERM.
+func (s *Store) requestShutdown(sb *sandbox.Sandbox, pid int, kind string) error {
+	if kind == InitSysV {
+		err := telinit(pid, '0')
+		if err == nil {
+			return nil
+		}
+		s.log().Warn("telinit 0 failed, sending SIGPWR", "pid", pid, "err", err)
+	}
+	return sb.Signal(shutdownSignal(kind))
+}
