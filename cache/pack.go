@@ -25,7 +25,7 @@ import (
 // Defaults for PackOptions.
 const (
 	DefaultLevel     = 7       // zstd level; klauspost maps 7 to SpeedBetterCompression
-	DefaultFrameSize = 4 << 20 // uncompressed tar bytes per independent frame
+	DefaultFrameSize = 16 << 20 // uncompressed tar bytes per independent frame
 )
 
 // PackOptions tune Pack. The zero value packs with the defaults and keeps

@@ -219,8 +219,12 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	}); err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
 	}
-	sbomPath, err := sbom.Write(ctx, cachePath, sbom.Options{Root: root})
-	if err != nil {
+	var sbomPath string
+	if err := p.stage("sbom", func() error {
+		var err error
+		sbomPath, err = sbom.Write(ctx, cachePath, sbom.Options{Root: root})
+		return err
+	}); err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
 	}
 	fmt.Fprintf(out, "sbom: %s\n", sbomPath)
