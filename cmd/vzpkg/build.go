@@ -180,9 +180,10 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 			PreInstall: func(ctx context.Context, _ string) error {
 				return runHook(ctx, metadata.PreInstall)
 			},
-			Stdout: dpkgLog,
-			Stderr: dpkgLog,
-			Logger: p.log,
+			Stdout:          dpkgLog,
+			Stderr:          dpkgLog,
+			Logger:          p.log,
+			SourceDateEpoch: epoch,
 		})
 	})
 	if err != nil {

@@ -55,6 +55,11 @@ type BootstrapOptions struct {
 	// preinsts run, and dpkg configures them: the same result without
 	// unpacking every Essential package twice.
 	ReinstallEssential bool
+	// SourceDateEpoch, when not zero, is passed to every maintainer script
+	// as SOURCE_DATE_EPOCH: tools that stamp the date into files (shadow's
+	// last-change field, for one) use it instead of today, which is what
+	// makes a rebuild on another day bit-identical.
+	SourceDateEpoch time.Time
 }
 
 // DefaultSandbox is the sandbox configuration used when
@@ -403,17 +408,21 @@ func (b *builder) run(ctx context.Context, step string, argv []string, stdin io.
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"DEBIAN_FRONTEND=noninteractive",
+		"DEBCONF_NONINTERACTIVE_SEEN=true",
+		"LC_ALL=C.UTF-8",
+		"HOME=/root",
+	}
+	if !b.opts.SourceDateEpoch.IsZero() {
+		env = append(env, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", b.opts.SourceDateEpoch.Unix()))
+	}
 	start := time.Now()
 	code, err := sandbox.Run(ctx, cfg, sandbox.Process{
-		Args:  argv,
-		Stdin: stdin,
-		Env: []string{
-			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"DEBIAN_FRONTEND=noninteractive",
-			"DEBCONF_NONINTERACTIVE_SEEN=true",
-			"LC_ALL=C.UTF-8",
-			"HOME=/root",
-		},
+		Args:   argv,
+		Stdin:  stdin,
+		Env:    env,
 		Cwd:    "/",
 		Stdout: stdout,
 		Stderr: io.MultiWriter(stderr, &errTail),
