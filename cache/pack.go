@@ -24,7 +24,7 @@ import (
 
 // Defaults for PackOptions.
 const (
-	DefaultLevel     = 7       // zstd level; klauspost maps 7 to SpeedBetterCompression
+	DefaultLevel     = 7        // zstd level; klauspost maps 7 to SpeedBetterCompression
 	DefaultFrameSize = 16 << 20 // uncompressed tar bytes per independent frame
 )
 
