@@ -184,6 +184,8 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 			Stderr:          dpkgLog,
 			Logger:          p.log,
 			SourceDateEpoch: epoch,
+			AutoInstalled:   p.autoInstalled(),
+			Architecture:    p.arch(),
 		})
 	})
 	if err != nil {

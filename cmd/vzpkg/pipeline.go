@@ -192,6 +192,18 @@ func (p *pipeline) packageFiles(names []string) []string {
 	return out
 }
 
+// autoInstalled lists the packages of the second stage that only a
+// dependency pulled in: apt would mark exactly those Auto-Installed.
+func (p *pipeline) autoInstalled() []string {
+	var out []string
+	for _, n := range p.solved.Rest {
+		if strings.HasPrefix(p.solved.Reasons[n], "dependency of ") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func (p *pipeline) printTimings() {
 	var total time.Duration
 	parts := make([]string, 0, len(p.timings))

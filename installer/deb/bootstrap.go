@@ -55,6 +55,12 @@ type BootstrapOptions struct {
 	// preinsts run, and dpkg configures them: the same result without
 	// unpacking every Essential package twice.
 	ReinstallEssential bool
+	// AutoInstalled names the packages that apt would have installed only
+	// as dependencies; they are marked Auto-Installed in apt's
+	// extended_states (for Architecture), as mmdebstrap's apt run leaves
+	// them, so that apt-mark showauto and apt autoremove behave the same.
+	AutoInstalled []string
+	Architecture  string
 	// SourceDateEpoch, when not zero, is passed to every maintainer script
 	// as SOURCE_DATE_EPOCH: tools that stamp the date into files (shadow's
 	// last-change field, for one) use it instead of today, which is what
@@ -181,6 +187,9 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		return err
 	}
 	if err := finish(root); err != nil {
+		return err
+	}
+	if err := writeExtendedStates(root, opts.Architecture, opts.AutoInstalled); err != nil {
 		return err
 	}
 	if err := cleanup(root); err != nil {
@@ -485,6 +494,24 @@ func writeFile(p string, data []byte, mode os.FileMode) error {
 
 // finish does what debootstrap and apt's first run would have done: an
 // unconfigured /etc/fstab, and apt's private download directories (0700).
+// writeExtendedStates records auto-installed packages the way apt does:
+// one stanza per package, here sorted by name so the file is reproducible.
+func writeExtendedStates(root, arch string, auto []string) error {
+	if len(auto) == 0 {
+		return nil
+	}
+	if arch == "" {
+		return errors.New("deb: bootstrap: AutoInstalled needs Architecture")
+	}
+	names := append([]string(nil), auto...)
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", n, arch)
+	}
+	return writeFile(filepath.Join(root, "var/lib/apt/extended_states"), []byte(b.String()), 0o644)
+}
+
 func finish(root string) error {
 	fstab := filepath.Join(root, "etc/fstab")
 	if _, err := os.Lstat(fstab); errors.Is(err, os.ErrNotExist) {

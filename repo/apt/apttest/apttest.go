@@ -59,7 +59,10 @@ func Build(t testing.TB, arch string, debs []Deb) *Repo {
 		must(t, os.WriteFile(filepath.Join(dir, "DEBIAN/control"), []byte(ctl), 0o644))
 		pool := filepath.Join(r.Root, "pool/main", d.Name[:1], d.Name)
 		must(t, os.MkdirAll(pool, 0o755))
-		run(t, "", nil, "dpkg-deb", "--root-owner-group", "--build", dir,
+		// A fixed SOURCE_DATE_EPOCH makes dpkg-deb's output depend only on
+		// the package's content, so a rebuilt repository changes exactly the
+		// packages whose content changed.
+		run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "dpkg-deb", "--root-owner-group", "--build", dir,
 			filepath.Join(pool, fmt.Sprintf("%s_%s_%s.deb", d.Name, strings.ReplaceAll(d.Version, ":", "%3a"), d.Arch)))
 	}
 	dist := filepath.Join(r.Root, "dists", r.Suite)
