@@ -6,7 +6,8 @@
 // every path by its bytes (a parent is a prefix of its children, so it comes
 // first, and the order never depends on the filesystem) and writes a tar
 // stream with numeric owners only, mtimes in whole seconds clamped to
-// SOURCE_DATE_EPOCH, every xattr (file capabilities included) as a PAX
+// SOURCE_DATE_EPOCH (directories set to it: their mtimes depend on
+// unpack order), every xattr (file capabilities included) as a PAX
 // SCHILY.xattr record, hardlinks to the first path of an inode, device nodes
 // and fifos; sockets are left out. Sparse files are read through their holes.
 // The tar stream is cut every FrameSize bytes and each piece is compressed as

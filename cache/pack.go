@@ -32,7 +32,10 @@ const (
 // mtimes as they are.
 type PackOptions struct {
 	// SourceDateEpoch, when not zero, is the latest mtime in the archive:
-	// newer files get this time (SOURCE_DATE_EPOCH clamping).
+	// newer files get this time (SOURCE_DATE_EPOCH clamping), and every
+	// directory gets exactly this time. A directory's mtime only says
+	// which package last wrote into it, and packages are unpacked in
+	// parallel, so it is the one timestamp a build cannot make repeatable.
 	SourceDateEpoch time.Time
 	// Level is the zstd level (1..22, mapped by zstd.EncoderLevelFromZstd).
 	// It changes the bytes of the cache; Workers and the machine do not.
@@ -175,6 +178,9 @@ func (p *packer) add(rel string, arch *Archive) error {
 	}
 	mtime := time.Unix(st.Mtim.Sec, 0)
 	if !p.opts.SourceDateEpoch.IsZero() && mtime.After(p.opts.SourceDateEpoch) {
+		mtime = time.Unix(p.opts.SourceDateEpoch.Unix(), 0)
+	}
+	if !p.opts.SourceDateEpoch.IsZero() && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		mtime = time.Unix(p.opts.SourceDateEpoch.Unix(), 0)
 	}
 	hdr := &tar.Header{
