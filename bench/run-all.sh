@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs every benchmark script once, in sequence (they share the machine, so
+# never in parallel), and the Go benchmarks of the parsers and the solver.
+# Figures go to stdout; BENCHMARKS.md records the latest ones.
+set -eu
+cd "$(dirname "$0")/.."
+make build >/dev/null
+export NOBUILD=1
+echo "== go benchmarks"
+go test -tags seccomp -run '^$' -bench 'BenchmarkParsePackages|BenchmarkSolveMinbase|BenchmarkRunTrue' -benchtime 5x \
+	./repo/apt ./repo/solve ./runtime/sandbox
+echo "== build vs mmdebstrap"; bench/build-vs-mmdebstrap.sh "${RUNS_BUILD:-3}"
+echo "== start vs runc"; bench/start-vs-runc.sh "${RUNS_START:-20}"
+echo "== create vs tar"; bench/create-vs-tar.sh "${RUNS_CREATE:-5}"
