@@ -24,6 +24,9 @@ vzpkg_build() { # $1 = VZKIT_ROOT
 mmdebstrap_build() { # $1 = mirror line
 	mmdebstrap --quiet --variant=minbase $SUITE "$WORK/mm.tar.zst" "$1" >"$WORK/mm.log" 2>&1 ||
 		{ cat "$WORK/mm.log"; exit 1; }
+	# A run that installed nothing would make a meaningless figure.
+	n=$(tar --zstd -xOf "$WORK/mm.tar.zst" ./var/lib/dpkg/status | grep -c '^Package: ')
+	[ "$n" -ge 90 ] || { echo "mmdebstrap installed only $n packages" >&2; cat "$WORK/mm.log"; exit 1; }
 	rm -f "$WORK/mm.tar.zst"
 }
 
@@ -38,16 +41,26 @@ while [ $i -lt "$RUNS" ]; do
 	echo "cold run $i: vzpkg $(echo $cold_vz | awk '{print $NF}') ms, mmdebstrap $(echo $cold_mm | awk '{print $NF}') ms"
 done
 
-# Warm: keep $WORK/cold's store; build a local mirror of the same .debs.
+# Warm: keep $WORK/cold's store and index cache. mmdebstrap gets a local
+# mirror of the same .debs whose Packages index is the real one filtered to
+# those .debs (a Packages made from the .debs alone would lack the archive's
+# Priority overrides, and minbase would then pick fewer packages).
 LOCAL="$WORK/localmirror"
-mkdir -p "$LOCAL/pool"
 STORE="$WORK/cold/var/cache/vzkit/packages"
-find "$STORE" -type f ! -name '.*' | while read -r f; do
-	name=$(dpkg-deb -f "$f" Package)_$(dpkg-deb -f "$f" Version | tr : %)_$(dpkg-deb -f "$f" Architecture).deb
-	ln -sf "$f" "$LOCAL/pool/$name"
+INDEX=$(find "$WORK/cold/var/cache/vzkit/indexes" -type f -size +10M | head -n 1)
+find "$STORE" -type f ! -name '.*' -printf '%f\n' > "$WORK/shas"
+mkdir -p "$LOCAL/dists/$SUITE/main/binary-amd64"
+awk -v shas="$WORK/shas" 'BEGIN { while ((getline l < shas) > 0) keep[l] = 1; RS = ""; ORS = "\n\n" }
+	{ if (match($0, /\nSHA256: [0-9a-f]+/) && keep[substr($0, RSTART + 9, RLENGTH - 9)]) print }' "$INDEX" \
+	> "$LOCAL/dists/$SUITE/main/binary-amd64/Packages"
+grep '^Filename: \|^SHA256: ' "$LOCAL/dists/$SUITE/main/binary-amd64/Packages" | paste - - | while read -r _ file _ sha; do
+	mkdir -p "$LOCAL/$(dirname "$file")"
+	ln -sf "$STORE/$(echo "$sha" | cut -c1-2)/$sha" "$LOCAL/$file"
 done
-(cd "$LOCAL" && apt-ftparchive packages pool > Packages && apt-ftparchive release . > Release) >/dev/null
-echo "local mirror: $(ls "$LOCAL/pool" | wc -l) packages"
+(cd "$LOCAL" && apt-ftparchive -o APT::FTPArchive::Release::Suite=$SUITE -o APT::FTPArchive::Release::Codename=$SUITE \
+	-o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main \
+	release "dists/$SUITE" > "$LOCAL/dists/$SUITE/Release")
+echo "local mirror: $(grep -c '^Package: ' "$LOCAL/dists/$SUITE/main/binary-amd64/Packages") packages"
 
 warm_vz=""; warm_mm=""
 i=0
@@ -55,7 +68,7 @@ while [ $i -lt "$RUNS" ]; do
 	i=$((i + 1))
 	rm -rf "$WORK/cold/var/lib/vzkit/template/cache"
 	t=$(now_ns); vzpkg_build "$WORK/cold"; warm_vz="$warm_vz $(elapsed_ms "$t")"
-	t=$(now_ns); mmdebstrap_build "deb [trusted=yes] file://$LOCAL ./"; warm_mm="$warm_mm $(elapsed_ms "$t")"
+	t=$(now_ns); mmdebstrap_build "deb [trusted=yes] copy://$LOCAL $SUITE main"; warm_mm="$warm_mm $(elapsed_ms "$t")"
 	echo "warm run $i: vzpkg $(echo $warm_vz | awk '{print $NF}') ms, mmdebstrap $(echo $warm_mm | awk '{print $NF}') ms"
 done
 

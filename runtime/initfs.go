@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +25,7 @@ const InitCommand = "__init"
 // initMountPoint is where the minimal init's files appear in a container.
 const initMountPoint = "/.vzkit"
 
-// initFS prepares STATEDIR/initfs/<sha256 of this binary>: a copy of the
+// initFS prepares STATEDIR/initfs/<identity of this binary>: a copy of the
 // running executable as "init" and, when it is dynamically linked, the
 // shared libraries and loader it needs (found with ldd) in lib/, so that it
 // runs in any image, even one without those libraries. It returns the
@@ -33,12 +35,17 @@ func (s *Store) initFS(ctx context.Context) (dir string, argv []string, err erro
 	if err != nil {
 		return "", nil, fmt.Errorf("minimal init: %w", err)
 	}
-	sum, err := fileSHA256(exe)
+	key, err := binaryKey(exe)
 	if err != nil {
 		return "", nil, fmt.Errorf("minimal init: %w", err)
 	}
 	base := filepath.Join(s.StateDir(), "initfs")
-	dir = filepath.Join(base, sum[:16])
+	dir = filepath.Join(base, key)
+	// A prepared directory records its argv: every start after the first
+	// costs one small read, not a hash of the binary and an ldd run.
+	if b, err := os.ReadFile(filepath.Join(dir, argvFile)); err == nil {
+		return dir, strings.Split(string(b), "\x00"), nil
+	}
 	interp, libs, err := sharedLibs(ctx, exe)
 	if err != nil {
 		return "", nil, err
@@ -47,9 +54,6 @@ func (s *Store) initFS(ctx context.Context) (dir string, argv []string, err erro
 	if interp != "" {
 		argv = append([]string{initMountPoint + "/lib/" + filepath.Base(interp),
 			"--library-path", initMountPoint + "/lib"}, argv...)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "init")); err == nil {
-		return dir, argv, nil
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return "", nil, fmt.Errorf("minimal init: %w", err)
@@ -73,12 +77,32 @@ func (s *Store) initFS(ctx context.Context) (dir string, argv []string, err erro
 			}
 		}
 	}
+	// Written last: its presence says the directory is complete.
+	if err := os.WriteFile(filepath.Join(tmp, argvFile), []byte(strings.Join(argv, "\x00")), 0o644); err != nil {
+		return "", nil, fmt.Errorf("minimal init: %w", err)
+	}
 	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, "init")); serr != nil {
+		if _, serr := os.Stat(filepath.Join(dir, argvFile)); serr != nil {
 			return "", nil, fmt.Errorf("minimal init: %w", err)
 		}
 	}
 	return dir, argv, nil
+}
+
+// argvFile in an initfs directory holds the NUL-separated argv that starts
+// the minimal init from it.
+const argvFile = "argv"
+
+// binaryKey names a build of the running binary by its file identity
+// (device, inode, size, modification time): a new or rebuilt vzctl gets a
+// new initfs directory without hashing ~20 MB on every start.
+func binaryKey(exe string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(exe, &st); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%d:%d:%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)))
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // sharedLibs returns the ELF interpreter of exe ("" when static) and the

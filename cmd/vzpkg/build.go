@@ -34,6 +34,7 @@ type buildOptions struct {
 	resolveOptions
 	outDir   string
 	keepRoot bool
+	tmpfs    tmpfsMode
 	signKey  string
 	lockfile string
 }
@@ -58,7 +59,9 @@ func newBuildCommand(a *app) *cobra.Command {
 The mirror comes from --mirror, VZKIT_MIRROR_<DISTRO>, or this host's apt
 sources, in that order; the build says which it used. SOURCE_DATE_EPOCH, when
 set, clamps every timestamp in the cache; otherwise the newest package's build
-date is used. Nothing half-built is left behind on failure or Ctrl-C.`,
+date is used. Nothing half-built is left behind on failure or Ctrl-C. The root is built
+in a tmpfs when MemAvailable allows (--tmpfs), which spares the disk dpkg's
+many small writes and makes removing it instant.`,
 		Example: `  vzpkg build debian-12-minimal
   vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches`,
 		Args: cobra.ExactArgs(1),
@@ -72,6 +75,8 @@ date is used. Nothing half-built is left behind on failure or Ctrl-C.`,
 	c.Flags().StringVarP(&o.outDir, "output-dir", "o", "", "write the cache here instead of $TEMPLATE/cache")
 	c.Flags().StringVar(&o.lockfile, "lockfile", "", "install exactly the packages pinned in this lock file (see vzpkg lock); fails naming what changed")
 	c.Flags().StringVar(&o.signKey, "sign", "", "sign the cache with this OpenPGP secret key file (writes NAME.tar.zst.asc)")
+	o.tmpfs = "auto"
+	c.Flags().Var(&o.tmpfs, "tmpfs", "build the root in memory: auto (when MemAvailable allows), always or never")
 	c.Flags().BoolVar(&o.keepRoot, "keep-root", false, "keep the built root directory (for debugging); its path is printed")
 	return c
 }
@@ -112,30 +117,27 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 		}
 	}
 
-	// The build root lives beside the template area, never inside the
-	// cache directory, so nothing in it can look like a cache.
-	buildBase := filepath.Join(p.conf.Get("TEMPLATE"), "build")
-	if err := os.MkdirAll(buildBase, 0o700); err != nil {
-		return fmt.Errorf("build: %w", err)
+	var installed int64
+	for _, pkg := range p.solved.Packages {
+		installed += pkg.InstalledSize << 10
 	}
-	root, err := os.MkdirTemp(buildBase, t.Name+"-")
+	if o.keepRoot {
+		o.tmpfs = "never" // a kept root must outlive this process's mounts
+	}
+	br, err := newBuildRoot(filepath.Join(p.conf.Get("TEMPLATE"), "build"), t.Name, installed, o.tmpfs)
 	if err != nil {
-		return fmt.Errorf("build: %w", err)
+		return err
 	}
+	root := br.Path
 	defer func() {
 		if o.keepRoot {
 			fmt.Fprintf(out, "build root kept at %s\n", root)
 			return
 		}
-		if rmErr := os.RemoveAll(root); rmErr != nil && err == nil {
+		if rmErr := br.Remove(); rmErr != nil && err == nil {
 			err = fmt.Errorf("build: remove build root: %w", rmErr)
 		}
 	}()
-	// MkdirTemp makes it 0700, but it becomes the container's "/", which
-	// every user must be able to traverse (buildBase stays 0700).
-	if err := os.Chmod(root, 0o755); err != nil {
-		return fmt.Errorf("build: %w", err)
-	}
 	stateDir := filepath.Join(p.conf.Get("STATEDIR"), "build")
 
 	essential := p.packageFiles(p.solved.Essential)
