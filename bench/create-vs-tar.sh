@@ -23,15 +23,22 @@ fi
 C="$CACHEDIR/debian-12-minimal.tar.zst"
 sync
 
+# Every timed step starts from a synced disk, and what a step wrote is
+# removed (and synced) before the next one, so no step pays for another's
+# writeback or for deletes (this disk may be mounted with discard).
 plain=""; tarx=""; overlay=""
 i=0
 while [ $i -lt "$RUNS" ]; do
 	i=$((i + 1))
+	sync
 	t=$(now_ns); "$BIN/vzctl" create $((200 + i)) --ostemplate debian-12-minimal >/dev/null; plain="$plain $(elapsed_ms "$t")"
+	"$BIN/vzctl" destroy $((200 + i)) >/dev/null
 	mkdir "$WORK/tar$i"
+	sync
 	t=$(now_ns); tar -I 'zstd -d -T0' -xf "$C" -C "$WORK/tar$i"; tarx="$tarx $(elapsed_ms "$t")"
-	t=$(now_ns); "$BIN/vzctl" create $((200 + RUNS + i)) --ostemplate debian-12-minimal --layout overlay >/dev/null; overlay="$overlay $(elapsed_ms "$t")"
 	rm -rf "$WORK/tar$i"
+	sync
+	t=$(now_ns); "$BIN/vzctl" create $((200 + RUNS + i)) --ostemplate debian-12-minimal --layout overlay >/dev/null; overlay="$overlay $(elapsed_ms "$t")"
 done
 mp=$(median $plain); mt=$(median $tarx); mo=$(median $overlay)
 echo "vzctl create plain: median ${mp} ms; tar -I 'zstd -d -T0' -xf: median ${mt} ms; ratio $(ratio "$mp" "$mt") (target <= 0.5)"
