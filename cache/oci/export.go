@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/vzkit/vzkit/internal/atomicfile"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -68,30 +70,11 @@ func ExportDockerArchive(ctx context.Context, cachePath, file, tag string, opts 
 	if err != nil {
 		return "", fmt.Errorf("oci: config digest of %s: %w", cachePath, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
+	err = atomicfile.Write(file, 0o644, func(w io.Writer) error { return tarball.Write(t, src.image, w) })
 	if err != nil {
-		return "", fmt.Errorf("oci: docker archive %s: %w", file, err)
+		return "", fmt.Errorf("oci: docker archive: %w", err)
 	}
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tarball.Write(t, src.image, tmp); err != nil {
-		return "", fmt.Errorf("oci: write docker archive %s: %w", file, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("oci: fsync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("oci: close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return "", fmt.Errorf("oci: docker archive %s: %w", file, err)
-	}
-	tmp = nil
-	return digest.String(), syncDir(filepath.Dir(file))
+	return digest.String(), nil
 }
 
 // Push uploads the cache as an image to the registry reference ref
@@ -138,16 +121,4 @@ func remoteOptions(ctx context.Context, opts Options) []remote.Option {
 		ro = append(ro, remote.WithTransport(opts.Transport))
 	}
 	return ro
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("oci: open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("oci: fsync directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/internal/atomicfile"
 )
 
 // Result says what Pull or ImportLayout wrote.
@@ -227,13 +228,13 @@ func writeCache(ctx context.Context, layer v1.Layer, ld v1.Descriptor, blobName,
 	if err = os.Remove(manifestPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("oci: remove old manifest: %w", err)
 	}
-	if err = syncDir(dir); err != nil {
+	if err = atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp.Name(), cachePath); err != nil {
 		return fmt.Errorf("oci: %w", err)
 	}
-	if err = syncDir(dir); err != nil {
+	if err = atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	if err = cache.WriteManifest(manifestPath, m); err != nil {

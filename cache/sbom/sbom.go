@@ -8,12 +8,13 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vzkit/vzkit/internal/atomicfile"
 
 	"github.com/vzkit/vzkit/cache"
 )
@@ -344,40 +345,8 @@ func Write(ctx context.Context, cachePath string, opts Options) (string, error) 
 		return "", err
 	}
 	out := Path(cachePath)
-	dir := filepath.Dir(out)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(out, 0o644, doc.Encode); err != nil {
 		return "", fmt.Errorf("sbom: %w", err)
-	}
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := doc.Encode(tmp); err != nil {
-		return "", fmt.Errorf("sbom: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return "", fmt.Errorf("sbom: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("sbom: fsync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("sbom: close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", fmt.Errorf("sbom: %w", err)
-	}
-	tmp = nil
-	d, err := os.Open(dir)
-	if err != nil {
-		return "", fmt.Errorf("sbom: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return "", fmt.Errorf("sbom: fsync %s: %w", dir, err)
 	}
 	return out, nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/atomicfile"
+
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sbom"
 	"github.com/vzkit/vzkit/cache/sign"
@@ -233,24 +235,12 @@ func (s *Store) Remove(ctx context.Context, name string) ([]string, error) {
 		}
 		removed = append(removed, p)
 		if i == 0 && strings.HasSuffix(p, ".json") {
-			if err := syncDir(s.Dir); err != nil {
+			if err := atomicfile.SyncDir(s.Dir); err != nil {
 				return removed, err
 			}
 		}
 	}
-	return removed, syncDir(s.Dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cache store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cache store: fsync %s: %w", dir, err)
-	}
-	return nil
+	return removed, atomicfile.SyncDir(s.Dir)
 }
 
 // PruneOptions tune Prune.

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/atomicfile"
+
 	"github.com/spf13/cobra"
 	"pault.ag/go/debian/control"
 
@@ -587,7 +589,7 @@ func replaceCache(dir, newDir, name string) error {
 			return fmt.Errorf("remove the previous %s: %w", old+f, err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	for _, f := range append([]string{".json"}, sidecars...) {
@@ -595,7 +597,7 @@ func replaceCache(dir, newDir, name string) error {
 			return fmt.Errorf("keep %s as %s: %w", name+f, old+f, err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	for _, f := range []string{".tar.zst", ".tar.zst.asc", ".spdx.json", ".json"} {
@@ -604,17 +606,5 @@ func replaceCache(dir, newDir, name string) error {
 			return fmt.Errorf("put the new %s in place: %w", name+f, err)
 		}
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(dir)
 }

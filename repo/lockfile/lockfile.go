@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vzkit/vzkit/internal/atomicfile"
 
 	"github.com/vzkit/vzkit/repo/apt"
 )
@@ -204,39 +205,8 @@ func Write(path string, l *Lock) (err error) {
 	if err != nil {
 		return fmt.Errorf("lockfile %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteBytes(path, data, 0o644); err != nil {
 		return fmt.Errorf("lockfile: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("lockfile: write %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("lockfile: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("lockfile: fsync %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("lockfile: close %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("lockfile: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("lockfile: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("lockfile: fsync %s: %w", dir, err)
 	}
 	return nil
 }
