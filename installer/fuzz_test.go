@@ -11,11 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testfixtures"
+
 	"github.com/vzkit/vzkit/installer"
 	"github.com/vzkit/vzkit/installer/deb"
 )
 
-const fixtures = "/work/shared/fixtures"
+var fixtures = testfixtures.Dir()
 
 // realDataTars returns the data.tar members of the fixture .debs,
 // decompressed and cut to about 8 KiB each with bodies of at most 512 bytes

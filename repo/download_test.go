@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testfixtures"
+
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/store"
 )
 
-const debian = "/work/shared/fixtures/debian-archive/debian"
+var debian = testfixtures.Path("debian-archive/debian")
 
 func client() *fetch.Client {
 	return fetch.New(fetch.Options{Backoff: time.Millisecond, Retries: 1})

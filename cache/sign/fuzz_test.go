@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vzkit/vzkit/internal/testfixtures"
 )
 
 // FuzzParseSigner feeds key files to the secret key reader: it must return
@@ -16,7 +18,7 @@ func FuzzParseSigner(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	fixtures, _ := filepath.Glob("/work/shared/fixtures/debian-archive/keyrings/*.asc")
+	fixtures, _ := filepath.Glob(testfixtures.Path("debian-archive/keyrings/*.asc"))
 	for _, p := range fixtures {
 		if data, err := os.ReadFile(p); err == nil && len(data) < 64<<10 {
 			f.Add(data)

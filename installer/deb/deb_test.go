@@ -12,11 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testfixtures"
+
 	"github.com/ulikunitz/xz"
 	"github.com/vzkit/vzkit/installer"
 )
 
-const fixtures = "/work/shared/fixtures"
+var fixtures = testfixtures.Dir()
 
 // fixtureDebs are real packages with every member compression in use:
 // control/data .tar.xz (Debian), .tar.zst (Ubuntu), .tar.gz (old Debian).

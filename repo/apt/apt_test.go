@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testfixtures"
+
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/pgp"
 )
 
-const fixtures = "/work/shared/fixtures/debian-archive/"
+var fixtures = testfixtures.Path("debian-archive") + "/"
 
 // countingFetcher records the paths requested through it.
 type countingFetcher struct {

@@ -10,13 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testfixtures"
+
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/pgp"
 )
 
-const fixtures = "/work/shared/fixtures/debian-archive/"
+var fixtures = testfixtures.Path("debian-archive") + "/"
 
 var fixtureNow = func() time.Time { return time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) }
 

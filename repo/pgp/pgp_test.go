@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vzkit/vzkit/internal/testfixtures"
 )
 
-const fixtures = "/work/shared/fixtures/"
+var fixtures = testfixtures.Dir() + "/"
 
 // Fingerprints of Debian's archive keys, as gpg prints them.
 const (

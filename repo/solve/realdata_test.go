@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testfixtures"
+
 	"github.com/vzkit/vzkit/repo/apt"
 )
 
 // fixturePackages is a real, verified Packages file (see
-// /work/shared/fixtures/SOURCES.md).
-const fixturePackages = "/work/shared/fixtures/debian-archive/debian/dists/bookworm-updates/main/binary-amd64/Packages"
+// shared/fixtures/SOURCES.md).
+var fixturePackages = testfixtures.Path("debian-archive/debian/dists/bookworm-updates/main/binary-amd64/Packages")
 
 // realRelationSamples are relationship fields copied from Debian's archive
 // (bookworm), for fuzz seeds when the fixture file is absent.
