@@ -1,5 +1,3 @@
-// Command vzctl creates and runs containers from template caches, with
-// OpenVZ's commands, flags and exit codes.
 package main
 
 import (

@@ -1,4 +1,3 @@
-// Command vzpkg builds template caches from template metadata.
 package main
 
 import (

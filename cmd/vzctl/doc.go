@@ -1,0 +1,9 @@
+// Command vzctl creates and runs containers from template caches, with
+// OpenVZ's commands, flags, config files and exit codes.
+//
+// Each command is one file that registers itself in init and maps the
+// runtime package's errors to OpenVZ's exit codes (exitcodes.go); the
+// container logic itself lives in package runtime. main calls
+// sandbox.Init first because the binary re-executes itself as each
+// container's init.
+package main
