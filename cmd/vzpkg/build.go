@@ -22,7 +22,6 @@ import (
 	"github.com/vzkit/vzkit/cache/sbom"
 	"github.com/vzkit/vzkit/cache/sign"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
-	"github.com/vzkit/vzkit/hooks"
 	"github.com/vzkit/vzkit/installer/deb"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/runtime/sandbox"
@@ -148,25 +147,6 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	}
 	fmt.Fprintf(out, "SOURCE_DATE_EPOCH=%d (%s)\n", epoch.Unix(), epochFrom)
 
-	info := hooks.Info{TemplateName: t.Name, Distro: t.Distro, Release: t.Release, Arch: p.arch(),
-		Variant: t.Variant, Mirror: p.mirror(), Variables: t.Variables}
-	exec := sandboxExec{root: root, stateDir: stateDir}
-	runHook := func(ctx context.Context, stage string) error {
-		s, ok := t.Scripts[stage]
-		if !ok || s.Body == "" {
-			return nil
-		}
-		origin := s.File
-		if origin == "" {
-			origin = t.File
-			if pos, ok := t.Pos["scripts."+stage]; ok {
-				origin = pos.String()
-			}
-		}
-		fmt.Fprintf(out, "script %s (%s)\n", stage, origin)
-		return hooks.Run(ctx, exec, root, hooks.Script{Stage: hooks.Stage(stage), Body: []byte(s.Body), Origin: origin}, info, out)
-	}
-
 	dpkgLog := io.Discard
 	if a.Verbose {
 		dpkgLog = out
@@ -180,7 +160,7 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 			Sources:   deb.Sources{Mirror: p.mirror(), Suite: main.Suites[0], Components: main.Components},
 			StateDir:  stateDir,
 			PreInstall: func(ctx context.Context, _ string) error {
-				return runHook(ctx, metadata.PreInstall)
+				return p.runTemplateScript(ctx, root, stateDir, metadata.PreInstall, out)
 			},
 			Stdout:          dpkgLog,
 			Stderr:          dpkgLog,
@@ -194,10 +174,10 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 		return fmt.Errorf("build %s: %w", t.Name, err)
 	}
 	if err := p.stage("scripts", func() error {
-		if err := runHook(ctx, metadata.PostInstall); err != nil {
+		if err := p.runTemplateScript(ctx, root, stateDir, metadata.PostInstall, out); err != nil {
 			return err
 		}
-		return runHook(ctx, metadata.PreCache)
+		return p.runTemplateScript(ctx, root, stateDir, metadata.PreCache, out)
 	}); err != nil {
 		return fmt.Errorf("build %s: %w", t.Name, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
+	"github.com/vzkit/vzkit/hooks"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
@@ -190,6 +191,29 @@ func (p *pipeline) packageFiles(names []string) []string {
 		out = append(out, p.store.Path(byName[n].SHA256))
 	}
 	return out
+}
+
+// runTemplateScript runs the template's script for stage (pre-install,
+// post-install, pre-cache) inside root, in a sandbox with no network; a
+// template without one is fine.
+func (p *pipeline) runTemplateScript(ctx context.Context, root, stateDir, stage string, out io.Writer) error {
+	t := p.tmpl
+	s, ok := t.Scripts[stage]
+	if !ok || s.Body == "" {
+		return nil
+	}
+	origin := s.File
+	if origin == "" {
+		origin = t.File
+		if pos, ok := t.Pos["scripts."+stage]; ok {
+			origin = pos.String()
+		}
+	}
+	fmt.Fprintf(out, "script %s (%s)\n", stage, origin)
+	info := hooks.Info{TemplateName: t.Name, Distro: t.Distro, Release: t.Release, Arch: p.arch(),
+		Variant: t.Variant, Mirror: p.mirror(), Variables: t.Variables}
+	return hooks.Run(ctx, sandboxExec{root: root, stateDir: stateDir}, root,
+		hooks.Script{Stage: hooks.Stage(stage), Body: []byte(s.Body), Origin: origin}, info, out)
 }
 
 // autoInstalled lists the packages of the second stage that only a

@@ -24,7 +24,6 @@ import (
 	"github.com/vzkit/vzkit/cache/sbom"
 	"github.com/vzkit/vzkit/cache/sign"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
-	"github.com/vzkit/vzkit/hooks"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
@@ -186,13 +185,19 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
 
+	// Known before anything runs, so that maintainer scripts stamp the
+	// same date the cache is clamped to.
+	epoch, err := updateEpoch(m, p.packageStorePaths(changes))
+	if err != nil {
+		return err
+	}
 	stateDir := filepath.Join(p.conf.Get("STATEDIR"), "build")
 	dpkgLog := io.Discard
 	if a.Verbose {
 		dpkgLog = out
 	}
 	if err := p.stage("install", func() error {
-		return p.installUpgrades(ctx, root, stateDir, changes, dpkgLog)
+		return p.installUpgrades(ctx, root, stateDir, changes, epoch, dpkgLog)
 	}); err != nil {
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
@@ -207,27 +212,10 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 		}
 	}
 	if err := p.stage("scripts", func() error {
-		exec := sandboxExec{root: root, stateDir: stateDir}
-		info := hooks.Info{TemplateName: t.Name, Distro: t.Distro, Release: t.Release, Arch: p.arch(),
-			Variant: t.Variant, Mirror: p.mirror(), Variables: t.Variables}
-		for _, stage := range []string{metadata.PostInstall, metadata.PreCache} {
-			s, ok := t.Scripts[stage]
-			if !ok || s.Body == "" {
-				continue
-			}
-			origin := s.File
-			if origin == "" {
-				origin = t.File
-				if pos, ok := t.Pos["scripts."+stage]; ok {
-					origin = pos.String()
-				}
-			}
-			fmt.Fprintf(out, "script %s (%s)\n", stage, origin)
-			if err := hooks.Run(ctx, exec, root, hooks.Script{Stage: hooks.Stage(stage), Body: []byte(s.Body), Origin: origin}, info, out); err != nil {
-				return err
-			}
+		if err := p.runTemplateScript(ctx, root, stateDir, metadata.PostInstall, out); err != nil {
+			return err
 		}
-		return nil
+		return p.runTemplateScript(ctx, root, stateDir, metadata.PreCache, out)
 	}); err != nil {
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
@@ -239,10 +227,6 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	nm.MirrorSigned = p.indexes[0].Signed
 	nm.Tool = "vzpkg " + version
 	nm.Packages = updatedPackages(m, res, changes)
-	epoch, err := updateEpoch(m, p.packageStorePaths(changes))
-	if err != nil {
-		return err
-	}
 	tmpDir, err := os.MkdirTemp(cacheDir, "."+t.Cache.Name+".update-")
 	if err != nil {
 		return fmt.Errorf("update: %w", err)
@@ -442,7 +426,7 @@ const debsDir = "tmp/vzkit-update-debs"
 // directories holding them are bind-mounted read-only. Services are kept
 // from starting by a temporary policy-rc.d, locally changed conffiles are
 // kept (--force-confold), and dpkg --audit must find nothing half done.
-func (p *pipeline) installUpgrades(ctx context.Context, root, stateDir string, changes []upgrade, log io.Writer) (err error) {
+func (p *pipeline) installUpgrades(ctx context.Context, root, stateDir string, changes []upgrade, epoch time.Time, log io.Writer) (err error) {
 	var mounts []sandbox.Mount
 	var args []string
 	shard := map[string]string{}
@@ -488,7 +472,8 @@ func (p *pipeline) installUpgrades(ctx context.Context, root, stateDir string, c
 		}, sandbox.Process{
 			Args: argv,
 			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive",
-				"DEBCONF_NONINTERACTIVE_SEEN=true", "LC_ALL=C.UTF-8", "HOME=/root"},
+				"DEBCONF_NONINTERACTIVE_SEEN=true", "LC_ALL=C.UTF-8", "HOME=/root",
+				fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch.Unix())},
 			Cwd:    "/",
 			Stdout: io.MultiWriter(log, &tail),
 			Stderr: io.MultiWriter(log, &tail),
