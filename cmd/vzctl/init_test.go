@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // These tests boot Debian roots whose /sbin/init is systemd or sysvinit
@@ -19,54 +15,9 @@ import (
 // run services and shut down through their own init.
 
 // initRootfsCache returns a zstd tarball of `mmdebstrap --variant=minbase
-// --include=PKG,procps bookworm` (procps for ps), built once per machine
-// under os.TempDir from the host's apt sources, like rootfsCache.
+// --include=PKG,procps bookworm` (procps for ps), built once per machine.
 func initRootfsCache(t *testing.T, pkg string) string {
-	t.Helper()
-	dir := filepath.Join(os.TempDir(), "vzkit-runtime-test")
-	out := filepath.Join(dir, "debian-bookworm-"+pkg+".tar.zst")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lk, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lk.Close()
-	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	if _, err := exec.LookPath("mmdebstrap"); err != nil {
-		t.Skip("mmdebstrap is not installed (apt-get install mmdebstrap)")
-	}
-	sources, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
-	if b, err := os.ReadFile("/etc/apt/sources.list"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(l), "deb ") {
-				sources = append(sources, "/etc/apt/sources.list")
-				break
-			}
-		}
-	}
-	if len(sources) == 0 {
-		t.Skip("the host has no apt sources to build a Debian root from")
-	}
-	tmp := out + ".tmp.tar.zst"
-	args := append([]string{"--variant=minbase", "--include=" + pkg + ",procps", "bookworm", tmp}, sources...)
-	cmd := exec.Command("mmdebstrap", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		os.Remove(tmp)
-		t.Fatalf("mmdebstrap %v: %v\n%s", args, err, stderr.String())
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return mmdebstrapCache(t, "debian-bookworm-"+pkg, pkg, "procps")
 }
 
 // newInitEnv is a VZKIT_ROOT with the cache of pkg installed as template.

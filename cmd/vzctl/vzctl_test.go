@@ -49,9 +49,15 @@ func TestMain(m *testing.M) {
 // bookworm`, built once per machine under os.TempDir (behind a lock) from
 // the host's own apt sources, which mmdebstrap takes as MIRROR files.
 func rootfsCache(t *testing.T) string {
+	return mmdebstrapCache(t, "debian-bookworm-minbase")
+}
+
+// mmdebstrapCache builds (once per machine) the minbase bookworm tarball
+// named name, with extra packages included.
+func mmdebstrapCache(t *testing.T, name string, include ...string) string {
 	t.Helper()
 	dir := filepath.Join(os.TempDir(), "vzkit-runtime-test")
-	out := filepath.Join(dir, "debian-bookworm-minbase.tar.zst")
+	out := filepath.Join(dir, name+".tar.zst")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +88,11 @@ func rootfsCache(t *testing.T) string {
 		t.Skip("the host has no apt sources to build a Debian root from")
 	}
 	tmp := out + ".tmp.tar.zst"
-	args := append([]string{"--variant=minbase", "bookworm", tmp}, sources...)
+	args := []string{"--variant=minbase"}
+	if len(include) > 0 {
+		args = append(args, "--include="+strings.Join(include, ","))
+	}
+	args = append(append(args, "bookworm", tmp), sources...)
 	cmd := exec.Command("mmdebstrap", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
