@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/zstd"
+	ddzstd "github.com/DataDog/zstd"
 )
 
 // Seek table of the zstd seekable format (facebook/zstd contrib/seekable_format):
@@ -28,12 +28,12 @@ const (
 // encoders run.
 type frameWriter struct {
 	ctx   context.Context
-	enc   *zstd.Encoder
+	level int
 	out   io.Writer
 	size  int
 	buf   []byte
 	jobs  chan frameJob
-	order chan chan []byte
+	order chan chan encodedFrame
 	done  chan error
 
 	frames []Frame // owned by the writing goroutine
@@ -44,24 +44,36 @@ type frameWriter struct {
 
 type frameJob struct {
 	src    []byte
-	result chan []byte
+	result chan encodedFrame
 }
 
-func newFrameWriter(ctx context.Context, out io.Writer, enc *zstd.Encoder, frameSize, workers int) *frameWriter {
+type encodedFrame struct {
+	frame []byte
+	err   error
+}
+
+func newFrameWriter(ctx context.Context, out io.Writer, level, frameSize, workers int) *frameWriter {
 	fw := &frameWriter{
 		ctx:   ctx,
-		enc:   enc,
+		level: level,
 		out:   out,
 		size:  frameSize,
 		buf:   make([]byte, 0, frameSize),
 		jobs:  make(chan frameJob),
-		order: make(chan chan []byte, workers),
+		order: make(chan chan encodedFrame, workers),
 		done:  make(chan error, 1),
 	}
 	for range workers {
 		go func() {
+			// libzstd (through DataDog/zstd, which go-rpmutils brings in
+			// anyway) rather than klauspost's encoder: at the ratio caches
+			// need it is about five times faster (level 9: 110 MB/s per
+			// core against ~23 MB/s for klauspost's best, for 1% more
+			// bytes). One context per worker reuses its tables.
+			cctx := ddzstd.NewCtx()
 			for j := range fw.jobs {
-				j.result <- fw.enc.EncodeAll(j.src, make([]byte, 0, len(j.src)/2))
+				frame, err := cctx.CompressLevel(make([]byte, 0, len(j.src)/2), j.src, fw.level)
+				j.result <- encodedFrame{frame, err}
 			}
 		}()
 	}
@@ -73,15 +85,19 @@ func newFrameWriter(ctx context.Context, out io.Writer, enc *zstd.Encoder, frame
 func (fw *frameWriter) drain() {
 	var err error
 	for res := range fw.order {
-		frame := <-res
+		r := <-res
 		if err != nil {
 			continue
 		}
-		if _, werr := fw.out.Write(frame); werr != nil {
+		if r.err != nil {
+			err = fmt.Errorf("zstd: %w", r.err)
+			continue
+		}
+		if _, werr := fw.out.Write(r.frame); werr != nil {
 			err = werr
 			continue
 		}
-		fw.sizes = append(fw.sizes, int64(len(frame)))
+		fw.sizes = append(fw.sizes, int64(len(r.frame)))
 	}
 	fw.done <- err
 }
@@ -108,7 +124,7 @@ func (fw *frameWriter) flush() error {
 	if err := fw.ctx.Err(); err != nil {
 		return err
 	}
-	res := make(chan []byte, 1)
+	res := make(chan encodedFrame, 1)
 	fw.frames = append(fw.frames, Frame{TarOff: fw.tarOff, TarLen: int64(len(fw.buf))})
 	fw.tarOff += int64(len(fw.buf))
 	fw.order <- res

@@ -29,7 +29,7 @@
 //	  post-install: |
 //	    echo inline
 //	  pre-cache: {file: cleanup.sh}  # beside the metadata file
-//	cache: {name: "{distro}-{release}-{arch}-{variant}", zstd-level: 19}
+//	cache: {name: "{distro}-{release}-{arch}-{variant}", zstd-level: 9}
 //	defaults: {PHYSPAGES: "0:512M", DISKSPACE: "2G:2.2G", HOSTNAME: localhost}
 //
 // A relative key `file` is beside the metadata file too (shipped keys);

@@ -112,5 +112,5 @@ type Cache struct {
 // Defaults for fields a template may leave out.
 const (
 	DefaultCacheName = "{name}"
-	DefaultZstdLevel = 19
+	DefaultZstdLevel = 9
 )
