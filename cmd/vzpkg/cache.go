@@ -23,13 +23,14 @@ var cacheCommands []func(*app) *cobra.Command
 func newCacheCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cache",
-		Short: "List, verify, sign and remove template caches",
+		Short: "List, verify, sign, remove and share (OCI) template caches",
 		Long: `Manage the template caches in $TEMPLATE/cache (see vzpkg config).
 
 A cache is NAME.tar.zst with its manifest NAME.json, optionally an OpenPGP
 signature NAME.tar.zst.asc and an SBOM NAME.spdx.json. Commands take the
 cache NAME (or its file name); verify and sign also take a path containing
-a slash.`,
+a slash. export, push and pull move caches as single-layer OCI images
+through image layouts, docker archives and registries.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
