@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vzkit/vzkit/installer/deb"
 	"github.com/vzkit/vzkit/internal/atomicfile"
 
 	"github.com/spf13/cobra"
@@ -28,7 +29,6 @@ import (
 	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/solve"
-	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
 func init() { commands = append(commands, newUpdateCommand) }
@@ -418,98 +418,22 @@ func (p *pipeline) packageStorePaths(changes []upgrade) []string {
 	return out
 }
 
-// debsDir is where the changed packages appear inside the sandbox.
-const debsDir = "tmp/vzkit-update-debs"
-
 // installUpgrades lets the root's own dpkg install the changed packages, in
-// the solver's order, in a sandbox with no network. The package store
-// directories holding them are bind-mounted read-only. Services are kept
-// from starting by a temporary policy-rc.d, locally changed conffiles are
-// kept (--force-confold), and dpkg --audit must find nothing half done.
-func (p *pipeline) installUpgrades(ctx context.Context, root, stateDir string, changes []upgrade, epoch time.Time, log io.Writer) (err error) {
-	var mounts []sandbox.Mount
-	var args []string
-	shard := map[string]string{}
-	for _, c := range changes {
-		file := p.store.Path(c.New.SHA256)
-		dir := filepath.Dir(file)
-		dst, ok := shard[dir]
-		if !ok {
-			dst = fmt.Sprintf("/%s/%d", debsDir, len(shard))
-			shard[dir] = dst
-			if err := os.MkdirAll(filepath.Join(root, dst), 0o755); err != nil {
-				return fmt.Errorf("install: %w", err)
-			}
-			mounts = append(mounts, sandbox.Mount{Source: dir, Destination: dst, ReadOnly: true})
-		}
-		args = append(args, dst+"/"+filepath.Base(file))
+// the solver's order, in a sandbox with no network (installer/deb.Install).
+func (p *pipeline) installUpgrades(ctx context.Context, root, stateDir string, changes []upgrade, epoch time.Time, log io.Writer) error {
+	debs := make([]string, len(changes))
+	for i, c := range changes {
+		debs[i] = p.store.Path(c.New.SHA256)
 	}
-	defer func() {
-		if rmErr := os.RemoveAll(filepath.Join(root, debsDir)); rmErr != nil && err == nil {
-			err = fmt.Errorf("install: %w", rmErr)
-		}
-	}()
-	policy := filepath.Join(root, "usr/sbin/policy-rc.d")
-	if _, statErr := os.Lstat(policy); errors.Is(statErr, fs.ErrNotExist) {
-		if err := os.WriteFile(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
-			return fmt.Errorf("install: %w", err)
-		}
-		defer func() {
-			if rmErr := os.Remove(policy); rmErr != nil && err == nil {
-				err = fmt.Errorf("install: %w", rmErr)
-			}
-		}()
-	}
-	run := func(argv ...string) error {
-		var tail strings.Builder
-		code, err := sandbox.Run(ctx, sandbox.Config{
-			ID:       fmt.Sprintf("vzkit-update-%d-%d", os.Getpid(), time.Now().UnixNano()),
-			Root:     root,
-			StateDir: stateDir,
-			Hostname: "localhost",
-			Network:  sandbox.Network{Mode: sandbox.NetNone},
-			Mounts:   mounts,
-		}, sandbox.Process{
-			Args: argv,
-			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive",
-				"DEBCONF_NONINTERACTIVE_SEEN=true", "LC_ALL=C.UTF-8", "HOME=/root",
-				fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch.Unix())},
-			Cwd:    "/",
-			Stdout: io.MultiWriter(log, &tail),
-			Stderr: io.MultiWriter(log, &tail),
-		})
-		if err != nil {
-			return fmt.Errorf("install: %s in sandbox: %w", strings.Join(argv[:2], " "), err)
-		}
-		if code != 0 || (argv[1] == "--audit" && strings.TrimSpace(tail.String()) != "") {
-			out := tail.String()
-			if len(out) > 4096 {
-				out = out[len(out)-4096:]
-			}
-			return fmt.Errorf("install: %s exited %d: %s", strings.Join(argv[:2], " "), code, strings.TrimSpace(out))
-		}
-		return nil
-	}
-	// --force-depends: one dpkg call does not order Pre-Depends among the
-	// packages it is given; the solver has checked the final set, and the
-	// configure and audit steps below prove nothing was left unconfigured.
-	if err := run(append([]string{"dpkg", "--install", "--force-depends", "--force-confdef", "--force-confold"}, args...)...); err != nil {
-		return err
-	}
-	if err := run("dpkg", "--configure", "--pending"); err != nil {
-		return err
-	}
-	if err := run("dpkg", "--audit"); err != nil {
-		return err
-	}
-	// Logs dpkg writes while installing; a fresh build has none (the
-	// bootstrap removes them the same way).
-	for _, f := range []string{"var/log/dpkg.log", "var/log/alternatives.log", "var/cache/ldconfig/aux-cache"} {
-		if err := os.Remove(filepath.Join(root, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("install: %w", err)
-		}
-	}
-	return nil
+	return deb.Install(ctx, deb.InstallOptions{
+		Root:            root,
+		Debs:            debs,
+		StateDir:        stateDir,
+		Stdout:          log,
+		Stderr:          log,
+		SourceDateEpoch: epoch,
+		Logger:          p.log,
+	})
 }
 
 // updatedPackages is the new manifest's package list: the solved set, with

@@ -181,7 +181,7 @@ func TestUpdateUpgradesOnePackage(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(newRoot, "usr/share/vzkit-test/marker")); err != nil || string(b) != newVersion+"\n" {
 		t.Errorf("marker file of the new hostname: %q, %v", b, err)
 	}
-	for _, leftover := range []string{"usr/sbin/policy-rc.d", "tmp/vzkit-update-debs", "var/log/dpkg.log"} {
+	for _, leftover := range []string{"usr/sbin/policy-rc.d", "tmp/vzkit-debs", "var/log/dpkg.log"} {
 		if _, err := os.Lstat(filepath.Join(newRoot, leftover)); err == nil {
 			t.Errorf("the update left %s in the cache", leftover)
 		}

@@ -125,7 +125,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if err := seedDpkg(root, ess); err != nil {
 		return err
 	}
-	b := &builder{opts: opts, root: root, log: log}
+	b := &builder{op: "bootstrap", opts: opts, root: root, log: log}
 	if err := b.prepareMounts(append(append([]string{}, opts.Essential...), opts.Packages...)); err != nil {
 		return err
 	}
@@ -171,16 +171,8 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if err := b.dpkg(ctx, "configure", []string{"--configure", "--pending", "--force-depends"}, nil, nil); err != nil {
 		return err
 	}
-	// Triggers still pending (none, when every interested package was
-	// configured in the last call) run now; then dpkg --audit reports any
-	// package left half-installed, on stdout.
-	var audit tailBuffer
-	check := "dpkg --triggers-only --pending >&2 && dpkg --audit"
-	if err := b.run(ctx, "triggers and audit", []string{"/bin/sh", "-c", check}, nil, &audit); err != nil {
+	if err := b.triggersAndAudit(ctx); err != nil {
 		return err
-	}
-	if audit.String() != "" {
-		return fmt.Errorf("deb: bootstrap: dpkg --audit: %s", audit.String())
 	}
 	b.cleanupMounts()
 	if err := writeSources(root, opts.Sources); err != nil {
@@ -333,6 +325,7 @@ func seedDpkg(root string, ess []*Package) error {
 }
 
 type builder struct {
+	op       string // "bootstrap" or "install", for messages
 	opts     BootstrapOptions
 	root     string
 	log      *slog.Logger
@@ -357,7 +350,7 @@ func (b *builder) prepareMounts(debs []string) error {
 			dst = fmt.Sprintf("/%s/%d", debsMountDir, len(dirs))
 			dirs[dir] = dst
 			if err := os.MkdirAll(filepath.Join(b.root, dst), 0o755); err != nil {
-				return fmt.Errorf("deb: bootstrap: %w", err)
+				return fmt.Errorf("deb: %s: %w", b.op, err)
 			}
 			b.mounts = append(b.mounts, sandbox.Mount{Source: dir, Destination: dst, ReadOnly: true})
 		}
@@ -438,10 +431,26 @@ func (b *builder) run(ctx context.Context, step string, argv []string, stdin io.
 	})
 	b.log.Info("sandbox step", "step", step, "exit", code, "elapsed", time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		return fmt.Errorf("deb: bootstrap: %s: run %s in sandbox: %w", step, argv[0], err)
+		return fmt.Errorf("deb: %s: %s: run %s in sandbox: %w", b.op, step, argv[0], err)
 	}
 	if code != 0 {
-		return fmt.Errorf("deb: bootstrap: %s: %s exited %d: %s", step, argv[0], code, errTail.String())
+		return fmt.Errorf("deb: %s: %s: %s exited %d: %s", b.op, step, argv[0], code, errTail.String())
+	}
+	return nil
+}
+
+// triggersAndAudit runs the triggers still pending (none, when every
+// interested package was configured in the last call), then dpkg --audit,
+// which reports any package left half-installed on stdout: that output is
+// an error.
+func (b *builder) triggersAndAudit(ctx context.Context) error {
+	var audit tailBuffer
+	check := "dpkg --triggers-only --pending >&2 && dpkg --audit"
+	if err := b.run(ctx, "triggers and audit", []string{"/bin/sh", "-c", check}, nil, &audit); err != nil {
+		return err
+	}
+	if audit.String() != "" {
+		return fmt.Errorf("deb: %s: dpkg --audit: %s", b.op, audit.String())
 	}
 	return nil
 }
@@ -542,10 +551,12 @@ func cleanup(root string) error {
 	}
 	for _, f := range []string{
 		dpkgCfgSnippet, policyRcD,
-		"var/log/dpkg.log", "var/log/apt/history.log", "var/log/apt/term.log",
-		"var/log/alternatives.log", "var/cache/ldconfig/aux-cache",
+		"var/log/apt/history.log", "var/log/apt/term.log",
 		"var/log/apt/eipp.log.xz", "var/lib/dbus/machine-id",
 	} {
+		rm(f)
+	}
+	for _, f := range dpkgRunLogs {
 		rm(f)
 	}
 	// dpkg >= 1.20 no longer needs an available file; keep it only if
