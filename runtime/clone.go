@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
@@ -74,14 +76,14 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	if fi, err := os.Stat(src.Private); err != nil || !fi.IsDir() {
 		return fmt.Errorf("container %s: %s: %w", o.Src, src.Private, ErrPrivateMissing)
 	}
-	parent := filepath.Dir(private)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
+	if err := closeParent(private); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, debrisPrefix+o.Dst+"-")
+	tmp, err := os.MkdirTemp(filepath.Dir(private), debrisPrefix+o.Dst+"-")
 	if err != nil {
 		return err
 	}
+	marker := creatingMarker(private)
 	renamed := false
 	defer func() {
 		if err != nil {
@@ -89,6 +91,7 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 			if renamed {
 				os.RemoveAll(private)
 			}
+			os.Remove(marker)
 		}
 	}()
 	// cp -a keeps what a root tree needs (owners, modes, hard links,
@@ -99,9 +102,13 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	if err := cp.Run(); err != nil {
 		return fmt.Errorf("clone %s to %s: cp: %w: %s", o.Src, o.Dst, err, strings.TrimSpace(stderr.String()))
 	}
-	if err := os.WriteFile(filepath.Join(tmp, creatingMarker), nil, 0o600); err != nil {
+	// Beside the copy, never inside it: a name in the source tree (a
+	// symlink planted there) must not decide where vzkit writes.
+	mf, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
 		return err
 	}
+	mf.Close()
 	if err := os.Rename(tmp, private); err != nil {
 		return fmt.Errorf("clone %s to %s: %w", o.Src, o.Dst, err)
 	}
@@ -114,6 +121,10 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	conf.Set("VE_PRIVATE", private)
 	conf.Delete("IP_ADDRESS")
 	conf.Delete("NAME")
+	// The copy gets an id range of its own (registerConf): the files on
+	// disk are unshifted, so no chown is needed.
+	conf.Delete(KeyLocalUID)
+	conf.Delete(KeyLocalGID)
 	if o.Name != "" {
 		conf.Set("NAME", o.Name)
 	}
@@ -123,9 +134,9 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := conf.WriteFile(confPath, 0o644); err != nil {
+	if err := s.registerConf(o.Dst, conf); err != nil {
 		return err
 	}
-	os.Remove(filepath.Join(private, creatingMarker))
+	os.Remove(marker)
 	return nil
 }

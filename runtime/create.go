@@ -7,12 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	"github.com/vzkit/vzkit/cache"
+	"golang.org/x/sys/unix"
 
+	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sign"
 	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
 // CreateOptions are the parameters of `vzctl create`.
@@ -24,11 +27,22 @@ type CreateOptions struct {
 	IPs        []string
 	Name       string
 	Layout     string // "" = VE_LAYOUT of vz.conf
+	// Privileged makes the container's root the host's root (no user
+	// namespace): see KeyPrivileged. The sample's PRIVILEGED applies
+	// otherwise.
+	Privileged bool
+	// Init is the kind of init ("" = told from the cache's /sbin/init, once,
+	// now; recorded as INIT_KIND).
+	Init InitKind
 }
 
-// creatingMarker is present in a private area until its CTID.conf is
-// written; a private area holding it and no CTID.conf is debris.
-const creatingMarker = ".vzkit-creating"
+// creatingMarker names the file beside a private area (in VE_PRIVATE's
+// 0700 parent, where the container's files cannot reach) that exists
+// until its CTID.conf is written: a private area with a marker and no
+// CTID.conf is debris.
+func creatingMarker(private string) string {
+	return filepath.Join(filepath.Dir(private), ".vzkit-creating-"+filepath.Base(private))
+}
 
 // debrisPrefix names temporary directories of create and destroy; the
 // CTID after it tells whose lock guards them.
@@ -104,6 +118,14 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 	if err != nil {
 		return nil, err
 	}
+	if o.Privileged {
+		conf.Set(KeyPrivileged, "yes")
+	}
+	if o.Init != "" {
+		if _, err := ParseInitKind(string(o.Init)); err != nil {
+			return nil, err
+		}
+	}
 	cache, err := s.CacheFile(o.OSTemplate)
 	if err != nil {
 		return nil, err
@@ -112,14 +134,14 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
 
-	parent := filepath.Dir(private)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
+	if err := closeParent(private); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
-	tmp, err := os.MkdirTemp(parent, debrisPrefix+o.CTID+"-")
+	tmp, err := os.MkdirTemp(filepath.Dir(private), debrisPrefix+o.CTID+"-")
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
+	marker := creatingMarker(private)
 	renamed := false
 	defer func() {
 		if err == nil {
@@ -129,13 +151,15 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		if renamed {
 			os.RemoveAll(private)
 		}
+		os.Remove(marker)
 	}()
 
 	s.log().Info("creating container", "ctid", o.CTID, "cache", cache, "layout", o.Layout)
+	treeRoot := tmp // where the container's / is, to tell its init
 	switch o.Layout {
 	case LayoutPlain:
 		os.Chmod(tmp, 0o755) // the root directory of the container
-		if err := unpackCache(ctx, cache, tmp); err != nil {
+		if err := s.unpackCache(ctx, cache, tmp); err != nil {
 			return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 		}
 	case LayoutOverlay:
@@ -144,15 +168,25 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 			return nil, err
 		}
 		conf.Set(overlayLowerKey, sum)
+		treeRoot = s.overlayLower(sum)
 		for _, d := range []string{"upper", "work"} {
 			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
 				return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 			}
 		}
 	}
-	if err := os.WriteFile(filepath.Join(tmp, creatingMarker), nil, 0o600); err != nil {
+	init := o.Init
+	if init == "" {
+		init = detectInit(treeRoot)
+	}
+	conf.Set(KeyInitKind, string(init))
+	// The marker is made beside the private area before it appears under
+	// its name, with O_EXCL in a directory only root can write.
+	mf, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
+	mf.Close()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -177,13 +211,44 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := conf.WriteFile(confPath, 0o644); err != nil {
-		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+	if err := s.registerConf(o.CTID, conf); err != nil {
+		return nil, err
 	}
 	// Registered: from here on the container exists even if removing the
 	// marker fails (the marker only matters without a CTID.conf).
-	os.Remove(filepath.Join(private, creatingMarker))
+	os.Remove(marker)
 	return s.Load(o.CTID)
+}
+
+// registerConf writes a new container's CTID.conf; an unprivileged one is
+// given its id range first, under the allocation lock, so that two creates
+// never pick the same range.
+func (s *Store) registerConf(ctid string, conf *vzconf.File) error {
+	c := &Container{ID: ctid, ConfPath: s.ConfPath(ctid), Conf: conf}
+	priv, err := c.Privileged()
+	if err != nil {
+		return err
+	}
+	if !priv {
+		lk, err := s.idRangeLock()
+		if err != nil {
+			return err
+		}
+		defer lk.Unlock()
+		m, err := s.allocIDRange(ctid)
+		if err != nil {
+			return err
+		}
+		conf.Set(KeyLocalUID, strconv.FormatUint(uint64(m.UID), 10))
+		conf.Set(KeyLocalGID, strconv.FormatUint(uint64(m.GID), 10))
+	} else {
+		conf.Delete(KeyLocalUID)
+		conf.Delete(KeyLocalGID)
+	}
+	if err := conf.WriteFile(c.ConfPath, 0o644); err != nil {
+		return fmt.Errorf("container %s: %w", ctid, err)
+	}
+	return nil
 }
 
 // ensureLower unpacks an overlay lower directory once per cache content.
@@ -193,20 +258,20 @@ func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, er
 		return "", fmt.Errorf("container %s: %w", ctid, err)
 	}
 	lower := s.overlayLower(sum)
+	if err := closeParent(lower); err != nil {
+		return "", fmt.Errorf("container %s: %w", ctid, err)
+	}
 	if _, err := os.Stat(lower); err == nil {
 		return sum, nil
 	}
 	dir := filepath.Dir(lower)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
 	tmp, err := os.MkdirTemp(dir, debrisPrefix+ctid+"-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(tmp) // no-op after the rename
 	os.Chmod(tmp, 0o755)
-	if err := unpackCache(ctx, cache, tmp); err != nil {
+	if err := s.unpackCache(ctx, cache, tmp); err != nil {
 		return "", fmt.Errorf("container %s: overlay lower: %w", ctid, err)
 	}
 	if err := os.Rename(tmp, lower); err != nil {
@@ -223,11 +288,12 @@ func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, er
 // ctid's private area when it still carries the creating marker and has no
 // CTID.conf. The caller holds ctid's lock.
 func (s *Store) removeDebris(ctid, private string) {
-	if _, err := os.Stat(filepath.Join(private, creatingMarker)); err == nil {
+	if _, err := os.Lstat(creatingMarker(private)); err == nil {
 		if _, err := os.Stat(s.ConfPath(ctid)); errors.Is(err, fs.ErrNotExist) {
 			s.log().Info("removing private area of an interrupted create", "ctid", ctid, "path", private)
 			os.RemoveAll(private)
 		}
+		os.Remove(creatingMarker(private))
 	}
 	for _, dir := range []string{filepath.Dir(private), filepath.Join(s.G.Get("TEMPLATE"), "overlay")} {
 		ents, _ := os.ReadDir(dir)

@@ -40,6 +40,7 @@ func (s *Store) Exec(ctx context.Context, ctid string, o ExecOptions) (int, erro
 	if sb == nil {
 		return -1, fmt.Errorf("container %s: %w", ctid, ErrNotRunning)
 	}
+	s.rotateConsole(ctid)
 	args := o.Args
 	if len(args) == 0 {
 		return -1, fmt.Errorf("%w: no command to run", ErrBadParam)
@@ -71,21 +72,21 @@ func (s *Store) RunScript(ctx context.Context, ctid, script string, o ExecOption
 	if err != nil {
 		return -1, fmt.Errorf("runscript: %w", err)
 	}
-	r, err := os.OpenRoot(c.Root)
+	r, err := c.openRoot()
 	if err != nil {
-		return -1, fmt.Errorf("container %s: %w", ctid, err)
+		return -1, err
 	}
 	defer r.Close()
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	name := "tmp/vzkit-runscript-" + hex.EncodeToString(rnd[:]) + "-" + filepath.Base(script)
-	// os.Root refuses the sticky bit in a mode; an image lacking /tmp gets
-	// a root-only one, which is all the script needs.
+	// An image lacking /tmp gets a root-only one, which is all the script
+	// needs.
 	if err := r.MkdirAll("tmp", 0o700); err != nil {
 		return -1, fmt.Errorf("container %s: %w", ctid, err)
 	}
 	// O_EXCL on a random name: nothing in the container can pre-plant it.
-	f, err := r.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o700)
+	f, err := r.Create(name, 0o700)
 	if err != nil {
 		return -1, fmt.Errorf("container %s: copy script: %w", ctid, err)
 	}

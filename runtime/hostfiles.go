@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"strings"
+
+	"github.com/vzkit/vzkit/internal/saferoot"
 )
 
-// Files vzkit manages inside a container root from its CTID.conf. They are
-// written from the host through os.Root, so a symlink planted by the
-// container cannot redirect a write outside its root.
+// Files vzkit manages inside a container root from its CTID.conf, written
+// from the host through openRoot.
 
 const hostsMarker = "# vzkit: HOSTNAME"
 
@@ -45,16 +45,42 @@ func validIP(s string) error {
 	return nil
 }
 
-// writeConfFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf of a
-// mounted root from c's config; keys that are unset leave the files alone.
-func writeConfFiles(root string, c *Container) error {
-	r, err := os.OpenRoot(root)
+// openRoot opens c's mounted root (VE_ROOT) for host-side access, the one
+// way in (package saferoot): every name resolves inside it, a symlink,
+// FIFO or device node planted by the container is never followed or
+// opened, and for an unprivileged container every access is made with its
+// root's host ids, so it can do nothing the container's root could not.
+func (c *Container) openRoot() (*saferoot.Root, error) {
+	m, err := c.IDMap()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", c.ID, err)
+		return nil, err
+	}
+	var opts []saferoot.Option
+	if m != nil {
+		opts = append(opts, saferoot.As(saferoot.Identity{UID: int(m.UID), GID: int(m.GID)}))
+	}
+	r, err := saferoot.Open(c.Root, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	return r, nil
+}
+
+// maxEtcFile bounds what is read of a container's /etc/hosts or
+// os-release.
+const maxEtcFile = 1 << 20
+
+// writeConfFiles writes /etc/hostname, /etc/hosts and /etc/resolv.conf of
+// c's mounted root from its config; keys that are unset leave the files
+// alone.
+func (s *Store) writeConfFiles(c *Container) error {
+	r, err := c.openRoot()
+	if err != nil {
+		return err
 	}
 	defer r.Close()
 	if h := c.Get("HOSTNAME"); h != "" {
-		if err := writeHostname(r, h); err != nil {
+		if err := s.writeHostname(r, c, h); err != nil {
 			return fmt.Errorf("container %s: %w", c.ID, err)
 		}
 	}
@@ -67,16 +93,23 @@ func writeConfFiles(root string, c *Container) error {
 	return nil
 }
 
-func writeHostname(r *os.Root, h string) error {
+func (s *Store) writeHostname(r *saferoot.Root, c *Container, h string) error {
 	if err := r.MkdirAll("etc", 0o755); err != nil {
 		return err
 	}
-	if err := replaceFile(r, "etc/hostname", []byte(h+"\n")); err != nil {
+	if err := r.WriteFile("etc/hostname", []byte(h+"\n"), 0o644); err != nil {
 		return err
 	}
-	old, err := r.ReadFile("etc/hosts")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read /etc/hosts: %w", err)
+	old, err := r.ReadFile("etc/hosts", maxEtcFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, saferoot.ErrNotRegular):
+		// A symlink (or worse) is not followed; the file vzkit writes
+		// replaces it.
+		s.log().Warn("/etc/hosts is not a regular file, replacing it", "ctid", c.ID, "err", err)
+		old = nil
+	case err != nil:
+		return err
 	}
 	var lines []string
 	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
@@ -92,10 +125,10 @@ func writeHostname(r *os.Root, h string) error {
 		names += " " + short
 	}
 	lines = append(lines, "127.0.1.1\t"+names+"\t"+hostsMarker)
-	return replaceFile(r, "etc/hosts", []byte(strings.Join(lines, "\n")+"\n"))
+	return r.WriteFile("etc/hosts", []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
-func writeResolvConf(r *os.Root, ns, search []string) error {
+func writeResolvConf(r *saferoot.Root, ns, search []string) error {
 	var b strings.Builder
 	b.WriteString("# written by vzkit from NAMESERVER and SEARCHDOMAIN of CTID.conf\n")
 	if len(search) > 0 {
@@ -107,20 +140,5 @@ func writeResolvConf(r *os.Root, ns, search []string) error {
 	if err := r.MkdirAll("etc", 0o755); err != nil {
 		return err
 	}
-	return replaceFile(r, "etc/resolv.conf", []byte(b.String()))
-}
-
-// replaceFile writes name inside r under a temporary name and renames it
-// into place; a symlink at name is replaced, not followed.
-func replaceFile(r *os.Root, name string, data []byte) error {
-	tmp := name + ".vzkit-tmp"
-	r.Remove(tmp)
-	if err := r.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write /%s: %w", name, err)
-	}
-	if err := r.Rename(tmp, name); err != nil {
-		r.Remove(tmp)
-		return fmt.Errorf("write /%s: %w", name, err)
-	}
-	return nil
+	return r.WriteFile("etc/resolv.conf", []byte(b.String()), 0o644)
 }

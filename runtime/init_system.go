@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
@@ -24,57 +23,12 @@ const bootTimeout = 90 * time.Second
 // bootPoll is how often start looks for an init's readiness marker.
 const bootPoll = 50 * time.Millisecond
 
-// systemCaps are added to the sandbox's default set for a full init.
-// CAP_SYS_BOOT lets the init (or halt) call reboot(2), which in a PID
-// namespace only ends the namespace's init; CAP_NET_ADMIN lets the
-// distro's network scripts configure the container's own interfaces.
-var systemCaps = []string{"CAP_SYS_BOOT", "CAP_NET_ADMIN"}
-
-// systemdCaps are added for systemd: CAP_SYS_ADMIN for its mounts and the
-// namespaces of sandboxed units, CAP_SYS_NICE for units with Nice= or
-// scheduling policies.
-var systemdCaps = []string{"CAP_SYS_ADMIN", "CAP_SYS_NICE"}
-
-// systemdSyscalls come off the seccomp deny list for systemd: the new mount
-// API and name_to_handle_at, which it uses for mounts and to tell mount
-// points apart (Docker's profile allows them with CAP_SYS_ADMIN too).
-var systemdSyscalls = []string{
-	"fsconfig", "fsmount", "fsopen", "fspick", "mount_setattr", "move_mount",
-	"open_tree", "name_to_handle_at",
-}
-
-// initProfile adds to cfg what an init of kind needs to boot and to power
-// off: capabilities, seccomp exceptions, tmpfs at /run and /run/lock, and
-// for systemd a writable, namespaced cgroup. The minimal init needs none.
-func initProfile(kind string, cfg *sandbox.Config) {
-	if kind != InitSystemd && kind != InitSysV {
-		return
-	}
-	caps := append(slices.Clone(sandbox.DefaultCapabilities), systemCaps...)
-	cfg.AllowSyscalls = append(cfg.AllowSyscalls, "reboot")
-	// A fresh /run every boot, as on a host: stale pid files, utmp and
-	// sockets of the last run must not survive it. tmpcopyup keeps what
-	// the image ships in /run (runc copies it into the tmpfs). Sizes are
-	// systemd's own defaults; the pages count against the container's
-	// memory cgroup anyway.
-	cfg.Tmpfs = append(cfg.Tmpfs,
-		sandbox.Tmpfs{Destination: "/run", Options: []string{"nosuid", "nodev", "mode=755", "size=20%", "tmpcopyup"}},
-		sandbox.Tmpfs{Destination: "/run/lock", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", "size=5m"}},
-	)
-	if kind == InitSystemd {
-		caps = append(caps, systemdCaps...)
-		cfg.AllowSyscalls = append(cfg.AllowSyscalls, systemdSyscalls...)
-		cfg.DelegateCgroup = true
-	}
-	cfg.Capabilities = caps
-}
-
 // waitBoot returns once the init of kind in sb is up: systemd has finished
 // booting (`systemctl is-system-running --wait` answers), SysV init has
 // opened its control FIFO /run/initctl and left the boot scripts for its
 // default runlevel. An init that exits meanwhile is an error; a boot
 // slower than bootTimeout is only logged.
-func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, pid int, kind string) error {
+func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, pid int, kind InitKind) error {
 	var ready func() bool
 	switch kind {
 	case InitSystemd:
@@ -82,10 +36,18 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 		ready = func() bool { return exists(pid, "/run/systemd/private") }
 	case InitSysV:
 		// sysvinit titles itself "init boot" while it runs rcS and
-		// "init [N]" once in runlevel N.
+		// "init [N]" once in runlevel N, but it retitles itself before
+		// the runlevel's rc script is done starting services: up means
+		// no /etc/init.d/rc runs any more either, on two looks in a row
+		// (init spawns rc N a moment after the title changes).
+		settled := false
 		ready = func() bool {
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			return err == nil && exists(pid, "/run/initctl") && string(bytes.TrimRight(b, "\x00")) != "init boot"
+			now := err == nil && exists(pid, "/run/initctl") && string(bytes.TrimRight(b, "\x00")) != "init boot" &&
+				!rcRunning(sb)
+			up := now && settled
+			settled = now
+			return up
 		}
 	default:
 		return nil
@@ -134,13 +96,38 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	return nil
 }
 
-// exists reports whether path exists in the root of process pid. The path
-// goes through /proc/PID/root, which the init's mount namespace (its tmpfs
-// /run) backs; only existence is read, so a symlink planted by the
-// container can at worst end the wait for its boot early.
+// rcRunning reports whether a SysV rc script (/etc/init.d/rc or rcS, run
+// by sh) is running in sb.
+func rcRunning(sb *sandbox.Sandbox) bool {
+	pids, err := sb.Pids()
+	if err != nil {
+		return false
+	}
+	for _, p := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 1 && (args[1] == "/etc/init.d/rc" || args[1] == "/etc/init.d/rcS") {
+			return true
+		}
+	}
+	return false
+}
+
+// exists reports whether path exists in the root of process pid, as its
+// mount namespace (its tmpfs /run) has it: resolved inside that root and
+// not followed at the end, so nothing the container plants there points
+// the host at its own files.
 func exists(pid int, path string) bool {
-	_, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, path))
-	return err == nil
+	r, err := saferoot.Open(fmt.Sprintf("/proc/%d/root", pid), saferoot.CrossMounts())
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	ok, _ := r.Exists(path)
+	return ok
 }
 
 // waitReady polls ready until it holds (true), the init behind pidfd
@@ -163,10 +150,6 @@ func waitReady(ctx context.Context, pidfd, pid int, ready func() bool) (bool, er
 		case <-time.After(bootPoll):
 		}
 	}
-}
-
-func (s *Store) consoleLog(ctid string) string {
-	return filepath.Join(s.StateDir(), "ct", ctid+".log")
 }
 
 // initctl request of SysV init (sysvinit's initreq.h): what `telinit N`
@@ -226,7 +209,7 @@ func telinit(pid int, runlevel byte) error {
 // makes SysV init run the rc scripts, whose halt ends the init through
 // reboot(2); an init without /run/initctl gets SIGPWR, the minimal init
 // SIGTERM.
-func (s *Store) requestShutdown(sb *sandbox.Sandbox, pid int, kind string) error {
+func (s *Store) requestShutdown(sb *sandbox.Sandbox, pid int, kind InitKind) error {
 	if kind == InitSysV {
 		err := telinit(pid, '0')
 		if err == nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/runtime/idmap"
 )
 
 // Storage layouts of a private area.
@@ -42,32 +44,40 @@ func (s *Store) IsMounted(c *Container) (bool, error) {
 	return ok, nil
 }
 
-// mount mounts the private area at VE_ROOT (bind or overlayfs). Mounting
-// a mounted container is not an error.
+// mount mounts the private area at VE_ROOT (bind or overlayfs), nodev, and
+// idmapped for an unprivileged container. Mounting a mounted container is
+// not an error.
 func (s *Store) mount(c *Container) error {
-	if fi, err := os.Stat(c.Private); err != nil || !fi.IsDir() {
+	m, err := c.IDMap()
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(c.Private); err != nil || !fi.IsDir() {
 		return fmt.Errorf("container %s: %s: %w", c.ID, c.Private, ErrPrivateMissing)
 	}
 	if ok, err := s.IsMounted(c); err != nil || ok {
 		return err
+	}
+	for _, p := range []string{c.Root, c.Private} {
+		if err := closeParent(p); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
+		}
 	}
 	if err := os.MkdirAll(c.Root, 0o755); err != nil {
 		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
 	switch c.Layout() {
 	case LayoutPlain:
-		if err := unix.Mount(c.Private, c.Root, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("container %s: bind %s at %s: %w", c.ID, c.Private, c.Root, err)
+		if err := idmap.Bind(c.Private, c.Root, m); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
 		}
 	case LayoutOverlay:
 		lower := s.overlayLower(c.Get(overlayLowerKey))
 		if _, err := os.Stat(lower); err != nil {
 			return fmt.Errorf("container %s: overlay lower: %w", c.ID, err)
 		}
-		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
-			lower, filepath.Join(c.Private, "upper"), filepath.Join(c.Private, "work"))
-		if err := unix.Mount("vzkit-"+c.ID, c.Root, "overlay", 0, opts); err != nil {
-			return fmt.Errorf("container %s: mount overlay at %s (%s): %w", c.ID, c.Root, opts, err)
+		if err := idmap.Overlay("vzkit-"+c.ID, lower, c.Private, c.Root, m); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
 		}
 	default:
 		return checkLayout(c.Layout())
@@ -77,6 +87,27 @@ func (s *Store) mount(c *Container) error {
 	if err := unix.Mount("", c.Root, "", unix.MS_PRIVATE, ""); err != nil {
 		unix.Unmount(c.Root, unix.MNT_DETACH)
 		return fmt.Errorf("container %s: make %s private: %w", c.ID, c.Root, err)
+	}
+	return nil
+}
+
+// closeParent makes the directory holding p (VE_ROOT's, VE_PRIVATE's, the
+// overlay lowers') mode 0700: the trees below hold setuid binaries and,
+// for privileged containers, files owned by host root, which no other host
+// user may reach.
+func closeParent(p string) error {
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return err
+		}
 	}
 	return nil
 }

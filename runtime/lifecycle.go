@@ -13,16 +13,11 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/vzkit/vzkit/internal/atomicfile"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
-// Kinds of init, recorded at start for stop.
-const (
-	InitSystemd   = "systemd"
-	InitSysV      = "sysvinit"
-	InitMinimal   = "minimal"
-	sigRTMinPlus3 = unix.Signal(34 + 3) // SIGRTMIN+3: systemd's "halt"
-)
+const sigRTMinPlus3 = unix.Signal(34 + 3) // SIGRTMIN+3: systemd's "halt"
 
 // containerEnv is the environment of processes vzctl starts in a container.
 var containerEnv = []string{
@@ -126,6 +121,9 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 			return fmt.Errorf("container %s: clean up stopped sandbox: %w", ctid, err)
 		}
 	}
+	if err := s.ensureIDRange(c); err != nil {
+		return err
+	}
 	wasMounted, err := s.IsMounted(c)
 	if err != nil {
 		return err
@@ -144,17 +142,29 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		if s.Net != nil {
 			s.Net.Detach(context.WithoutCancel(ctx), ctid)
 		}
+		s.closeGate(ctid)
 		if !wasMounted {
 			s.umount(c)
 		}
 	}()
-	if err := writeConfFiles(c.Root, c); err != nil {
+	kind, err := s.ensureInitKind(c)
+	if err != nil {
 		return err
 	}
-	kind, argv := detectInit(c.Root)
+	prof, err := profileOf(c, kind)
+	if err != nil {
+		return err
+	}
+	if err := s.writeConfFiles(c); err != nil {
+		return err
+	}
+	root, console, err := s.openGate(c, prof.idmap)
+	if err != nil {
+		return err
+	}
 	cfg := sandbox.Config{
 		ID:         sandboxID(ctid),
-		Root:       c.Root,
+		Root:       root,
 		StateDir:   s.sandboxDir(),
 		Hostname:   c.Get("HOSTNAME"),
 		CgroupPath: s.cgroupPath(ctid),
@@ -162,20 +172,20 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "ct" + ctid
 	}
-	initProfile(kind, &cfg)
-	if kind == InitMinimal {
+	prof.apply(&cfg)
+	var argv []string
+	switch kind {
+	case InitMinimal:
 		dir, a, err := s.initFS(ctx)
 		if err != nil {
 			return err
 		}
 		argv = a
 		cfg.Mounts = append(cfg.Mounts, sandbox.Mount{Source: dir, Destination: initMountPoint, ReadOnly: true})
+	default:
+		argv = []string{"/sbin/init"}
 	}
-	logPath := s.consoleLog(ctid)
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	logf, err := os.OpenFile(console, os.O_WRONLY|os.O_APPEND|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("container %s: console log: %w", ctid, err)
 	}
@@ -186,9 +196,9 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		// systemd gets no /dev/console: it logs to its journal, and its
 		// console-getty.service (skipped without /dev/console) would
 		// restart agetty on a file that is no terminal until it fails.
-		cfg.Console = logPath
+		cfg.Console = console
 	}
-	s.log().Info("starting container", "ctid", ctid, "init", kind, "argv", argv, "console", logPath)
+	s.log().Info("starting container", "ctid", ctid, "init", kind, "argv", argv, "privileged", prof.idmap == nil, "console", console)
 	sb, err = sandbox.Start(ctx, cfg, sandbox.Process{
 		Args: argv, Env: containerEnv, Cwd: "/", Stdout: logf, Stderr: logf,
 	})
@@ -215,43 +225,47 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind)
 }
 
-// detectInit picks the init of a root: /sbin/init as systemd or SysV-style,
-// or the minimal init when the image has none.
-func detectInit(root string) (kind string, argv []string) {
+// detectInit tells the init of a root from its /sbin/init: systemd,
+// SysV-style, or none (the minimal init). It is only asked when a
+// container is made (or, once, for one made by an older vzkit): from then
+// on the kind is configuration, whatever the image's /sbin/init becomes.
+func detectInit(root string) InitKind {
 	// SecureJoin resolves /sbin/init and its (often absolute) symlinks as
 	// the container would see them, without leaving root.
 	p, err := securejoin.SecureJoin(root, "/sbin/init")
 	if err != nil {
-		return InitMinimal, nil
+		return InitMinimal
 	}
 	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
-		return InitMinimal, nil
+		return InitMinimal
 	}
 	if strings.Contains(strings.TrimPrefix(p, root), "systemd") {
-		return InitSystemd, []string{"/sbin/init"}
+		return InitSystemd
 	}
-	return InitSysV, []string{"/sbin/init"}
+	return InitSysV
 }
 
 func (s *Store) initRecord(ctid string) string {
 	return filepath.Join(s.StateDir(), "ct", ctid+".init")
 }
 
-func (s *Store) recordInit(ctid, kind string) error {
+func (s *Store) recordInit(ctid string, kind InitKind) error {
 	p := s.initRecord(ctid)
-	if err := os.WriteFile(p, []byte(kind+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(p, []byte(string(kind)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
 	return nil
 }
 
+// forgetInit removes what a run left in STATEDIR: the init record and the
+// gate with the console log.
 func (s *Store) forgetInit(ctid string) {
 	os.Remove(s.initRecord(ctid))
-	os.Remove(s.consoleLog(ctid))
+	s.closeGate(ctid)
 }
 
 // shutdownSignal is the signal that asks an init of kind to power off.
-func shutdownSignal(kind string) unix.Signal {
+func shutdownSignal(kind InitKind) unix.Signal {
 	switch kind {
 	case InitSystemd:
 		return sigRTMinPlus3
@@ -293,6 +307,7 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 		if stale, _ := s.load(c); stale != nil {
 			stale.Destroy()
 		}
+		s.forgetInit(ctid)
 		s.umount(c)
 		return fmt.Errorf("container %s: %w", ctid, ErrNotRunning)
 	}
@@ -306,7 +321,7 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 		}
 		kind := InitMinimal
 		if b, err := os.ReadFile(s.initRecord(ctid)); err == nil {
-			kind = strings.TrimSpace(string(b))
+			kind = InitKind(strings.TrimSpace(string(b)))
 		}
 		s.log().Info("stopping container", "ctid", ctid, "init", kind, "timeout", o.Timeout)
 		if err := s.waitExit(ctx, pid, func() error { return s.requestShutdown(sb, pid, kind) }, o.Timeout); err != nil {
@@ -445,6 +460,7 @@ func (s *Store) status(c *Container) (Status, error) {
 		return st, err
 	}
 	st.Running, st.InitPID = true, pid
+	s.rotateConsole(c.ID)
 	pids, err := sb.Pids()
 	if err != nil {
 		return st, fmt.Errorf("container %s: %w", c.ID, err)

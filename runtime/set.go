@@ -25,6 +25,11 @@ type SetOptions struct {
 	UserPasswd    []string // "user:password"; never saved
 	OnBoot        string   // "yes" or "no"
 	Name          string
+	// Privilege profile; these take effect at the next start.
+	Privileged   string   // "yes" or "no"
+	Init         string   // systemd, sysvinit or minimal
+	Capabilities []string // "NAME:on" / "NAME:off", merged into CAPABILITY
+	Features     []string // "NAME:on" / "NAME:off", merged into FEATURES
 	// Params are further CTID.conf keys, such as the resource parameters
 	// (PHYSPAGES, CPUUNITS, ...), checked by the Param registry.
 	Params map[string]string
@@ -69,6 +74,9 @@ func (s *Store) Set(ctx context.Context, ctid string, o SetOptions) error {
 	if sb != nil {
 		if err := s.applyLive(ctx, c, sb, pid, &o); err != nil {
 			return err
+		}
+		if o.Privileged != "" || o.Init != "" || len(o.Capabilities) > 0 || len(o.Features) > 0 {
+			s.log().Warn("privileges change at the next start of a running container", "ctid", ctid)
 		}
 	}
 	if len(o.UserPasswd) > 0 {
@@ -147,6 +155,36 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 		}
 		c.Conf.Set("NAME", o.Name)
 	}
+	switch o.Privileged {
+	case "":
+	case "yes":
+		c.Conf.Set(KeyPrivileged, "yes")
+		c.Conf.Delete(KeyLocalUID)
+		c.Conf.Delete(KeyLocalGID)
+	case "no":
+		// Its id range is given at the next start (ensureIDRange).
+		c.Conf.Set(KeyPrivileged, "no")
+	default:
+		return fmt.Errorf("%w: --privileged %q: want yes or no", ErrBadParam, o.Privileged)
+	}
+	if o.Init != "" {
+		k, err := ParseInitKind(o.Init)
+		if err != nil {
+			return err
+		}
+		c.Conf.Set(KeyInitKind, string(k))
+	}
+	if err := mergeOnOff(c, KeyCapability, o.Capabilities, CheckCapability); err != nil {
+		return err
+	}
+	if err := mergeOnOff(c, KeyFeatures, o.Features, CheckFeatures); err != nil {
+		return err
+	}
+	// The result must make a profile (nesting needs an unprivileged
+	// container, say), or the next start would fail.
+	if err := checkProfile(c); err != nil {
+		return err
+	}
 	for _, up := range o.UserPasswd {
 		if u, p, ok := strings.Cut(up, ":"); !ok || u == "" || p == "" || strings.ContainsAny(up, "\n") {
 			return fmt.Errorf("%w: --userpasswd: want USER:PASSWORD", ErrBadParam)
@@ -164,6 +202,42 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 		}
 		c.Conf.Set(k, v)
 	}
+	return nil
+}
+
+// mergeOnOff merges "NAME:on|off" changes into an OpenVZ on/off list key.
+func mergeOnOff(c *Container, key string, changes []string, check func(string) error) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := check(strings.Join(changes, " ")); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadParam, key, err)
+	}
+	cur, err := ParseOnOff(c.Get(key))
+	if err != nil {
+		return fmt.Errorf("%w: %s in %s: %v", ErrBadParam, key, c.ConfPath, err)
+	}
+	upd, _ := ParseOnOff(strings.Join(changes, " "))
+	norm := func(n string) string { return strings.TrimPrefix(strings.ToUpper(n), "CAP_") }
+	if key == KeyFeatures {
+		norm = strings.ToLower
+	}
+	merged := map[string]bool{}
+	for n, on := range cur {
+		merged[norm(n)] = on
+	}
+	for n, on := range upd {
+		merged[norm(n)] = on
+	}
+	var parts []string
+	for _, n := range sortedKeys(merged) {
+		state := "off"
+		if merged[n] {
+			state = "on"
+		}
+		parts = append(parts, n+":"+state)
+	}
+	c.Conf.Set(key, strings.Join(parts, " "))
 	return nil
 }
 
@@ -206,27 +280,28 @@ func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox
 // image whose distro has no scripts gets the same files written from the
 // host (writeConfFiles), which covers hostname and DNS.
 func (s *Store) setupFiles(ctx context.Context, c *Container, sb *sandbox.Sandbox, action distros.SetupAction, env []string) error {
-	script, err := distroScript(c.Root, action)
+	script, err := distroScript(c, action)
 	if err != nil {
 		s.log().Info("no distro setup script, writing files from the host", "ctid", c.ID, "action", action, "why", err)
-		return writeConfFiles(c.Root, c)
+		return s.writeConfFiles(c)
 	}
 	return runSetupScript(ctx, c, script, action, env, func(p sandbox.Process) (int, error) {
 		return sb.Exec(ctx, p)
 	})
 }
 
-// distroScript finds the setup script for the distro of a root, named by
-// ID (then ID_LIKE) of its /etc/os-release.
-func distroScript(root string, action distros.SetupAction) ([]byte, error) {
-	r, err := os.OpenRoot(root)
+// distroScript finds the setup script for the distro of c's mounted root,
+// named by ID (then ID_LIKE) of its /etc/os-release (usually a symlink,
+// which is not followed: then /usr/lib/os-release, which it points to).
+func distroScript(c *Container, action distros.SetupAction) ([]byte, error) {
+	r, err := c.openRoot()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	b, err := r.ReadFile("etc/os-release")
+	b, err := r.ReadFile("etc/os-release", maxEtcFile)
 	if err != nil {
-		if b, err = r.ReadFile("usr/lib/os-release"); err != nil {
+		if b, err = r.ReadFile("usr/lib/os-release", maxEtcFile); err != nil {
 			return nil, fmt.Errorf("os-release: %w", err)
 		}
 	}
@@ -294,7 +369,14 @@ func setUTSHostname(pid int, h string) error {
 // setPasswords runs the distro's set_userpass script in the running
 // container, or in a temporary sandbox on the mounted root of a stopped one.
 func (s *Store) setPasswords(ctx context.Context, c *Container, sb *sandbox.Sandbox, users []string) error {
+	var cfg sandbox.Config
 	if sb == nil {
+		// A stopped container: a one-off sandbox on its mounted root, with
+		// the privileges it would have running (as a minimal init: no
+		// extras for an init that is not there).
+		if err := s.ensureIDRange(c); err != nil {
+			return err
+		}
 		was, err := s.IsMounted(c)
 		if err != nil {
 			return err
@@ -305,8 +387,22 @@ func (s *Store) setPasswords(ctx context.Context, c *Container, sb *sandbox.Sand
 		if !was {
 			defer s.umount(c)
 		}
+		prof, err := profileOf(c, InitMinimal)
+		if err != nil {
+			return err
+		}
+		root, _, err := s.openGate(c, prof.idmap)
+		if err != nil {
+			return err
+		}
+		defer s.closeGate(c.ID)
+		cfg = sandbox.Config{
+			ID: sandboxID(c.ID) + "-set", Root: root, StateDir: s.sandboxDir(),
+			Hostname: c.Get("HOSTNAME"), CgroupPath: s.cgroupPath(c.ID) + "-set",
+		}
+		prof.apply(&cfg)
 	}
-	script, err := distroScript(c.Root, distros.SetUserPass)
+	script, err := distroScript(c, distros.SetUserPass)
 	if err != nil {
 		return fmt.Errorf("container %s: --userpasswd: %w", c.ID, err)
 	}
@@ -315,9 +411,6 @@ func (s *Store) setPasswords(ctx context.Context, c *Container, sb *sandbox.Sand
 		if sb != nil {
 			return sb.Exec(ctx, p)
 		}
-		return sandbox.Run(ctx, sandbox.Config{
-			ID: sandboxID(c.ID) + "-set", Root: c.Root, StateDir: s.sandboxDir(),
-			Hostname: c.Get("HOSTNAME"), CgroupPath: s.cgroupPath(c.ID) + "-set",
-		}, p)
+		return sandbox.Run(ctx, cfg, p)
 	})
 }

@@ -31,6 +31,23 @@ create (Ctrl-C, SIGTERM, even kill -9) leaves no container behind.
 unpacks each cache once, read-only, under TEMPLATE/overlay and keeps only
 the container's changes in its private area.
 
+Containers are unprivileged by default: the container's root is an
+unprivileged host uid (a range of 65536 host uids and gids of its own,
+from LOCAL_UID/LOCAL_GID of vz.conf, recorded in CTID.conf), its files are
+shown to it with the right owners through idmapped mounts, and its
+capabilities count only inside its own namespaces.
+
+--privileged makes a container whose root IS the host's root, confined only
+by namespaces, dropped capabilities, seccomp and cgroups. A kernel bug or a
+mistake in its configuration then hands the host to whoever is root in it,
+and the files it makes (setuid binaries included) belong to host root. Use
+it only for a container you trust as much as the host itself.
+
+The kind of init (systemd, sysvinit, or vzkit's minimal init for images
+without one) is read from the cache's /sbin/init now and recorded as
+INIT_KIND; --init sets it. From then on it is configuration: what the
+container later puts at /sbin/init changes nothing about its privileges.
+
 --ostemplate oci://REGISTRY/REPO:TAG pulls a cache pushed by "vzpkg cache
 push" into the cache directory first (every digest checked), then creates
 from it.`,
@@ -70,5 +87,21 @@ from it.`,
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
 	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow a plain-HTTP registry")
 	f.StringVar(&o.Layout, "layout", "", "storage layout: plain or overlay (default VE_LAYOUT of vz.conf)")
+	f.BoolVar(&o.Privileged, "privileged", false, "the container's root is the host's root (no user namespace): see above for the risk")
+	f.Var((*initFlag)(&o.Init), "init", "init kind: systemd, sysvinit or minimal (default: from the cache's /sbin/init)")
 	return c
+}
+
+// initFlag is --init: checked when parsed.
+type initFlag runtime.InitKind
+
+func (f *initFlag) String() string { return string(*f) }
+func (f *initFlag) Type() string   { return "systemd|sysvinit|minimal" }
+func (f *initFlag) Set(v string) error {
+	k, err := runtime.ParseInitKind(v)
+	if err != nil {
+		return err
+	}
+	*f = initFlag(k)
+	return nil
 }

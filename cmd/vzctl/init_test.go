@@ -26,19 +26,8 @@ func newInitEnv(t *testing.T, pkg, template string) *env {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: containers need namespaces, mounts and cgroups")
 	}
-	cache := initRootfsCache(t, pkg)
-	e := &env{t: t, root: t.TempDir()}
-	dst := e.path("var/lib/vzkit/template/cache/" + template + ".tar.zst")
-	os.MkdirAll(filepath.Dir(dst), 0o755)
-	if err := os.Link(cache, dst); err != nil {
-		b, err := os.ReadFile(cache)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := &env{t: t, root: testRoot(t)}
+	installCache(t, initRootfsCache(t, pkg), e.path("var/lib/vzkit/template/cache/"+template+".tar.zst"))
 	t.Cleanup(e.cleanup)
 	return e
 }

@@ -15,14 +15,25 @@ func newSetCommand(a *app) *cobra.Command {
 	var o runtime.SetOptions
 	var nameservers, searchdomains []string
 	c := &cobra.Command{
-		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--name N] [--save]",
+		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--name N] [--privileged yes|no] [--init KIND] [--capability NAME:on|off] [--features nesting:on|off] [--save]",
 		Short: "Change a container's settings",
 		Long: `Change settings of a container. A running container is changed at once:
 the hostname (kernel and /etc/hostname, /etc/hosts), /etc/resolv.conf,
 IP addresses, passwords. --save also writes CTID.conf so the change
 survives a restart; a stopped container needs --save (except for
 --userpasswd, which is applied to the stopped container's files and never
-saved). --ipadd, --ipdel, --nameserver and --searchdomain repeat.`,
+saved). --ipadd, --ipdel, --nameserver and --searchdomain repeat.
+
+The privilege settings take effect at the next start and need --save:
+  --privileged yes|no     yes: the container's root is the host's root (see
+                          "vzctl create --help" for the risk); no: it gets
+                          its own unprivileged id range at the next start
+  --init KIND             systemd, sysvinit or minimal (INIT_KIND)
+  --capability NAME:on|off  add or drop a capability (OpenVZ's CAPABILITY,
+                          repeatable); SYS_ADMIN:on in a privileged container
+                          is root of the host in all but name
+  --features nesting:on|off  let an unprivileged container make user
+                          namespaces of its own (refused by seccomp otherwise)`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, id, err := a.container(args[0])
@@ -55,6 +66,10 @@ saved). --ipadd, --ipdel, --nameserver and --searchdomain repeat.`,
 	f.StringArrayVar(&o.UserPasswd, "userpasswd", nil, "set USER:PASSWORD (creates the user if missing)")
 	f.StringVar(&o.OnBoot, "onboot", "", "start at boot (start --all-onboot): yes or no")
 	f.StringVar(&o.Name, "name", "", "container name")
+	f.StringVar(&o.Privileged, "privileged", "", "yes: the container's root is the host's root; no: unprivileged (next start)")
+	f.StringVar(&o.Init, "init", "", "init kind: systemd, sysvinit or minimal (next start)")
+	f.StringArrayVar(&o.Capabilities, "capability", nil, "NAME:on or NAME:off (repeatable; next start)")
+	f.StringArrayVar(&o.Features, "features", nil, "nesting:on or nesting:off (next start)")
 	f.BoolVar(&o.Save, "save", false, "save the changes to CTID.conf")
 	return c
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +18,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/cache"
 )
 
 // These tests drive a built vzctl binary as an admin would, against a real
@@ -117,19 +122,60 @@ func newEnv(t *testing.T) *env {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: containers need namespaces, mounts and cgroups")
 	}
-	cache := rootfsCache(t)
-	e := &env{t: t, root: t.TempDir()}
-	dst := filepath.Join(e.root, "var/lib/vzkit/template/cache/debian-12-minimal.tar.zst")
-	os.MkdirAll(filepath.Dir(dst), 0o755)
-	if err := os.Link(cache, dst); err != nil {
-		b, err := os.ReadFile(cache)
+	e := &env{t: t, root: testRoot(t)}
+	installCache(t, rootfsCache(t), e.path("var/lib/vzkit/template/cache/debian-12-minimal.tar.zst"))
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+// testRoot is a t.TempDir for VZKIT_ROOT that unprivileged containers'
+// roots (host uids of their ranges) can walk through to reach STATEDIR, as
+// they can on a host (/run is 0755).
+func testRoot(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// installCache puts the cache file src in place as dst (a hard link when it
+// can) with a manifest beside it, as vzpkg build leaves a cache: vzctl
+// create refuses a cache without one.
+func installCache(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(src, dst); err != nil {
+		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(dst, b, 0o644)
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(e.cleanup)
-	return e
+	f, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &cache.Manifest{
+		Name:    strings.TrimSuffix(filepath.Base(dst), ".tar.zst"),
+		Archive: cache.Archive{Compression: "zstd", Size: n, SHA256: hex.EncodeToString(h.Sum(nil))},
+	}
+	if err := cache.WriteManifest(cache.ManifestPath(dst), m); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cleanup stops whatever a failed test left running and unmounts roots, so

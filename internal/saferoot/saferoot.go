@@ -47,9 +47,11 @@ type Root struct {
 	resolve uint64
 }
 
-// Open opens the directory at path (itself not a symlink) as a root.
+// Open opens the directory at path as a root. path is the caller's own
+// (a host directory, or /proc/PID/root, whose magic link is followed):
+// only what is below it is untrusted.
 func Open(path string, opts ...Option) (*Root, error) {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open root %s: %w", path, err)
 	}

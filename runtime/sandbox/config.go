@@ -15,6 +15,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/vzkit/vzkit/runtime/idmap"
 )
 
 // NetMode selects the network namespace of a sandbox.
@@ -73,6 +75,22 @@ type Config struct {
 	// CgroupPath is the sandbox's cgroup, relative to the root of each
 	// hierarchy. "" = vzkit/<ID>.
 	CgroupPath string
+
+	// UserNS, when set, runs the sandbox in a user namespace of its own
+	// with this id mapping: its root is an unprivileged host uid and its
+	// capabilities count only inside its own namespaces. Root must then be
+	// a tree the mapped ids own (an idmapped mount, package idmap). nil:
+	// the sandbox's root is the host's root, confined by namespaces,
+	// capabilities, seccomp and cgroups only.
+	UserNS *idmap.Map
+
+	// NestedUserNS lets the sandbox's processes make user namespaces of
+	// their own. Off, seccomp refuses them (unshare and clone with
+	// CLONE_NEWUSER; clone3, whose flags it cannot read, answers ENOSYS so
+	// that libc falls back to clone), as Docker's default profile does: in a
+	// new user namespace a process holds every capability over what it
+	// creates there, which is kernel attack surface a container rarely needs.
+	NestedUserNS bool
 
 	// The fields below serve a full init system (systemd, SysV init) as
 	// the sandbox's PID 1; all are off by default.
@@ -244,6 +262,11 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 	case NetNamespace:
 		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.Network.NSPath})
 	}
+	if c.UserNS != nil {
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: c.UserNS.UID, Size: c.UserNS.Size}}
+		spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: c.UserNS.GID, Size: c.UserNS.Size}}
+	}
 	spec.Linux.Namespaces = namespaces
 
 	for _, m := range c.Mounts {
@@ -280,7 +303,7 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 	// bundle; there is no bundle here.
 	lc.Labels = slices.DeleteFunc(lc.Labels, func(l string) bool { return strings.HasPrefix(l, "bundle=") })
 	applyResources(lc.Cgroups.Resources, c.Resources, false)
-	lc.Seccomp = defaultSeccomp(c.AllowSyscalls)
+	lc.Seccomp = defaultSeccomp(c.AllowSyscalls, c.NestedUserNS)
 	return lc, nil
 }
 
@@ -301,14 +324,58 @@ func (c *Config) delegateCgroup(spec *specs.Spec) error {
 	// then covered by a read-write bind of the same directory. libcontainer
 	// creates the cgroup before it sets up the root, so the source exists
 	// by the time the bind is made.
-	mnt, err := cgroups.FindCgroupMountpoint("", "name=systemd")
+	dirs, err := c.delegatedCgroupDirs()
 	if err != nil {
-		return fmt.Errorf("sandbox %s: delegate cgroup: this cgroup v1 host has no name=systemd hierarchy: %w", c.ID, err)
+		return err
 	}
 	spec.Mounts = append(spec.Mounts, specs.Mount{
-		Source: filepath.Join(mnt, c.cgroupPath()), Destination: "/sys/fs/cgroup/systemd",
+		Source: dirs[0], Destination: "/sys/fs/cgroup/systemd",
 		Type: "bind", Options: []string{"bind", "nosuid", "noexec", "nodev"},
 	})
+	return nil
+}
+
+// delegatedCgroupDirs are the host directories of the sandbox's cgroup
+// that DelegateCgroup makes writable inside it.
+func (c *Config) delegatedCgroupDirs() ([]string, error) {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return []string{filepath.Join("/sys/fs/cgroup", c.cgroupPath())}, nil
+	}
+	mnt, err := cgroups.FindCgroupMountpoint("", "name=systemd")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s: delegate cgroup: this cgroup v1 host has no name=systemd hierarchy: %w", c.ID, err)
+	}
+	return []string{filepath.Join(mnt, c.cgroupPath())}, nil
+}
+
+// delegationFiles are the files of a delegated cgroup its owner writes
+// (cgroup v2's list in the kernel's cgroup-v2.rst, v1's equivalents).
+var delegationFiles = []string{"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks", "notify_on_release", "cgroup.clone_children"}
+
+// chownDelegatedCgroup creates the sandbox's delegated cgroup before
+// libcontainer does (it keeps an existing directory) and gives it to the
+// user namespace's root, who can otherwise not write it: its init manages
+// the cgroups below its own. The host's nsdelegate (v2) or the read-only
+// controllers (v1) keep it from its own limits.
+func (c *Config) chownDelegatedCgroup() error {
+	dirs, err := c.delegatedCgroupDirs()
+	if err != nil {
+		return err
+	}
+	uid, gid := int(c.UserNS.UID), int(c.UserNS.GID)
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("sandbox %s: delegate cgroup: %w", c.ID, err)
+		}
+		if err := os.Lchown(d, uid, gid); err != nil {
+			return fmt.Errorf("sandbox %s: delegate cgroup: %w", c.ID, err)
+		}
+		for _, f := range delegationFiles {
+			if err := os.Lchown(filepath.Join(d, f), uid, gid); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("sandbox %s: delegate cgroup: %w", c.ID, err)
+			}
+		}
+	}
 	return nil
 }
 

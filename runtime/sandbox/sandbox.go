@@ -161,6 +161,11 @@ func create(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DelegateCgroup && cfg.UserNS != nil {
+		if err := cfg.chownDelegatedCgroup(); err != nil {
+			return nil, err
+		}
+	}
 	c, err := libcontainer.Create(cfg.StateDir, cfg.ID, lc)
 	if errors.Is(err, libcontainer.ErrExist) {
 		old, lerr := Load(cfg.StateDir, cfg.ID)

@@ -38,8 +38,13 @@ var compatArches = map[string][]string{
 	"riscv64": {"riscv64"},
 }
 
-// defaultSeccomp is the deny list less the syscalls in allow.
-func defaultSeccomp(allow []string) *configs.Seccomp {
+// cloneFlagsArg is the index of clone(2)'s flags argument: the kernel's
+// CONFIG_CLONE_BACKWARDS2 architectures swap it with the stack pointer.
+var cloneFlagsArg = map[string]uint{"s390x": 1}[runtime.GOARCH]
+
+// defaultSeccomp is the deny list less the syscalls in allow; without
+// nestedUserNS, new user namespaces are refused too (Config.NestedUserNS).
+func defaultSeccomp(allow []string, nestedUserNS bool) *configs.Seccomp {
 	eperm := uint(unix.EPERM)
 	sc := &configs.Seccomp{
 		DefaultAction: configs.Allow,
@@ -50,6 +55,17 @@ func defaultSeccomp(allow []string) *configs.Seccomp {
 			continue
 		}
 		sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
+	}
+	if !nestedUserNS {
+		newUser := func(index uint) []*configs.Arg {
+			return []*configs.Arg{{Index: index, Value: unix.CLONE_NEWUSER, ValueTwo: unix.CLONE_NEWUSER, Op: configs.MaskEqualTo}}
+		}
+		enosys := uint(unix.ENOSYS)
+		sc.Syscalls = append(sc.Syscalls,
+			&configs.Syscall{Name: "unshare", Action: configs.Errno, ErrnoRet: &eperm, Args: newUser(0)},
+			&configs.Syscall{Name: "clone", Action: configs.Errno, ErrnoRet: &eperm, Args: newUser(cloneFlagsArg)},
+			&configs.Syscall{Name: "clone3", Action: configs.Errno, ErrnoRet: &enosys},
+		)
 	}
 	return sc
 }
