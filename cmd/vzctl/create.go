@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,9 +32,17 @@ create (Ctrl-C, SIGTERM, even kill -9) leaves no container behind.
 unpacks each cache once, read-only, under TEMPLATE/overlay and keeps only
 the container's changes in its private area.
 
---ostemplate oci://REGISTRY/REPO:TAG pulls a cache pushed by "vzpkg cache
-push" into the cache directory first (every digest checked), then creates
-from it.`,
+--ostemplate oci://REGISTRY/REPO:TAG (or oci://REGISTRY/REPO@sha256:DIGEST)
+pulls a cache pushed by "vzpkg cache push" into the cache directory first
+(every digest checked), then creates from it. The template is named after
+the reference you typed, as "vzpkg cache pull" names it: the last part of
+the repository, a dash and the tag (oci://registry.example.org/vzkit/debian:12
+is template debian-12), never after what the image says. A template of that
+name that already is this image is used as it is; one with other content is
+never replaced: remove it ("vzpkg cache rm NAME"), or pull with "vzpkg cache
+pull REF --replace" or "--name NAME" first. The registry is spoken to over
+HTTPS only (localhost and private addresses too); --insecure-registry allows
+plain HTTP to it.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.store()
@@ -50,10 +59,14 @@ from it.`,
 				}
 				res, err := oci.Pull(ctx, ref, conf.CacheDir(), oci.Options{Insecure: insecureRegistry})
 				if err != nil {
-					return fmt.Errorf("--ostemplate %s: %w", o.OSTemplate, err)
+					return fmt.Errorf("--ostemplate %s: %w", o.OSTemplate, pullHint(err))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s@%s as template %s\n", ref, res.Digest, res.Manifest.Name)
-				o.OSTemplate = res.Manifest.Name
+				if res.Unchanged {
+					fmt.Fprintf(cmd.OutOrStdout(), "Template %s already is %s@%s; not pulled again\n", res.Name, ref, res.Digest)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s@%s as template %s\n", ref, res.Digest, res.Name)
+				}
+				o.OSTemplate = res.Name
 			}
 			if _, err := st.Create(ctx, o); err != nil {
 				return ctErr(err)
@@ -68,7 +81,18 @@ from it.`,
 	f.StringVar(&o.Hostname, "hostname", "", "container hostname")
 	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address (repeatable)")
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
-	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow a plain-HTTP registry")
+	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow plain HTTP to that registry")
 	f.StringVar(&o.Layout, "layout", "", "storage layout: plain or overlay (default VE_LAYOUT of vz.conf)")
 	return c
+}
+
+// pullHint says how to get past a refused oci:// pull.
+func pullHint(err error) error {
+	switch {
+	case errors.Is(err, oci.ErrExists):
+		return fmt.Errorf("%w; create never replaces a template: remove it (vzpkg cache rm), or pull first with vzpkg cache pull --replace or --name NAME", err)
+	case errors.Is(err, oci.ErrPlainHTTP):
+		return fmt.Errorf("%w; --insecure-registry allows plain HTTP to it", err)
+	}
+	return err
 }
