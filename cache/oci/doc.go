@@ -12,11 +12,31 @@
 // A gzip fallback re-encodes the tar stream for runtimes older than docker 23 /
 // podman 4; such images run but cannot be turned back into a cache.
 //
-// Pull and ImportLayout restore NAME.tar.zst + NAME.json: they check that the
-// manifest digest, config digest and layer digest match what was fetched, that
-// the recovered cache manifest names the layer digest as its compressed
-// SHA-256, and write the cache under a temporary name (fsync, rename) with the
-// manifest last, so a refused or interrupted pull leaves no valid-looking pair.
-// Registries are reached through go-containerregistry with the user's docker
-// credentials (authn.DefaultKeychain).
+// Pull and ImportLayout restore NAME.tar.zst + NAME.json. They check that
+// the manifest digest, config digest and layer digest match what was
+// fetched and that the recovered cache manifest names the layer digest as
+// its compressed SHA-256, and write the cache under a temporary name
+// (fsync, rename) with the manifest last, so a refused or interrupted pull
+// leaves no valid-looking pair.
+//
+// NAME is what the caller names: an explicit name, else for Pull the
+// reference (registry.example.org/vzkit/debian:12 is debian-12, a digest
+// reference REPO-<first 12 hex digits>), for ImportLayout the tag. It never
+// comes from the image: the name in the image's cache manifest is replaced
+// by NAME before the manifest is written, so an image cannot pick the local
+// cache it lands on, and nothing downstream (cache list, vzctl create,
+// signing, SBOMs) sees the image's word for its name. An existing cache
+// NAME is judged before the layer is downloaded: one that already is the
+// layer (its file hashes to the layer digest) is left as it is; one with
+// other bytes is refused, naming its files, unless the caller asks to
+// replace it, and then it (signature and SBOM included) is removed only
+// once the new layer is on disk and checked.
+//
+// Registries are reached through go-containerregistry with the user's
+// docker credentials (authn.DefaultKeychain), over HTTPS only. References
+// are parsed strictly (registry and tag or digest written out). On its own
+// go-containerregistry falls back to plain HTTP for localhost, loopback and
+// RFC 1918 registries; here a transport below its scheme choice refuses
+// every plain-HTTP request unless the caller marked that one registry
+// insecure, so such a request never reaches the network.
 package oci

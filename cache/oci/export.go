@@ -10,7 +10,6 @@ import (
 
 	"github.com/vzkit/vzkit/internal/atomicfile"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -78,7 +77,8 @@ func ExportDockerArchive(ctx context.Context, cachePath, file, tag string, opts 
 }
 
 // Push uploads the cache as an image to the registry reference ref
-// ("host/repo:tag") and returns the manifest digest the registry stored.
+// (REGISTRY/REPO:TAG, both written out) and returns the manifest digest the
+// registry stored.
 func Push(ctx context.Context, cachePath, ref string, opts Options) (string, error) {
 	src, err := openCache(ctx, cachePath, opts)
 	if err != nil {
@@ -89,36 +89,12 @@ func Push(ctx context.Context, cachePath, ref string, opts Options) (string, err
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(r, src.image, remoteOptions(ctx, opts)...); err != nil {
-		return "", fmt.Errorf("oci: push %s to %s: %w", cachePath, ref, err)
+	if err := remote.Write(r, src.image, remoteOptions(ctx, r, opts)...); err != nil {
+		return "", remoteErr("push "+cachePath+" to "+ref, r, err)
 	}
 	digest, err := src.image.Digest()
 	if err != nil {
 		return "", fmt.Errorf("oci: digest of %s: %w", cachePath, err)
 	}
 	return digest.String(), nil
-}
-
-func parseRef(ref string, opts Options) (name.Reference, error) {
-	var nopts []name.Option
-	if opts.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := name.ParseReference(ref, nopts...)
-	if err != nil {
-		return nil, fmt.Errorf("oci: reference %q: %w", ref, err)
-	}
-	return r, nil
-}
-
-func remoteOptions(ctx context.Context, opts Options) []remote.Option {
-	kc := opts.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if opts.Transport != nil {
-		ro = append(ro, remote.WithTransport(opts.Transport))
-	}
-	return ro
 }

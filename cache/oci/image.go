@@ -39,15 +39,27 @@ const (
 // cache when Options.MaxSize is zero.
 const DefaultMaxSize = 64 << 30
 
-// Options tune export, push and pull. The zero value exports zstd layers,
-// talks HTTPS with the user's docker credentials and bounds sizes by
-// DefaultMaxSize.
+// Options tune export, push, pull and import. The zero value exports zstd
+// layers, talks HTTPS only with the user's docker credentials, writes a
+// pulled cache under the name derived from the reference, never over another
+// cache, and bounds sizes by DefaultMaxSize.
 type Options struct {
 	// Gzip re-encodes the layer as tar+gzip for docker < 23 and podman < 4.
 	// The image then no longer carries the cache bytes: Pull refuses it.
 	Gzip bool
-	// Insecure allows plain HTTP (and unverified TLS) to the registry.
+	// Insecure allows plain HTTP to the registry named in the reference, and
+	// only to it; HTTPS is still tried first and TLS certificates are always
+	// verified. Without it every request is HTTPS, to localhost, loopback
+	// and private addresses too (see ErrPlainHTTP).
 	Insecure bool
+	// Name is the local cache name Pull and ImportLayout write (NAME.tar.zst
+	// and NAME.json); empty derives it from the reference or tag, never from
+	// the image (see Pull).
+	Name string
+	// Replace lets Pull and ImportLayout replace a cache of that name that
+	// holds other bytes (with its signature and SBOM, which describe the
+	// old bytes). Without it such a pull fails with ErrExists.
+	Replace bool
 	// Keychain supplies registry credentials (default authn.DefaultKeychain,
 	// which reads ~/.docker/config.json and credential helpers).
 	Keychain authn.Keychain

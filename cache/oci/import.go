@@ -9,9 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,31 +21,58 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/vzkit/vzkit/cache"
+	cachestore "github.com/vzkit/vzkit/cache/store"
 	"github.com/vzkit/vzkit/internal/atomicfile"
 )
 
 // Result says what Pull or ImportLayout wrote.
 type Result struct {
+	Name         string          // the local cache name (never the image's)
 	Digest       string          // image manifest digest, "sha256:..."
 	CachePath    string          // DEST/NAME.tar.zst
 	ManifestPath string          // DEST/NAME.json
-	Manifest     *cache.Manifest // the recovered cache manifest
+	Manifest     *cache.Manifest // the cache manifest as it is now in ManifestPath
+	// Unchanged: the cache NAME already held exactly the image's layer, so
+	// nothing was downloaded or written.
+	Unchanged bool
 }
 
-// Pull fetches the image ref from a registry and writes it back as a cache
-// into destDir.
+// ErrExists is in the error when a pull or import would replace a cache of
+// the same name that holds other bytes and Options.Replace is not set.
+var ErrExists = errors.New("a different cache of that name exists")
+
+// Pull fetches the image ref, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:HEX
+// (registry and tag or digest written out), and writes it as a cache into
+// destDir.
+//
+// The cache name is opts.Name, else it comes from ref alone: the last
+// component of the repository, a dash and the tag
+// (registry.example.org/vzkit/debian:12 is debian-12), or for a digest the
+// first 12 hex digits of it (.../vzkit/debian@sha256:0123456789ab... is
+// debian-0123456789ab). The name in the image's cache manifest is never
+// used, so an image cannot choose the local cache it lands on; the NAME.json
+// written names NAME.
+//
+// When cache NAME exists and its file already is the image's layer (same
+// SHA-256), nothing is written and the Result says Unchanged. Any other
+// cache of that name (other bytes, another compression, no manifest) is
+// refused with ErrExists naming its files, unless opts.Replace.
 func Pull(ctx context.Context, ref, destDir string, opts Options) (Result, error) {
 	r, err := parseRef(ref, opts)
 	if err != nil {
 		return Result{}, err
 	}
-	desc, err := remote.Get(r, remoteOptions(ctx, opts)...)
+	local, err := localName(opts.Name, refName(r), "reference "+ref)
 	if err != nil {
-		return Result{}, fmt.Errorf("oci: pull %s: %w", ref, err)
+		return Result{}, err
+	}
+	desc, err := remote.Get(r, remoteOptions(ctx, r, opts)...)
+	if err != nil {
+		return Result{}, remoteErr("pull "+ref, r, err)
 	}
 	img, err := desc.Image()
 	if err != nil {
-		return Result{}, fmt.Errorf("oci: pull %s: %w", ref, err)
+		return Result{}, remoteErr("pull "+ref, r, err)
 	}
 	var want v1.Hash
 	if d, ok := r.(name.Digest); ok {
@@ -53,15 +81,51 @@ func Pull(ctx context.Context, ref, destDir string, opts Options) (Result, error
 		}
 	}
 	blob := func(h v1.Hash) string { return r.Context().Digest(h.String()).String() }
-	return restore(ctx, img, want, blob, destDir, opts)
+	return restore(ctx, img, want, blob, destDir, local, opts)
+}
+
+// refName derives the cache name from a reference as Pull documents it.
+func refName(r name.Reference) string {
+	base := path.Base(r.Context().RepositoryStr())
+	if d, ok := r.(name.Digest); ok {
+		_, hex, _ := strings.Cut(d.DigestStr(), ":")
+		return base + "-" + hex[:min(12, len(hex))]
+	}
+	return base + "-" + r.Identifier()
+}
+
+// localName checks the cache name given, else the one derived from what
+// the caller named (from says what, for the error).
+func localName(given, derived, from string) (string, error) {
+	if given != "" {
+		n, err := cachestore.CheckName(given)
+		if err != nil {
+			return "", fmt.Errorf("oci: %w", err)
+		}
+		return n, nil
+	}
+	n, err := cachestore.CheckName(derived)
+	if err != nil {
+		return "", fmt.Errorf("oci: cache name from %s: %w", from, err)
+	}
+	return n, nil
 }
 
 // ImportLayout reads the image named tag (annotation
 // org.opencontainers.image.ref.name; empty when the layout holds one image)
 // from the OCI layout directory dir and writes it as a cache into destDir.
-// Blobs are checked against their digests; a corrupt one is named in the
-// error by its path.
+// The cache name is opts.Name, else tag (ExportLayout tags with the cache
+// name); the image's own manifest never chooses it, and an existing cache of
+// that name is handled as by Pull. Blobs are checked against their digests;
+// a corrupt one is named in the error by its path.
 func ImportLayout(ctx context.Context, dir, tag, destDir string, opts Options) (Result, error) {
+	if opts.Name == "" && tag == "" {
+		return Result{}, fmt.Errorf("oci: layout %s: no cache name: give a name or a tag", dir)
+	}
+	local, err := localName(opts.Name, tag, "tag "+tag)
+	if err != nil {
+		return Result{}, err
+	}
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		return Result{}, fmt.Errorf("oci: layout %s: %w", dir, err)
@@ -91,13 +155,13 @@ func ImportLayout(ctx context.Context, dir, tag, destDir string, opts Options) (
 		return Result{}, fmt.Errorf("oci: layout %s: image %s: %w", dir, found[0].Digest, err)
 	}
 	blob := func(h v1.Hash) string { return filepath.Join(dir, "blobs", h.Algorithm, h.Hex) }
-	return restore(ctx, img, found[0].Digest, blob, destDir, opts)
+	return restore(ctx, img, found[0].Digest, blob, destDir, local, opts)
 }
 
 // restore checks img from end to end and writes its layer and the cache
-// manifest from its config into destDir. want, when set, is the manifest
-// digest the caller asked for; blob names a blob in errors.
-func restore(ctx context.Context, img v1.Image, want v1.Hash, blob func(v1.Hash) string, destDir string, opts Options) (Result, error) {
+// manifest from its config into destDir as cache local. want, when set, is
+// the manifest digest the caller asked for; blob names a blob in errors.
+func restore(ctx context.Context, img v1.Image, want v1.Hash, blob func(v1.Hash) string, destDir, local string, opts Options) (Result, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return Result{}, fmt.Errorf("oci: image manifest: %w", err)
@@ -137,24 +201,64 @@ func restore(ctx context.Context, img v1.Image, want v1.Hash, blob func(v1.Hash)
 		return Result{}, fmt.Errorf("oci: image %s: layer %s size %d does not match the cache manifest (sha256:%s size %d)",
 			digest, ld.Digest, ld.Size, m.Archive.SHA256, m.Archive.Size)
 	}
-	if m.Name == "" || m.Name != filepath.Base(m.Name) || m.Name[0] == '.' {
-		return Result{}, fmt.Errorf("oci: image %s: bad template name %q in the cache manifest", digest, m.Name)
+	// The image's word for its own name is never taken: whatever it says,
+	// the cache is stored, and its manifest names it, as the caller chose.
+	m.Name = local
+	res := Result{
+		Name:      local,
+		Digest:    digest.String(),
+		CachePath: filepath.Join(destDir, local+".tar.zst"),
+		Manifest:  m,
+	}
+	res.ManifestPath = cache.ManifestPath(res.CachePath)
+
+	// Decide about an existing cache before the layer is downloaded.
+	st := &cachestore.Store{Dir: destDir}
+	if existing := st.Files(local); len(existing) > 0 {
+		have, err := sameCache(ctx, res.CachePath, ld, opts.maxSize())
+		if err != nil {
+			return Result{}, err
+		}
+		if have != nil {
+			res.Manifest, res.Unchanged = have, true
+			return res, nil
+		}
+		if !opts.Replace {
+			return Result{}, existsErr(local, existing, ld)
+		}
 	}
 
 	layer, err := img.LayerByDigest(ld.Digest)
 	if err != nil {
 		return Result{}, fmt.Errorf("oci: layer blob %s: %w", blob(ld.Digest), err)
 	}
-	res := Result{
-		Digest:    digest.String(),
-		CachePath: filepath.Join(destDir, m.Name+".tar.zst"),
-		Manifest:  m,
-	}
-	res.ManifestPath = cache.ManifestPath(res.CachePath)
-	if err := writeCache(ctx, layer, ld, blob(ld.Digest), res.CachePath, res.ManifestPath, m); err != nil {
+	if err := writeCache(ctx, layer, ld, blob(ld.Digest), res, st, opts.Replace); err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// sameCache returns the manifest of the cache at cachePath when that cache
+// already is the layer ld: its manifest records the layer's digest and size
+// and the file hashes to them. Anything else (no manifest, another
+// compression, a changed byte) is nil: a different cache.
+func sameCache(ctx context.Context, cachePath string, ld v1.Descriptor, maxSize int64) (*cache.Manifest, error) {
+	m, err := cache.ReadManifest(cache.ManifestPath(cachePath))
+	if err != nil || m.Archive.SHA256 != ld.Digest.Hex || m.Archive.Size != ld.Size {
+		return nil, nil
+	}
+	sum, size, err := hashFile(ctx, cachePath, maxSize)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || sum != ld.Digest.Hex || size != ld.Size {
+		return nil, nil
+	}
+	return m, nil
+}
+
+func existsErr(name string, files []string, ld v1.Descriptor) error {
+	return fmt.Errorf("oci: cache %s: %w: %s (the image's layer is %s)", name, ErrExists, strings.Join(files, ", "), ld.Digest)
 }
 
 // manifestFromConfig recovers the cache manifest from the image config's
@@ -183,12 +287,14 @@ func manifestFromConfig(raw []byte) (*cache.Manifest, error) {
 	return &m, nil
 }
 
-// writeCache streams the layer into a temporary file beside cachePath,
-// checks size and digest, renames it into place and writes the manifest
-// last. An existing manifest is removed first, so no step in between leaves
-// a pair that verifies.
-func writeCache(ctx context.Context, layer v1.Layer, ld v1.Descriptor, blobName, cachePath, manifestPath string, m *cache.Manifest) (err error) {
-	dir := filepath.Dir(cachePath)
+// writeCache streams the layer into a temporary file beside res.CachePath
+// and checks size and digest. Only then does it touch cache res.Name: with
+// replace it removes the old one (manifest first, see cachestore.Remove),
+// else it refuses one that appeared during the download; then it renames
+// the file into place and writes the manifest last, so no step in between
+// leaves a pair that verifies.
+func writeCache(ctx context.Context, layer v1.Layer, ld v1.Descriptor, blobName string, res Result, st *cachestore.Store, replace bool) (err error) {
+	dir := filepath.Dir(res.CachePath)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("oci: %w", err)
 	}
@@ -197,7 +303,7 @@ func writeCache(ctx context.Context, layer v1.Layer, ld v1.Descriptor, blobName,
 		return fmt.Errorf("oci: layer blob %s: %w", blobName, err)
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(cachePath)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(res.CachePath)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("oci: %w", err)
 	}
@@ -225,19 +331,21 @@ func writeCache(ctx context.Context, layer v1.Layer, ld v1.Descriptor, blobName,
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("oci: close %s: %w", tmp.Name(), err)
 	}
-	if err = os.Remove(manifestPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("oci: remove old manifest: %w", err)
+	if replace {
+		if _, err = st.Remove(ctx, res.Name); err != nil && !errors.Is(err, cachestore.ErrNotFound) {
+			return fmt.Errorf("oci: replace cache %s: %w", res.Name, err)
+		}
+	} else if files := st.Files(res.Name); len(files) > 0 {
+		// Another build or pull wrote it while the layer was downloading.
+		return existsErr(res.Name, files, ld)
 	}
-	if err = atomicfile.SyncDir(dir); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), cachePath); err != nil {
+	if err = os.Rename(tmp.Name(), res.CachePath); err != nil {
 		return fmt.Errorf("oci: %w", err)
 	}
 	if err = atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
-	if err = cache.WriteManifest(manifestPath, m); err != nil {
+	if err = cache.WriteManifest(res.ManifestPath, res.Manifest); err != nil {
 		return fmt.Errorf("oci: %w", err)
 	}
 	return nil

@@ -259,7 +259,7 @@ func TestImportLayoutRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest := t.TempDir()
-	res, err := ImportLayout(ctx, dir, "", dest, Options{})
+	res, err := ImportLayout(ctx, dir, "", dest, Options{Name: "debian-12-x86_64-test"})
 	if err != nil {
 		t.Fatalf("ImportLayout: %v", err)
 	}
@@ -290,6 +290,18 @@ func TestImportLayoutRoundTrip(t *testing.T) {
 	}
 	if _, err := ImportLayout(ctx, dir, "no-such-tag", t.TempDir(), Options{}); err == nil {
 		t.Error("ImportLayout of a missing tag succeeded")
+	}
+	// The tag names the cache; without a tag a name must be given, the
+	// image's own is never taken.
+	res, err = ImportLayout(ctx, dir, "debian-12-x86_64-test", t.TempDir(), Options{Name: "mine"})
+	if err != nil || res.Name != "mine" || filepath.Base(res.CachePath) != "mine.tar.zst" {
+		t.Errorf("ImportLayout with a name: %+v, %v", res, err)
+	}
+	if m, err := cache.ReadManifest(res.ManifestPath); err != nil || m.Name != "mine" {
+		t.Errorf("imported manifest under a given name: %+v, %v", m, err)
+	}
+	if _, err := ImportLayout(ctx, dir, "", t.TempDir(), Options{}); err == nil {
+		t.Error("ImportLayout with neither tag nor name succeeded")
 	}
 }
 
@@ -377,7 +389,7 @@ func TestGzipFallback(t *testing.T) {
 	if out, err := exec.Command("tar", "-tzf", blob).CombinedOutput(); err != nil || !strings.Contains(string(out), "etc/hostname") {
 		t.Errorf("tar -tzf gzip layer: %v\n%s", err, out)
 	}
-	if _, err := ImportLayout(ctx, dir, "", t.TempDir(), Options{}); err == nil || !strings.Contains(err.Error(), "gzip") {
+	if _, err := ImportLayout(ctx, dir, "", t.TempDir(), Options{Name: "gz"}); err == nil || !strings.Contains(err.Error(), "gzip") {
 		t.Errorf("import of a gzip image: err = %v, want a refusal mentioning gzip", err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -48,9 +49,17 @@ without one) is read from the cache's /sbin/init now and recorded as
 INIT_KIND; --init sets it. From then on it is configuration: what the
 container later puts at /sbin/init changes nothing about its privileges.
 
---ostemplate oci://REGISTRY/REPO:TAG pulls a cache pushed by "vzpkg cache
-push" into the cache directory first (every digest checked), then creates
-from it.`,
+--ostemplate oci://REGISTRY/REPO:TAG (or oci://REGISTRY/REPO@sha256:DIGEST)
+pulls a cache pushed by "vzpkg cache push" into the cache directory first
+(every digest checked), then creates from it. The template is named after
+the reference you typed, as "vzpkg cache pull" names it: the last part of
+the repository, a dash and the tag (oci://registry.example.org/vzkit/debian:12
+is template debian-12), never after what the image says. A template of that
+name that already is this image is used as it is; one with other content is
+never replaced: remove it ("vzpkg cache rm NAME"), or pull with "vzpkg cache
+pull REF --replace" or "--name NAME" first. The registry is spoken to over
+HTTPS only (localhost and private addresses too); --insecure-registry allows
+plain HTTP to it.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.store()
@@ -67,10 +76,14 @@ from it.`,
 				}
 				res, err := oci.Pull(ctx, ref, conf.CacheDir(), oci.Options{Insecure: insecureRegistry})
 				if err != nil {
-					return fmt.Errorf("--ostemplate %s: %w", o.OSTemplate, err)
+					return fmt.Errorf("--ostemplate %s: %w", o.OSTemplate, pullHint(err))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s@%s as template %s\n", ref, res.Digest, res.Manifest.Name)
-				o.OSTemplate = res.Manifest.Name
+				if res.Unchanged {
+					fmt.Fprintf(cmd.OutOrStdout(), "Template %s already is %s@%s; not pulled again\n", res.Name, ref, res.Digest)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s@%s as template %s\n", ref, res.Digest, res.Name)
+				}
+				o.OSTemplate = res.Name
 			}
 			if _, err := st.Create(ctx, o); err != nil {
 				return ctErr(err)
@@ -85,7 +98,7 @@ from it.`,
 	f.StringVar(&o.Hostname, "hostname", "", "container hostname")
 	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address (repeatable)")
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
-	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow a plain-HTTP registry")
+	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow plain HTTP to that registry")
 	f.StringVar(&o.Layout, "layout", "", "storage layout: plain or overlay (default VE_LAYOUT of vz.conf)")
 	f.BoolVar(&o.Privileged, "privileged", false, "the container's root is the host's root (no user namespace): see above for the risk")
 	f.Var((*initFlag)(&o.Init), "init", "init kind: systemd, sysvinit or minimal (default: from the cache's /sbin/init)")
@@ -104,4 +117,15 @@ func (f *initFlag) Set(v string) error {
 	}
 	*f = initFlag(k)
 	return nil
+}
+
+// pullHint says how to get past a refused oci:// pull.
+func pullHint(err error) error {
+	switch {
+	case errors.Is(err, oci.ErrExists):
+		return fmt.Errorf("%w; create never replaces a template: remove it (vzpkg cache rm), or pull first with vzpkg cache pull --replace or --name NAME", err)
+	case errors.Is(err, oci.ErrPlainHTTP):
+		return fmt.Errorf("%w; --insecure-registry allows plain HTTP to it", err)
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vzkit/vzkit/cache/oci"
 	cachestore "github.com/vzkit/vzkit/cache/store"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/repo/pgp"
@@ -128,4 +130,15 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		return cli.UsageError(check(cmd, args))
 	}
+}
+
+// registryHint adds the flag that answers a refused pull or push.
+func registryHint(err error) error {
+	switch {
+	case errors.Is(err, oci.ErrExists):
+		return fmt.Errorf("%w; --replace replaces it, --name NAME pulls under another name", err)
+	case errors.Is(err, oci.ErrPlainHTTP):
+		return fmt.Errorf("%w; --insecure allows plain HTTP to it", err)
+	}
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/cache/oci/ocitest"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
@@ -199,3 +200,111 @@ func TestCacheCommands(t *testing.T) {
 }
 
 func fileExistsT(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// Push and pull through a plain-HTTP registry on loopback: only with
+// --insecure; the pulled cache is named after the reference, never after
+// what the image says, and never replaces another cache unless --replace.
+func TestCachePullPush(t *testing.T) {
+	reg := ocitest.Start(t)
+	root, other := t.TempDir(), t.TempDir()
+	local := saveCache(t, root, "debian-12-minimal")
+	dir := filepath.Dir(local)
+	localBytes := readFileT(t, local)
+	localManifest := readFileT(t, cache.ManifestPath(local))
+	ref := reg.Addr + "/vzkit/debian:12"
+
+	out, code, err := run(t, root, "cache", "pull", "--help")
+	exitCode(t, "pull --help", code, cli.ExitOK, err)
+	for _, want := range []string{"/vzkit/debian:12 ", "-> debian-12\n", "-> debian-0123456789ab\n", "--replace", "--name", "--insecure"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pull --help lacks %q:\n%s", want, out)
+		}
+	}
+
+	for _, args := range [][]string{{"push", "debian-12-minimal", ref}, {"pull", ref}} {
+		_, code, err = run(t, root, append([]string{"cache"}, args...)...)
+		exitCode(t, args[0]+" without --insecure", code, cli.ExitFailure, err)
+		if err == nil || !strings.Contains(err.Error(), reg.Addr+" is not marked insecure") || !strings.Contains(err.Error(), "--insecure allows") {
+			t.Errorf("%s without --insecure: %v", args[0], err)
+		}
+	}
+	out, code, err = run(t, root, "cache", "push", "debian-12-minimal", ref, "--insecure")
+	exitCode(t, "push", code, cli.ExitOK, err)
+	if !strings.Contains(out, "pushed ") {
+		t.Errorf("push: %s", out)
+	}
+
+	// The image's manifest says debian-12-minimal, which exists here.
+	out, code, err = run(t, root, "cache", "pull", ref, "--insecure")
+	exitCode(t, "pull", code, cli.ExitOK, err)
+	pulled := filepath.Join(dir, "debian-12.tar.zst")
+	if !strings.Contains(out, "as cache debian-12: "+pulled) || !bytes.Equal(readFileT(t, pulled), localBytes) {
+		t.Errorf("pull: %s", out)
+	}
+	if !bytes.Equal(readFileT(t, local), localBytes) || !bytes.Equal(readFileT(t, cache.ManifestPath(local)), localManifest) {
+		t.Error("pull rewrote debian-12-minimal, the name inside the image")
+	}
+	out, code, err = run(t, root, "cache", "pull", ref, "--insecure")
+	exitCode(t, "pull again", code, cli.ExitOK, err)
+	if !strings.Contains(out, "cache debian-12 already is") || !strings.Contains(out, "nothing written") {
+		t.Errorf("pull of what is there: %s", out)
+	}
+
+	// The tag moves on to other bytes.
+	saveCache(t, other, "other")
+	_, code, err = run(t, other, "cache", "push", "other", ref, "--insecure")
+	exitCode(t, "push other", code, cli.ExitOK, err)
+	_, code, err = run(t, root, "cache", "pull", ref, "--insecure")
+	exitCode(t, "pull over a different debian-12", code, cli.ExitFailure, err)
+	if err == nil || !strings.Contains(err.Error(), pulled) || !strings.Contains(err.Error(), filepath.Join(dir, "debian-12.json")) || !strings.Contains(err.Error(), "--replace") {
+		t.Errorf("pull over a different debian-12: %v", err)
+	}
+	if !bytes.Equal(readFileT(t, pulled), localBytes) {
+		t.Error("refused pull changed debian-12")
+	}
+	out, code, err = run(t, root, "cache", "pull", ref, "--insecure", "--name", "other-12")
+	exitCode(t, "pull --name", code, cli.ExitOK, err)
+	if !strings.Contains(out, "as cache other-12") {
+		t.Errorf("pull --name: %s", out)
+	}
+	out, code, err = run(t, root, "cache", "pull", ref, "--insecure", "--replace")
+	exitCode(t, "pull --replace", code, cli.ExitOK, err)
+	if !bytes.Equal(readFileT(t, pulled), readFileT(t, filepath.Join(dir, "other-12.tar.zst"))) {
+		t.Errorf("pull --replace did not replace debian-12: %s", out)
+	}
+	_, code, err = run(t, root, "cache", "pull", ref, "--insecure", "--name", "../x")
+	exitCode(t, "pull --name ../x", code, cli.ExitUsage, err)
+	_, code, err = run(t, root, "cache", "pull", "vzkit/debian:12", "--insecure")
+	exitCode(t, "pull without a registry", code, cli.ExitFailure, err)
+
+	// The listing shows the local names, each manifest agreeing.
+	out, code, err = run(t, root, "cache", "list", "-o", "json")
+	exitCode(t, "list", code, cli.ExitOK, err)
+	var rows []struct {
+		Name, Manifest string
+		Valid          bool
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rows {
+		names = append(names, r.Name)
+		m, err := cache.ReadManifest(r.Manifest)
+		if !r.Valid || err != nil || m.Name != r.Name {
+			t.Errorf("listed %s: valid %v, manifest %+v %v", r.Name, r.Valid, m, err)
+		}
+	}
+	if got := strings.Join(names, " "); got != "debian-12 debian-12-minimal other-12" {
+		t.Errorf("list: %s", got)
+	}
+}
+
+func readFileT(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
