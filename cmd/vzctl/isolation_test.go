@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
+)
+
+// The isolation suite: inside containers of every init kind, unprivileged
+// (the default) and privileged, a probe run as the container's root tries
+// what a hostile customer would (testdata/isoprobe) and every attempt must
+// fail; its capability set must be exactly what the configuration grants.
+
+var (
+	probeOnce sync.Once
+	probeBin  string
+	probeErr  error
+)
+
+// isoProbe builds the probe, statically linked, once per test binary.
+func isoProbe(t *testing.T) string {
+	t.Helper()
+	probeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vzkit-isoprobe-")
+		if err != nil {
+			probeErr = err
+			return
+		}
+		probeBin = filepath.Join(dir, "isoprobe")
+		cmd := exec.Command("go", "build", "-o", probeBin, "./testdata/isoprobe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			probeErr = fmt.Errorf("build isoprobe: %v\n%s", err, out)
+		}
+	})
+	if probeErr != nil {
+		t.Fatal(probeErr)
+	}
+	return probeBin
+}
+
+// mustFail are the probe's attempts that are a way out of the container,
+// or into the host or another container, when they succeed.
+var mustFail = []string{
+	"signal host process", "ptrace host process", "see host path",
+	"load kernel module", "init_module",
+	"read host disk", "mount host disk",
+	"write core_pattern", "write kernel sysctl", "core_pattern through a new proc",
+	"write core_pattern without the cover", "write /sys", "write /sys after remount",
+	"new user namespace", "open_by_handle_at",
+}
+
+// Capability sets by profile (runtime/security.go), as the admin would
+// check them against `vzctl create --help`.
+var (
+	defaultCaps = []string{"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+		"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"}
+	sysvCaps    = append(append([]string{}, defaultCaps...), "SYS_BOOT", "NET_ADMIN")
+	systemdCaps = append(append([]string{}, sysvCaps...), "SYS_NICE")
+)
+
+func capMask(t *testing.T, names []string) string {
+	t.Helper()
+	var m uint64
+	for _, n := range names {
+		found := false
+		for _, c := range capability.ListKnown() {
+			if strings.EqualFold(c.String(), n) {
+				m |= 1 << uint(c)
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("unknown capability %s", n)
+		}
+	}
+	return fmt.Sprintf("%016x", m)
+}
+
+// hostDisk is "major:minor" of the block device holding the host's /.
+func hostDisk(t *testing.T) string {
+	var st unix.Stat_t
+	if err := unix.Stat("/", &st); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+}
+
+type probeResult struct {
+	Attempts map[string]string `json:"attempts"`
+	CapEff   string            `json:"cap_eff"`
+	CapBnd   string            `json:"cap_bnd"`
+	UIDMap   string            `json:"uid_map"`
+	Procs    int               `json:"procs"`
+}
+
+func TestIsolationSuite(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: containers need namespaces, mounts and cgroups")
+	}
+	probe := isoProbe(t)
+	for _, img := range []struct {
+		init, pkg string
+		caps      []string
+	}{
+		{"minimal", "", defaultCaps},
+		{"sysvinit", "sysvinit-core", sysvCaps},
+		{"systemd", "systemd-sysv", systemdCaps},
+	} {
+		for _, privileged := range []bool{false, true} {
+			mode := "unprivileged"
+			if privileged {
+				mode = "privileged"
+			}
+			t.Run(img.init+"/"+mode, func(t *testing.T) {
+				var e *env
+				template := "debian-12-" + img.init
+				if img.pkg == "" {
+					e = newEnv(t)
+					template = "debian-12-minimal"
+				} else {
+					e = newInitEnv(t, img.pkg, template)
+				}
+				// A neighbour with a secret, whose files must stay out of reach.
+				e.ok("create", "501", "--ostemplate", template)
+				secret := e.path("var/lib/vzkit/private/501/root/secret")
+				if err := os.WriteFile(secret, []byte("neighbour's\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args := []string{"create", "500", "--ostemplate", template}
+				if privileged {
+					args = append(args, "--privileged")
+				}
+				e.ok(args...)
+				dst := e.path("var/lib/vzkit/private/500/usr/local/bin/isoprobe")
+				copyFile(t, probe, dst, 0o755)
+				e.ok("start", "500")
+				e.ok("start", "501")
+				env := fmt.Sprintf("HOST_PID=%d HOST_PATH=%s DISK=%s", os.Getpid(), secret, hostDisk(t))
+				out := e.ok("exec", "500", env+" /usr/local/bin/isoprobe")
+				var r probeResult
+				if err := json.Unmarshal([]byte(out), &r); err != nil {
+					t.Fatalf("probe output %q: %v", out, err)
+				}
+				for _, a := range mustFail {
+					got, ok := r.Attempts[a]
+					if !ok {
+						t.Errorf("probe did not try %q", a)
+					} else if got == "" {
+						t.Errorf("%s: succeeded inside the container", a)
+					} else if strings.Contains(got, "no such file") && a != "see host path" {
+						t.Errorf("%s: the probe's target is missing on this host (%s): it proves nothing", a, got)
+					}
+				}
+				want := append([]string{}, img.caps...)
+				if !privileged && img.init == "systemd" {
+					want = append(want, "SYS_ADMIN") // inside its own user namespace only
+				}
+				if r.CapEff != capMask(t, want) || r.CapBnd != r.CapEff {
+					t.Errorf("capabilities: effective %s, bounding %s; want %s (%s)", r.CapEff, r.CapBnd, capMask(t, want), strings.Join(want, " "))
+				}
+				conf := readFile(t, e.path("etc/vzkit/conf/500.conf"))
+				switch {
+				case privileged:
+					if r.UIDMap != "0 0 4294967295" {
+						t.Errorf("privileged container's uid_map %q, want the host's", r.UIDMap)
+					}
+				default:
+					uid := confValue(conf, "LOCAL_UID")
+					if n, err := strconv.Atoi(uid); err != nil || n < 100000 || r.UIDMap != "0 "+uid+" 65536" {
+						t.Errorf("unprivileged container's uid_map %q, LOCAL_UID %q", r.UIDMap, uid)
+					}
+				}
+				if hostProcs, _ := filepath.Glob("/proc/[0-9]*"); r.Procs >= len(hostProcs) || r.Procs > 40 {
+					t.Errorf("the container sees %d processes (host %d)", r.Procs, len(hostProcs))
+				}
+				if b, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); strings.Contains(string(b), "pwned") {
+					t.Errorf("host core_pattern changed: %q", b)
+				}
+				e.ok("stop", "500")
+				e.ok("stop", "501")
+			})
+		}
+	}
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// confValue is KEY's value in CTID.conf text.
+func confValue(conf, key string) string {
+	for _, l := range strings.Split(conf, "\n") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
