@@ -5,49 +5,77 @@
 //
 // How:
 //   - Nothing half-done is visible. create unpacks the cache into a
-//     temporary directory next to the private area, renames it into place
-//     with a ".vzkit-creating" marker inside, writes CTID.conf atomically,
-//     and only then drops the marker. A temporary directory or a marked
-//     private area without a CTID.conf is debris of a killed create and is
-//     removed by the next create or destroy.
+//     temporary directory next to the private area, makes a marker file
+//     beside it (".vzkit-creating-CTID", outside the tree, so that nothing
+//     the cache holds decides where it is written), renames the directory
+//     into place, writes CTID.conf atomically, and only then drops the
+//     marker. A temporary directory, or a private area with its marker and
+//     no CTID.conf, is debris of a killed create and is removed by the next
+//     create or destroy.
 //   - One operation per container at a time: an flock on LOCKDIR/CTID.lck,
 //     taken without waiting (ErrLocked, OpenVZ's exit 9).
 //   - Layouts: "plain" keeps the root tree itself in the private area and
 //     bind-mounts it at VE_ROOT; "overlay" unpacks each cache once, read-only,
 //     into TEMPLATE/overlay/<sha256 of the cache> and keeps only upper/ and
 //     work/ in the private area, joined with overlayfs at VE_ROOT.
+//   - Containers are unprivileged by default. Each gets a range of 65536
+//     host uids and gids of its own (LOCAL_UID/LOCAL_GID in CTID.conf,
+//     allocated from vz.conf's LOCAL_UID/LOCAL_GID, skipping other
+//     containers' ranges, /etc/subuid and /etc/subgid, and host users), and
+//     runs in a user namespace mapping its root to the first of them. Files
+//     stay on disk as the cache has them (owned by 0 and the distro's ids);
+//     VE_ROOT is an idmapped mount (package idmap) that shows them to the
+//     container with the right owners, so neither create nor clone chowns
+//     anything, and a container can move between ranges or to privileged
+//     mode without a change on disk. PRIVILEGED="yes" (create --privileged)
+//     runs the container without a user namespace: its root is the host's.
+//   - Privileges come from configuration only (security.go): INIT_KIND,
+//     told from the cache's /sbin/init once at create, picks the init and
+//     its profile; PRIVILEGED, CAPABILITY ("NAME:on|off", OpenVZ's form) and
+//     FEATURES ("nesting:on") complete it. What the image later does to its
+//     /sbin/init changes nothing.
+//   - The host tree is closed: VE_ROOT's, VE_PRIVATE's and the overlay
+//     lowers' parents are 0700, and container roots are mounted nodev (a
+//     container never needs device nodes of its own tree; /dev is set up
+//     apart). Every host-side access to a container's root goes through
+//     package saferoot: resolved inside the root, no final symlink
+//     followed, no FIFO or device opened, reads bounded, writes by O_EXCL
+//     temporary names renamed into place; for an unprivileged container with
+//     its root's host ids, so the host does nothing there the container's
+//     root could not. A cache without its manifest is refused unless
+//     ALLOW_UNVERIFIED_CACHE=yes.
+//   - The sandbox reaches a running root through its gate (gate.go):
+//     STATEDIR/ct/CTID, a small tmpfs owned by the container's root and
+//     mode 0700, holding root/ (a bind of VE_ROOT, walkable from inside the
+//     user namespace while VE_ROOT's parent stays closed) and console.log,
+//     whose size the tmpfs bounds; vzctl rotates it when it looks at the
+//     container.
 //   - start runs the image's /sbin/init inside a detached sandbox (package
-//     sandbox, no host process stays behind). An image without one (minbase
-//     Debian) gets vzkit's minimal init: this very binary, copied once
-//     with the shared libraries it needs into STATEDIR/initfs and
-//     bind-mounted read-only at /.vzkit; run as "__init" it is PID 1,
-//     reaps orphans and shuts down on SIGTERM/SIGPWR. The kind of init is
-//     recorded in STATEDIR/ct/CTID.init so that stop asks it the right
-//     way (SIGRTMIN+3 to systemd, `telinit 0` to sysvinit, SIGTERM to the
-//     minimal init) and waits STOP_TIMEOUT before it kills.
-//   - A real init (init_system.go) gets what it needs to boot and to
-//     power off, beyond runc's default profile. Both kinds: a fresh tmpfs
-//     /run (image content copied up) and /run/lock; CAP_SYS_BOOT with
-//     reboot(2) allowed by seccomp, which in a PID namespace only ends the
-//     namespace's init (POWER_OFF/HALT kill it with SIGINT as its status,
-//     RESTART with SIGHUP; other commands fail with EINVAL) so that halt
-//     ends the container instead of failing; CAP_NET_ADMIN for the
-//     distro's network scripts on the container's own interfaces.
-//     systemd also gets CAP_SYS_ADMIN (its mounts, the namespaces of
-//     sandboxed units, the hostname) and CAP_SYS_NICE, the new mount API
-//     and name_to_handle_at off the seccomp deny list, and a cgroup
-//     namespace with its own cgroup writable: /sys/fs/cgroup read-write
-//     on cgroup v2, on v1/hybrid hosts the controllers read-only and the
-//     name=systemd hierarchy bound read-write (systemd 252 runs in
-//     legacy/hybrid mode and mounts its own cgroup2 view). No /dev/console
-//     for systemd (it logs to its journal; console-getty skips itself);
-//     sysvinit's /dev/console is the console log STATEDIR/ct/CTID.log.
-//     CAP_SYS_RESOURCE is never asked for (some hosts lack it).
-//     Security: CAP_SYS_ADMIN makes a systemd container's root user able
-//     to remount what runc masked and, on v1 hosts (or v2 without the
-//     nsdelegate mount option), to mount a controller read-write and lift
-//     its own limits; such a container is no boundary against its own
-//     root. The sysvinit set adds no way out of the container's limits.
+//     sandbox, no host process stays behind), or vzkit's minimal init for
+//     INIT_KIND=minimal: this very binary, copied once with the shared
+//     libraries it needs into STATEDIR/initfs and bind-mounted read-only at
+//     /.vzkit; run as "__init" it is PID 1, reaps orphans and shuts down on
+//     SIGTERM/SIGPWR. The kind of init is also recorded in
+//     STATEDIR/ct/CTID.init so that stop asks it the right way (SIGRTMIN+3
+//     to systemd, `telinit 0` to sysvinit, SIGTERM to the minimal init) and
+//     waits STOP_TIMEOUT before it kills.
+//   - A real init (security.go) gets what it needs to boot and to power
+//     off, beyond runc's default profile. Both kinds: a fresh tmpfs /run
+//     (image content copied up) and /run/lock; CAP_SYS_BOOT with reboot(2)
+//     allowed by seccomp, which in a PID namespace only ends the
+//     namespace's init; CAP_NET_ADMIN for the distro's network scripts on
+//     the container's own interfaces. systemd also gets CAP_SYS_NICE and a
+//     cgroup namespace with its own cgroup writable (and owned by its root):
+//     /sys/fs/cgroup read-write on cgroup v2, on v1/hybrid hosts the
+//     controllers read-only and the name=systemd hierarchy bound
+//     read-write. An unprivileged systemd gets CAP_SYS_ADMIN, which counts
+//     only in its own namespaces; a privileged one does not (over the
+//     host's namespaces it would let root remount /proc and write host-wide
+//     sysctls) unless CAPABILITY="SYS_ADMIN:on" says so: Debian's systemd
+//     boots without it. No /dev/console for systemd (it logs to its
+//     journal); sysvinit's /dev/console is the console log. CAP_SYS_RESOURCE
+//     is never asked for (some hosts lack it). seccomp refuses new user
+//     namespaces unless FEATURES="nesting:on" in an unprivileged container.
 //   - start returns once the init is up: systemd's API socket exists and
 //     `systemctl is-system-running --wait` has answered (the boot job
 //     queue is empty), or sysvinit has /run/initctl and has left rcS
@@ -59,11 +87,10 @@
 //     a host file; rc 0 runs and its halt ends the init.
 //   - Settings reach a container's files two ways. Before its init runs,
 //     start writes /etc/hostname, /etc/hosts and /etc/resolv.conf from the
-//     host through os.Root (no symlink leads out of VE_ROOT). In a running
-//     container, set runs the distro's own setup scripts (package distros,
-//     chosen by ID/ID_LIKE of its os-release) inside it, falling back to
-//     the host-side writes for distros without scripts; the kernel hostname
-//     is set from the host in the container's UTS namespace, as only a
-//     systemd container has CAP_SYS_ADMIN. IP addresses go to a Network
+//     host through saferoot. In a running container, set runs the distro's
+//     own setup scripts (package distros, chosen by ID/ID_LIKE of its
+//     os-release) inside it, falling back to the host-side writes for
+//     distros without scripts; the kernel hostname is set from the host in
+//     the container's UTS namespace. IP addresses go to a Network
 //     implementation supplied by the caller (package runtime/net).
 package runtime

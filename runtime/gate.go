@@ -110,25 +110,23 @@ func (s *Store) rotateConsole(ctid string) {
 	if err != nil || st.Size <= consoleLogMax {
 		return
 	}
-	if err := r.Remove("console.log.1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log().Warn("console log rotation", "ctid", ctid, "err", err)
-		return
-	}
+	// The tail is read first and the log emptied before the copy is
+	// written: a full gate has no room for both.
 	f, err := r.Open("console.log")
 	if err != nil {
 		return
 	}
-	defer f.Close()
 	tail := make([]byte, consoleLogMax)
 	n, err := f.ReadAt(tail, st.Size-consoleLogMax)
+	f.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return
 	}
-	if err := r.WriteFile("console.log.1", tail[:n], 0o640); err != nil {
+	if err := r.Truncate("console.log", 0); err != nil {
 		s.log().Warn("console log rotation", "ctid", ctid, "err", err)
 		return
 	}
-	if err := r.Truncate("console.log", 0); err != nil {
+	if err := r.WriteFile("console.log.1", tail[:n], 0o640); err != nil {
 		s.log().Warn("console log rotation", "ctid", ctid, "err", err)
 	}
 }

@@ -225,3 +225,43 @@ func confValue(conf, key string) string {
 	}
 	return ""
 }
+
+// TestConsoleLogBounded: whatever a container writes to its console, the
+// log on the host (STATEDIR is /run, memory) stays within its bound, and
+// vzctl rotates it.
+func TestConsoleLogBounded(t *testing.T) {
+	e := newEnv(t)
+	e.ok("create", "510", "--ostemplate", "debian-12-minimal")
+	e.ok("start", "510")
+	// The init's stdout is the console log; the container's root can
+	// write to it through /proc/1/fd/1.
+	_, stderr, code := e.run("exec", "510", "dd if=/dev/zero of=/proc/1/fd/1 bs=64k count=320 status=none")
+	if code == 0 {
+		t.Errorf("20 MiB written to the console log without an error")
+	} else if !strings.Contains(stderr, "No space left") {
+		t.Errorf("the write stopped with %q, want no space left", stderr)
+	}
+	log := e.path("run/vzkit/ct/510/console.log")
+	fi, err := os.Stat(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 3<<20 {
+		t.Errorf("console log holds %d bytes, over its 3 MiB bound", fi.Size())
+	}
+	e.ok("status", "510")
+	if fi, err := os.Stat(log); err != nil || fi.Size() != 0 {
+		t.Errorf("console log after status: %v %v, want rotated to empty", fi, err)
+	}
+	if fi, err := os.Stat(log + ".1"); err != nil || fi.Size() != 1<<20 {
+		t.Errorf("rotated log: %v %v, want the newest 1 MiB", fi, err)
+	}
+	e.ok("exec", "510", "echo after rotation >/proc/1/fd/1")
+	if b, _ := os.ReadFile(log); string(b) != "after rotation\n" {
+		t.Errorf("console log after rotation: %q", b)
+	}
+	e.ok("stop", "510")
+	if _, err := os.Stat(filepath.Dir(log)); !os.IsNotExist(err) {
+		t.Errorf("console log directory left after stop: %v", err)
+	}
+}
