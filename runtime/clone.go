@@ -87,9 +87,9 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	renamed := false
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp)
+			removeTree(tmp)
 			if renamed {
-				os.RemoveAll(private)
+				removeTree(private)
 			}
 			os.Remove(marker)
 		}

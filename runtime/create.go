@@ -147,9 +147,9 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		if err == nil {
 			return
 		}
-		os.RemoveAll(tmp)
+		removeTree(tmp)
 		if renamed {
-			os.RemoveAll(private)
+			removeTree(private)
 		}
 		os.Remove(marker)
 	}()
@@ -269,7 +269,7 @@ func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, er
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp) // no-op after the rename
+	defer removeTree(tmp) // no-op after the rename
 	os.Chmod(tmp, 0o755)
 	if err := s.unpackCache(ctx, cache, tmp); err != nil {
 		return "", fmt.Errorf("container %s: overlay lower: %w", ctid, err)
@@ -291,7 +291,7 @@ func (s *Store) removeDebris(ctid, private string) {
 	if _, err := os.Lstat(creatingMarker(private)); err == nil {
 		if _, err := os.Stat(s.ConfPath(ctid)); errors.Is(err, fs.ErrNotExist) {
 			s.log().Info("removing private area of an interrupted create", "ctid", ctid, "path", private)
-			os.RemoveAll(private)
+			removeTree(private)
 		}
 		os.Remove(creatingMarker(private))
 	}
@@ -311,7 +311,7 @@ func (s *Store) removeDebris(ctid, private string) {
 				defer l.Unlock()
 			}
 			s.log().Info("removing leftover of an interrupted operation", "path", filepath.Join(dir, e.Name()))
-			os.RemoveAll(filepath.Join(dir, e.Name()))
+			removeTree(filepath.Join(dir, e.Name()))
 		}
 	}
 }
@@ -342,7 +342,7 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 	trash := ""
 	if _, err := os.Lstat(c.Private); err == nil {
 		trash = filepath.Join(filepath.Dir(c.Private), debrisPrefix+ctid+"-destroyed")
-		os.RemoveAll(trash)
+		removeTree(trash)
 		if err := os.Rename(c.Private, trash); err != nil {
 			return fmt.Errorf("container %s: %w", ctid, err)
 		}
@@ -351,7 +351,7 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
 	if trash != "" {
-		if err := os.RemoveAll(trash); err != nil {
+		if err := removeTree(trash); err != nil {
 			return fmt.Errorf("container %s: remove private area: %w", ctid, err)
 		}
 	}
