@@ -23,6 +23,10 @@ var testRoot string
 // detached sandbox and exits, to show that the sandbox outlives it.
 const starterEnv = "VZKIT_SANDBOX_TEST_STARTER"
 
+// runnerEnv makes the test binary Run a sandbox that sleeps until killed,
+// to be killed itself: the sandbox must die with it.
+const runnerEnv = "VZKIT_SANDBOX_TEST_RUNNER"
+
 // probeEnv makes the test binary call probeSyscall and print the errno name.
 const probeEnv = "VZKIT_SANDBOX_TEST_PROBE"
 
@@ -42,6 +46,14 @@ func TestMain(m *testing.M) {
 	}
 	if spec := os.Getenv(starterEnv); spec != "" {
 		os.Exit(runStarter(spec))
+	}
+	if spec := os.Getenv(runnerEnv); spec != "" {
+		f := strings.Split(spec, "|")
+		_, err := Run(context.Background(), Config{ID: f[1], Root: f[2], StateDir: f[0]}, Process{
+			Args: []string{"/bin/sh", "-c", "sleep 100000"},
+		})
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	os.Exit(runTests(m))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	goruntime "runtime"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
@@ -28,8 +29,30 @@ var ErrNotRunning = errors.New("sandbox not running")
 // init and never returns; otherwise it returns at once.
 func Init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
+		dieWithCaller()
 		libcontainer.Init()
 	}
+}
+
+// dieWithCallerName names the memfd that Run hands its init as its first
+// extra file (descriptor 3): the mark of a sandbox that must die with the
+// process that runs it.
+const dieWithCallerName = "vzkit-die-with-caller"
+
+// dieWithCaller runs in the re-executed binary before libcontainer's init,
+// in the very process that becomes the sandbox's init (libcontainer's C
+// constructor has already made the namespaces). Marked by Run, it asks the
+// kernel for SIGKILL when its parent, the Run caller's thread, ends;
+// libcontainer's init keeps the setting across its credential changes and
+// the exec of the payload. (libcontainer's own ParentDeathSignal only
+// covers the short-lived process it starts first.)
+func dieWithCaller() {
+	target, err := os.Readlink("/proc/self/fd/3")
+	if err != nil || target != "/memfd:"+dieWithCallerName+" (deleted)" {
+		return
+	}
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	unix.Close(3)
 }
 
 // ConsoleSize is a terminal's size in character cells.
@@ -86,7 +109,15 @@ type Sandbox struct {
 // Run creates a sandbox, runs p as its init, waits, and destroys the
 // sandbox. It returns p's exit status, 128+signal when p was killed. When
 // ctx ends the sandbox is killed and ctx's error is returned with the status.
+//
+// The sandbox dies with the calling process, SIGKILL included: its init
+// gets SIGKILL as parent-death signal (see dieWithCaller), so a killed
+// vzpkg never leaves a package's maintainer script running. The kernel
+// sends that signal when the thread that started the init ends, so Run
+// keeps the calling goroutine on its thread until it returns.
 func Run(ctx context.Context, cfg Config, p Process) (status int, err error) {
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
 	s, err := create(ctx, cfg)
 	if err != nil {
 		return -1, err
@@ -228,6 +259,15 @@ func (s *Sandbox) run(ctx context.Context, p Process, init bool) (int, error) {
 		return -1, err
 	}
 	lp := s.newProcess(p, init)
+	if init {
+		fd, err := unix.MemfdCreate(dieWithCallerName, unix.MFD_CLOEXEC)
+		if err != nil {
+			return -1, fmt.Errorf("sandbox %s: %w", s.ID(), err)
+		}
+		mark := os.NewFile(uintptr(fd), dieWithCallerName)
+		defer mark.Close()
+		lp.ExtraFiles = []*os.File{mark} // descriptor 3 of the init
+	}
 	var con *console
 	if p.TTY {
 		var err error

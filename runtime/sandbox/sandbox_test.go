@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
@@ -646,5 +647,56 @@ func BenchmarkRunTrue(b *testing.B) {
 		if err != nil || status != 0 {
 			b.Fatalf("Run: %d, %v", status, err)
 		}
+	}
+}
+
+// TestRunDiesWithCaller: a foreground sandbox (a build's dpkg, say) does
+// not outlive a caller killed with SIGKILL, which runs no cleanup.
+func TestRunDiesWithCaller(t *testing.T) {
+	cfg := testConfig(t)
+	runner := exec.Command(os.Args[0])
+	runner.Env = append(os.Environ(), runnerEnv+"="+strings.Join([]string{cfg.StateDir, cfg.ID, cfg.Root}, "|"))
+	if err := runner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for range 200 {
+		if s, err := Load(cfg.StateDir, cfg.ID); err == nil {
+			if st, err := s.State(); err == nil && st.Status == Running {
+				pid = st.InitPID
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pid == 0 {
+		runner.Process.Kill()
+		runner.Wait()
+		t.Fatal("the runner's sandbox never came up")
+	}
+	runner.Process.Kill()
+	runner.Wait()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // already gone
+	}
+	defer unix.Close(fd)
+	// A liveness bound, not a speed assertion.
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 30000)
+	if err != nil || n == 0 {
+		unix.Kill(pid, unix.SIGKILL)
+		t.Fatalf("the sandbox's init %d outlived its killed caller", pid)
+	}
+	if s, err := Load(cfg.StateDir, cfg.ID); err == nil {
+		s.Destroy()
+	}
+}
+
+// TestRunLeaksNoDescriptor: the mark Run hands its init is gone before the
+// payload runs.
+func TestRunLeaksNoDescriptor(t *testing.T) {
+	out := mustSh(t, testConfig(t), "ls /proc/$$/fd | tr '\\n' ' '")
+	if out != "0 1 2 " {
+		t.Errorf("the init's descriptors: %q, want only stdin, stdout and stderr", out)
 	}
 }
