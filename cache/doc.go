@@ -28,14 +28,12 @@
 // then checks size and SHA-256 against the manifest, when one is there,
 // before a single entry is read: unverified bytes are never parsed. A zstd
 // file with a seek table is decoded frame by frame on several goroutines
-// into one ordered stream; other inputs are decoded as a stream. One
-// goroutine reads the tar stream and creates directories, links and special
-// files in order; regular files up to 1 MiB go with their content to a pool
-// of workers that create, write and stamp them; directory owners, modes and
-// mtimes are applied at the end. Every lookup is an openat2 with
-// RESOLVE_IN_ROOT below the destination, so a symlink in the archive is
-// resolved as in a chroot of it and nothing reaches outside; entry names with
-// ".." or a leading "/" are refused, and hardlink targets are archive paths.
-// The decompressed stream and the bytes written to files are bounded by
-// UnpackOptions.MaxSize. The destination is meant to be new or empty.
+// into one ordered stream; other inputs are decoded as a stream. The tar
+// stream goes to internal/extract under its cache restore policy: file
+// content written by parallel workers, every lookup resolved inside the
+// destination, names with ".." or a leading "/" refused, device nodes
+// outside the standard set left out, the "./" entry's owner and mode given
+// to the destination. The decompressed stream and the bytes written to
+// files are bounded by UnpackOptions.MaxSize. The destination is meant to
+// be new or empty.
 package cache
