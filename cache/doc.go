@@ -8,8 +8,13 @@
 // stream with numeric owners only, mtimes in whole seconds clamped to
 // SOURCE_DATE_EPOCH (directories set to it: their mtimes depend on
 // unpack order), every xattr (file capabilities included) as a PAX
-// SCHILY.xattr record, hardlinks to the first path of an inode, device nodes
-// and fifos; sockets are left out. Sparse files are read through their holes.
+// SCHILY.xattr record, hardlinks to the first path of an inode, fifos and
+// the standard device nodes (extract.StandardDevice); sockets and other
+// device nodes are left out, the latter with a warning. File content is
+// read through internal/saferoot (no symlink, no FIFO or device opened,
+// O_NONBLOCK) and must still be a regular file of the listed size, since the
+// root's owner may swap files while it is packed. Sparse files are read
+// through their holes.
 // The tar stream is cut every FrameSize bytes and each piece is compressed as
 // an independent zstd frame on a pool of encoders; since the cut points depend
 // only on offsets and each frame on its own bytes, the output is the same for
