@@ -8,8 +8,13 @@
 // stream with numeric owners only, mtimes in whole seconds clamped to
 // SOURCE_DATE_EPOCH (directories set to it: their mtimes depend on
 // unpack order), every xattr (file capabilities included) as a PAX
-// SCHILY.xattr record, hardlinks to the first path of an inode, device nodes
-// and fifos; sockets are left out. Sparse files are read through their holes.
+// SCHILY.xattr record, hardlinks to the first path of an inode, fifos and
+// the standard device nodes (extract.StandardDevice); sockets and other
+// device nodes are left out, the latter with a warning. File content is
+// read through internal/saferoot (no symlink, no FIFO or device opened,
+// O_NONBLOCK) and must still be a regular file of the listed size, since the
+// root's owner may swap files while it is packed. Sparse files are read
+// through their holes.
 // The tar stream is cut every FrameSize bytes and each piece is compressed as
 // an independent zstd frame on a pool of encoders; since the cut points depend
 // only on offsets and each frame on its own bytes, the output is the same for
@@ -28,14 +33,12 @@
 // then checks size and SHA-256 against the manifest, when one is there,
 // before a single entry is read: unverified bytes are never parsed. A zstd
 // file with a seek table is decoded frame by frame on several goroutines
-// into one ordered stream; other inputs are decoded as a stream. One
-// goroutine reads the tar stream and creates directories, links and special
-// files in order; regular files up to 1 MiB go with their content to a pool
-// of workers that create, write and stamp them; directory owners, modes and
-// mtimes are applied at the end. Every lookup is an openat2 with
-// RESOLVE_IN_ROOT below the destination, so a symlink in the archive is
-// resolved as in a chroot of it and nothing reaches outside; entry names with
-// ".." or a leading "/" are refused, and hardlink targets are archive paths.
-// The decompressed stream and the bytes written to files are bounded by
-// UnpackOptions.MaxSize. The destination is meant to be new or empty.
+// into one ordered stream; other inputs are decoded as a stream. The tar
+// stream goes to internal/extract under its cache restore policy: file
+// content written by parallel workers, every lookup resolved inside the
+// destination, names with ".." or a leading "/" refused, device nodes
+// outside the standard set left out, the "./" entry's owner and mode given
+// to the destination. The decompressed stream and the bytes written to
+// files are bounded by UnpackOptions.MaxSize. The destination is meant to
+// be new or empty.
 package cache

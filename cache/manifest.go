@@ -56,6 +56,10 @@ type Archive struct {
 	SourceDateEpoch int64   `json:"source_date_epoch"`
 	FrameSize       int64   `json:"frame_size"` // uncompressed bytes per zstd frame (last one shorter)
 	Frames          []Frame `json:"frames"`
+
+	// SkippedDevices counts the device nodes of the root left out of the
+	// cache: those that are not extract.StandardDevice.
+	SkippedDevices int `json:"skipped_devices,omitempty"`
 }
 
 // Frame locates one independent zstd frame in the cache file. The same

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/internal/extract"
+	"github.com/vzkit/vzkit/internal/saferoot"
 )
 
 // Defaults for PackOptions.
@@ -77,7 +80,12 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Arch
 	tarHash := &countHash{w: fw, h: sha256.New()}
 	tw := tar.NewWriter(tarHash)
 
-	p := packer{root: root, tw: tw, opts: opts, links: map[inode]string{}}
+	tree, err := saferoot.Open(root)
+	if err != nil {
+		return arch, fmt.Errorf("cache: pack: %w", err)
+	}
+	defer tree.Close()
+	p := packer{root: root, tree: tree, tw: tw, opts: opts, links: map[inode]string{}}
 	for _, rel := range paths {
 		if err = ctx.Err(); err != nil {
 			break
@@ -155,6 +163,7 @@ type inode struct{ dev, ino uint64 }
 
 type packer struct {
 	root  string
+	tree  *saferoot.Root // the same root, for reading file content
 	tw    *tar.Writer
 	opts  PackOptions
 	links map[inode]string // first archive name of each multiply-linked file
@@ -211,12 +220,17 @@ func (p *packer) add(rel string, arch *Archive) error {
 		hdr.Typeflag = tar.TypeSymlink
 		hdr.Linkname = target
 	case unix.S_IFCHR, unix.S_IFBLK:
-		hdr.Typeflag = tar.TypeChar
-		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
-			hdr.Typeflag = tar.TypeBlock
+		char := st.Mode&unix.S_IFMT == unix.S_IFCHR
+		major, minor := unix.Major(st.Rdev), unix.Minor(st.Rdev)
+		if !extract.StandardDevice(char, major, minor) {
+			// A template must not hand containers a host device; Unpack
+			// would leave it out anyway.
+			slog.Warn("cache: device node outside the standard set left out", "path", full, "device", fmt.Sprintf("%d:%d", major, minor))
+			arch.SkippedDevices++
+			return nil
 		}
-		hdr.Devmajor = int64(unix.Major(st.Rdev))
-		hdr.Devminor = int64(unix.Minor(st.Rdev))
+		hdr.Typeflag = tar.TypeChar
+		hdr.Devmajor, hdr.Devminor = int64(major), int64(minor)
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
 	default: // sockets belong to a running system, not to a template
@@ -243,17 +257,31 @@ func (p *packer) add(rel string, arch *Archive) error {
 		return nil
 	}
 	arch.Files++
-	return p.copyFile(full, hdr.Size)
+	return p.copyFile(rel, hdr.Size)
 }
 
-// copyFile streams exactly size bytes of a regular file: sparse files are
-// read through their holes as zeros, which zstd shrinks to almost nothing.
-func (p *packer) copyFile(full string, size int64) error {
-	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+// copyFile streams exactly size bytes of the regular file rel: sparse files
+// are read through their holes as zeros, which zstd shrinks to almost
+// nothing. The root's owner may have swapped the file since it was listed:
+// the tree opens it without following a symlink, with O_NONBLOCK, and only
+// after checking it is a regular file (a FIFO would hang the open, a device
+// leak the host's data), and the fstat of what was opened must still show a
+// regular file of the size in the header.
+func (p *packer) copyFile(rel string, size int64) error {
+	full := filepath.Join(p.root, rel)
+	f, err := p.tree.Open(rel)
 	if err != nil {
-		return fmt.Errorf("cache: open %s: %w", full, err)
+		return fmt.Errorf("cache: pack %s: %w", full, err)
 	}
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("cache: stat %s: %w", full, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != size {
+		return fmt.Errorf("cache: %s changed while packing: mode %o and %d bytes, listed as a regular file of %d bytes",
+			full, st.Mode, st.Size, size)
+	}
 	n, err := io.CopyN(p.tw, f, size)
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("cache: %s shrank while packing (%d of %d bytes)", full, n, size)

@@ -11,11 +11,13 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
-	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/vzkit/vzkit/internal/bufpool"
+	"github.com/vzkit/vzkit/internal/extract"
 )
 
 // DefaultMaxSize bounds the decompressed tar stream when UnpackOptions.MaxSize
@@ -122,14 +124,33 @@ func Unpack(ctx context.Context, cachePath, dst string, opts UnpackOptions) erro
 		return fmt.Errorf("cache: unpack %s: %w", cachePath, err)
 	}
 	defer r.Close()
-	lr := &limitReader{r: r, left: opts.MaxSize}
-	if err := extract(ctx, lr, dst, opts); err != nil {
-		if errors.Is(err, errTooLarge) || lr.left < 0 {
-			err = fmt.Errorf("decompressed data exceeds the limit of %d bytes", opts.MaxSize)
-		}
+	if err := restore(ctx, r, dst, opts); err != nil {
 		return fmt.Errorf("cache: unpack %s into %s: %w", cachePath, dst, err)
 	}
 	return nil
+}
+
+// restore extracts the tar stream r into dst under the cache restore
+// policy. MaxSize bounds the stream and, since sparse files expand, the
+// file content written as well.
+func restore(ctx context.Context, r io.Reader, dst string, opts UnpackOptions) error {
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return err
+	}
+	root, err := extract.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	_, err = root.Extract(ctx, r, extract.CacheRestore, extract.Options{
+		MaxEntries:     opts.MaxEntries,
+		MaxFileBytes:   opts.MaxSize,
+		MaxTotalBytes:  opts.MaxSize,
+		MaxStreamBytes: opts.MaxSize,
+		Workers:        opts.Workers,
+		IgnoreOwner:    os.Geteuid() != 0,
+	})
+	return err
 }
 
 // Verify checks a cache against the manifest beside it (which must exist)
@@ -250,13 +271,13 @@ func decodeFrames(ctx context.Context, f io.ReaderAt, frames []Frame, workers in
 				return
 			}
 			go func() {
-				src := getBuf(fr.Size)[:fr.Size]
-				defer putBuf(src)
+				src := bufpool.Get(fr.Size)[:fr.Size]
+				defer bufpool.Put(src)
 				if _, err := f.ReadAt(src, fr.Offset); err != nil {
 					res <- frameResult{err: fmt.Errorf("read zstd frame %d: %w", i, err)}
 					return
 				}
-				out, err := dec.DecodeAll(src, getBuf(fr.TarLen))
+				out, err := dec.DecodeAll(src, bufpool.Get(fr.TarLen))
 				if err == nil && int64(len(out)) != fr.TarLen {
 					err = fmt.Errorf("is %d bytes, seek table says %d", len(out), fr.TarLen)
 				}
@@ -281,7 +302,7 @@ func decodeFrames(ctx context.Context, f io.ReaderAt, frames []Frame, workers in
 				// Write returns once the reader has copied everything.
 				_, r.err = pw.Write(r.data)
 			}
-			putBuf(r.data)
+			bufpool.Put(r.data)
 			if r.err != nil {
 				failed = r.err
 				close(stop)
@@ -293,59 +314,6 @@ func decodeFrames(ctx context.Context, f io.ReaderAt, frames []Frame, workers in
 		pw.CloseWithError(failed)
 	}()
 	return pr, nil
-}
-
-// Buffers are reused: a cache decodes to a few hundred MiB, and fresh
-// buffers would cost a page fault per 4 KiB and garbage collections.
-var bufPools = [...]struct {
-	size int64
-	pool sync.Pool
-}{{size: 64 << 10}, {size: smallFile}, {size: DefaultFrameSize}, {size: maxParallelFrame}}
-
-// getBuf returns an empty buffer with room for n bytes.
-func getBuf(n int64) []byte {
-	for i := range bufPools {
-		if p := &bufPools[i]; n <= p.size {
-			if b, ok := p.pool.Get().(*[]byte); ok {
-				return (*b)[:0]
-			}
-			return make([]byte, 0, p.size)
-		}
-	}
-	return make([]byte, 0, n)
-}
-
-// putBuf hands a buffer from getBuf back.
-func putBuf(b []byte) {
-	for i := range bufPools {
-		if p := &bufPools[i]; int64(cap(b)) == p.size {
-			p.pool.Put(&b)
-			return
-		}
-	}
-}
-
-// limitReader fails once more than left bytes were read.
-type limitReader struct {
-	r    io.Reader
-	left int64
-}
-
-var errTooLarge = errors.New("size limit exceeded")
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return 0, errTooLarge
-	}
-	if int64(len(p)) > l.left+1 {
-		p = p[:l.left+1]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
-		return n, errTooLarge
-	}
-	return n, err
 }
 
 // ctxReader stops a long read when ctx ends.

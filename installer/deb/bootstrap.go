@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vzkit/vzkit/installer"
+	"github.com/vzkit/vzkit/internal/extract"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
@@ -206,18 +206,18 @@ func openAll(files []string) ([]*Package, error) {
 // ExtractAll unpacks the payloads of pkgs into root, parallel packages at a
 // time (0 = GOMAXPROCS), and returns what each one wrote, in pkgs' order. Packages that ship the same file race for it; this
 // is only used before dpkg unpacks every package again in order.
-func ExtractAll(ctx context.Context, root string, pkgs []*Package, parallel int) ([]installer.Result, error) {
+func ExtractAll(ctx context.Context, root string, pkgs []*Package, parallel int) ([]extract.Result, error) {
 	if parallel <= 0 {
 		parallel = runtime.GOMAXPROCS(0)
 	}
-	r, err := installer.OpenRoot(root)
+	r, err := extract.OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]installer.Result, len(pkgs))
+	results := make([]extract.Result, len(pkgs))
 	work := make(chan int)
 	var (
 		wg       sync.WaitGroup
@@ -229,7 +229,7 @@ func ExtractAll(ctx context.Context, root string, pkgs []*Package, parallel int)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				res, err := pkgs[i].Extract(ctx, r, installer.Options{})
+				res, err := pkgs[i].Extract(ctx, r, extract.Options{})
 				results[i] = res
 				if err != nil {
 					mu.Lock()

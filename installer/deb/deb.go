@@ -16,10 +16,10 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"pault.ag/go/debian/control"
 	debar "pault.ag/go/debian/deb"
 
-	"github.com/vzkit/vzkit/installer"
-	"pault.ag/go/debian/control"
+	"github.com/vzkit/vzkit/internal/extract"
 )
 
 // Limits on the control member, which is read into memory.
@@ -162,6 +162,16 @@ func (p *Package) readControl(m *debar.ArEntry) error {
 // Data streams the decompressed data.tar. The caller closes the returned
 // Closer, which also ends a helper `xz` process.
 func (p *Package) Data(ctx context.Context) (*tar.Reader, io.Closer, error) {
+	r, c, err := p.payload(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tar.NewReader(r), c, nil
+}
+
+// payload returns the decompressed data.tar as a byte stream and what
+// closes it.
+func (p *Package) payload(ctx context.Context) (io.Reader, io.Closer, error) {
 	f, err := os.Open(p.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("deb: %w", err)
@@ -180,7 +190,7 @@ func (p *Package) Data(ctx context.Context) (*tar.Reader, io.Closer, error) {
 			f.Close()
 			return nil, nil, fmt.Errorf("deb: %s: %s: %w", p.Path, m.Name, err)
 		}
-		return tar.NewReader(rc), closers{rc, f}, nil
+		return rc, closers{rc, f}, nil
 	}
 	f.Close()
 	return nil, nil, fmt.Errorf("deb: %s: data member %s vanished", p.Path, p.dataName)
@@ -189,45 +199,25 @@ func (p *Package) Data(ctx context.Context) (*tar.Reader, io.Closer, error) {
 // Files lists the payload paths in dpkg's info/<pkg>.list form: "/." for
 // the root, then every entry as an absolute path, in archive order.
 func (p *Package) Files(ctx context.Context) ([]string, error) {
-	tr, c, err := p.Data(ctx)
+	r, c, err := p.payload(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	var out []string
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("deb: %s: %s: %w", p.Path, p.dataName, err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue
-		}
-		rel, err := installer.CleanName(hdr.Name)
-		if err != nil {
-			return nil, fmt.Errorf("deb: %s: %w", p.Path, err)
-		}
-		if rel == "" {
-			out = append(out, "/.")
-		} else {
-			out = append(out, "/"+rel)
-		}
-		if len(out) > installer.DefaultMaxEntries {
-			return nil, fmt.Errorf("deb: %s: %w", p.Path, installer.ErrLimit)
-		}
+	out, err := extract.List(ctx, r, extract.DpkgUnpack, extract.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("deb: %s: %s: %w", p.Path, p.dataName, err)
 	}
+	return out, nil
 }
 
-// Extract unpacks the payload into root.
-func (p *Package) Extract(ctx context.Context, root *installer.Root, opts installer.Options) (installer.Result, error) {
-	tr, c, err := p.Data(ctx)
+// Extract unpacks the payload into root as dpkg --unpack would.
+func (p *Package) Extract(ctx context.Context, root *extract.Root, opts extract.Options) (extract.Result, error) {
+	r, c, err := p.payload(ctx)
 	if err != nil {
-		return installer.Result{}, err
+		return extract.Result{}, err
 	}
-	res, err := root.Extract(ctx, tr, opts)
+	res, err := root.Extract(ctx, r, extract.DpkgUnpack, opts)
 	if cerr := c.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("deb: %s: %s: %w", p.Path, p.dataName, cerr)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
 	"github.com/ulikunitz/xz"
-	"github.com/vzkit/vzkit/installer"
+	"github.com/vzkit/vzkit/internal/extract"
 )
 
 var fixtures = testfixtures.Dir()
@@ -117,12 +117,12 @@ func TestExtractMatchesDpkgDeb(t *testing.T) {
 				t.Fatal(err)
 			}
 			ours, theirs := t.TempDir(), t.TempDir()
-			r, err := installer.OpenRoot(ours)
+			r, err := extract.OpenRoot(ours)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			res, err := p.Extract(context.Background(), r, installer.Options{IgnoreOwner: os.Geteuid() != 0})
+			res, err := p.Extract(context.Background(), r, extract.Options{IgnoreOwner: os.Geteuid() != 0})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,8 @@
 // member is decompressed as a stream (klauspost/compress for gzip and zstd,
 // the host's `xz -d` for xz when present because it is about twice as fast
 // as the pure-Go decoder, github.com/ulikunitz/xz otherwise) straight into
-// installer.Root.Extract, so no payload is held in memory or on disk twice.
+// internal/extract under its dpkg policy, so no payload is held in memory or
+// on disk twice.
 //
 // Bootstrap follows the order Debian's own tools use (debootstrap,
 // mmdebstrap): the Essential set's payloads are unpacked in parallel into the

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/vzkit/vzkit/installer"
+	"github.com/vzkit/vzkit/internal/extract"
 )
 
 // registerUnpacked records already-extracted packages in dpkg's database
@@ -29,7 +29,7 @@ import (
 // makes when it reads a package's triggers control file during unpack.
 // Trigger activations are not recorded: every package here is configured
 // afterwards, and configuring a package supersedes its pending triggers.
-func registerUnpacked(root string, pkgs []*Package, results []installer.Result) error {
+func registerUnpacked(root string, pkgs []*Package, results []extract.Result) error {
 	admin := filepath.Join(root, "var/lib/dpkg")
 	var status bytes.Buffer
 	old, err := os.ReadFile(filepath.Join(admin, "status"))
@@ -52,9 +52,6 @@ func registerUnpacked(root string, pkgs []*Package, results []installer.Result) 
 		}
 		var list bytes.Buffer
 		for _, path := range results[i].Paths {
-			if path == "/" {
-				path = "/."
-			}
 			list.WriteString(path + "\n")
 		}
 		if err := writeFile(filepath.Join(admin, "info", name+".list"), list.Bytes(), 0o644); err != nil {
@@ -162,7 +159,7 @@ func conffileHashes(root string, p *Package) ([][2]string, error) {
 		if len(f) != 1 {
 			continue
 		}
-		rel, err := installer.CleanName(f[0])
+		rel, err := extract.DpkgUnpack.CleanName(f[0])
 		if err != nil {
 			return nil, fmt.Errorf("deb: %s: conffile: %w", p.Name, err)
 		}
@@ -254,7 +251,7 @@ func stagePreinsts(root string, pkgs []*Package) (string, error) {
 // applyDiversions moves files that a preinst diverted away from under
 // their original name, as dpkg would have unpacked them: a file shipped by
 // a package other than the diverting one goes to the divert-to path.
-func applyDiversions(root string, pkgs []*Package, results []installer.Result) error {
+func applyDiversions(root string, pkgs []*Package, results []extract.Result) error {
 	b, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/diversions"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -288,8 +285,8 @@ func applyDiversions(root string, pkgs []*Package, results []installer.Result) e
 // inRoot resolves p's parent directory inside root (symlinks followed as
 // if root were "/") and keeps its last component unresolved.
 func inRoot(root, p string) (string, error) {
-	rel, err := installer.CleanName(p)
-	if err != nil || rel == "" {
+	rel, err := extract.DpkgUnpack.CleanName(p)
+	if err != nil || rel == "." {
 		return "", fmt.Errorf("deb: bad path %q in diversions", p)
 	}
 	dir, err := securejoin.SecureJoin(root, filepath.Dir(rel))
