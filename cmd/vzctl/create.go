@@ -17,12 +17,19 @@ func newCreateCommand(a *app) *cobra.Command {
 	var o runtime.CreateOptions
 	var insecureRegistry bool
 	c := &cobra.Command{
-		Use:   "create CTID --ostemplate NAME [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|overlay]",
+		Use:   "create CTID --ostemplate NAME [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|overlay] [--privileged] [--init KIND]",
 		Short: "Create a container from a template cache",
 		Long: `Create container CTID from the template cache TEMPLATE/cache/NAME.tar.zst
 (.tar.gz and .tar.xz too; the compression is read from the file's magic
 bytes). Defaults come from CONFDIR/ve-NAME.conf-sample (--config, else
 CONFIGFILE of vz.conf; the shipped "basic" sample is written when missing).
+
+The cache's size and SHA-256 are checked against its manifest NAME.json
+before a byte of it is unpacked; a cache without a manifest is refused
+unless ALLOW_UNVERIFIED_CACHE="yes" in vz.conf lets plain (OpenVZ)
+tarballs through, with a warning. Entries that would leave the root, and
+device nodes other than null, zero, full, random, urandom, tty, console and
+ptmx, never reach the disk.
 
 Create is all or nothing: the cache is unpacked next to the private area
 under a temporary name and CTID.conf is written last, so an interrupted
