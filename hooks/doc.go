@@ -6,8 +6,11 @@
 // caller passes an Executor (cmd wires it to runtime/sandbox), which keeps
 // hooks free of any knowledge of containers and package formats.
 //
-// The script is copied into the root under /tmp with a unique name, run with
-// `/bin/sh -e`, and removed afterwards whatever its outcome. Its output is
+// The script is copied into the root under /tmp with a unique,
+// unpredictable name (created with O_EXCL through internal/saferoot, so a
+// symlinked /tmp resolves inside the root and nothing there is written
+// through), run with `/bin/sh -e`, and removed afterwards whatever its
+// outcome. Its output is
 // streamed to the caller's log and also kept (the last 64 KiB) so that a
 // failing script fails the build with what it printed.
 //

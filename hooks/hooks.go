@@ -5,12 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/vzkit/vzkit/internal/saferoot"
+	"golang.org/x/sys/unix"
 )
 
 // Stage names a point in the build where template scripts run.
@@ -85,32 +89,48 @@ const tailLimit = 64 << 10
 // Run runs script inside root (the directory the Executor treats as /).
 // log receives the script's output as it runs (may be nil). A non-zero exit
 // is an error that names the script and carries the end of its output.
-func Run(ctx context.Context, exec Executor, root string, script Script, info Info, log io.Writer) error {
+//
+// The root is untrusted (packages and earlier scripts wrote it): the script
+// file is created and removed through internal/saferoot, so a /tmp that is
+// a symlink resolves inside the root, as the sandbox sees it, and nothing
+// on the host is written or removed through it.
+func Run(ctx context.Context, exec Executor, root string, script Script, info Info, log io.Writer) (err error) {
 	if len(script.Body) == 0 {
 		return nil
 	}
-	var rnd [6]byte
+	var rnd [12]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return err
 	}
-	tmpDir := filepath.Join(root, "tmp")
-	if err := os.MkdirAll(tmpDir, 0o1777); err != nil {
-		return fmt.Errorf("%s script: %w", script.Stage, err)
-	}
-	name := "vzkit-" + string(script.Stage) + "-" + hex.EncodeToString(rnd[:]) + ".sh"
-	hostPath := filepath.Join(tmpDir, name)
-	// O_EXCL: never write through a file or link the root already has.
-	f, err := os.OpenFile(hostPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
+	r, err := saferoot.Open(root)
 	if err != nil {
 		return fmt.Errorf("%s script: %w", script.Stage, err)
 	}
-	defer os.Remove(hostPath)
+	defer r.Close()
+	if err := r.MkdirAll("tmp", 0o777|os.ModeSticky); err != nil {
+		return fmt.Errorf("%s script: %w", script.Stage, err)
+	}
+	name := "tmp/vzkit-" + string(script.Stage) + "-" + hex.EncodeToString(rnd[:]) + ".sh"
+	// O_EXCL under a name nothing could guess: never write through a file
+	// or link the root already has.
+	f, err := r.Create(name, 0o700)
+	if err != nil {
+		return fmt.Errorf("%s script: %w", script.Stage, err)
+	}
+	defer func() {
+		// The script may have removed itself or its /tmp.
+		rmErr := r.Remove(name)
+		gone := errors.Is(rmErr, fs.ErrNotExist) || errors.Is(rmErr, unix.ENOTDIR)
+		if rmErr != nil && !gone && err == nil {
+			err = fmt.Errorf("%s script: %w", script.Stage, rmErr)
+		}
+	}()
 	if _, err := f.Write(script.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("%s script: write %s: %w", script.Stage, hostPath, err)
+		return fmt.Errorf("%s script: %w", script.Stage, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s script: write %s: %w", script.Stage, hostPath, err)
+		return fmt.Errorf("%s script: %w", script.Stage, err)
 	}
 
 	tail := &tailBuffer{limit: tailLimit}
@@ -118,7 +138,7 @@ func Run(ctx context.Context, exec Executor, root string, script Script, info In
 	if log != nil {
 		out = io.MultiWriter(log, tail)
 	}
-	status, err := exec.Exec(ctx, []string{"/bin/sh", "-e", "/tmp/" + name}, info.Env(script.Stage), out, out)
+	status, err := exec.Exec(ctx, []string{"/bin/sh", "-e", "/" + name}, info.Env(script.Stage), out, out)
 	if err != nil {
 		return fmt.Errorf("%s script (%s): %w", script.Stage, script.Origin, err)
 	}

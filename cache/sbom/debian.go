@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"sort"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"pault.ag/go/debian/control"
 )
 
@@ -28,37 +27,22 @@ type statusEntry struct {
 	SourceVersion string
 }
 
-// readRootFile reads rel below root as if root were "/": symlinks resolve
-// inside root. It fails for anything larger than max bytes.
-func readRootFile(root, rel string, max int64) ([]byte, error) {
-	p, err := securejoin.SecureJoin(root, rel)
+// readRootFile reads rel below the root as if it were "/": directories on
+// the way resolve inside it, the file itself must be a regular one (a
+// symlink there is not followed, a FIFO or device never opened), at most
+// max bytes. Errors name the root.
+func readRootFile(r *saferoot.Root, rel string, max int64) ([]byte, error) {
+	data, err := r.ReadFile(rel, max)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s in %s: %w", rel, root, err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s in %s is not a regular file", rel, root)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s in %s: %w", rel, root, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s in %s is larger than %d bytes", rel, root, max)
+		return nil, fmt.Errorf("root %s: %w", r.Path(), err)
 	}
 	return data, nil
 }
 
 // readDpkgStatus returns the installed packages of a Debian root keyed by
 // "name:arch" and by "name". A root without dpkg status gives an empty map.
-func readDpkgStatus(root string) (map[string]statusEntry, error) {
-	data, err := readRootFile(root, "var/lib/dpkg/status", maxStatusSize)
+func readDpkgStatus(r *saferoot.Root) (map[string]statusEntry, error) {
+	data, err := readRootFile(r, "var/lib/dpkg/status", maxStatusSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]statusEntry{}, nil
 	}
@@ -67,7 +51,7 @@ func readDpkgStatus(root string) (map[string]statusEntry, error) {
 	}
 	st, err := parseStatus(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s/var/lib/dpkg/status: %w", root, err)
+		return nil, fmt.Errorf("%s/var/lib/dpkg/status: %w", r.Path(), err)
 	}
 	return st, nil
 }
@@ -130,12 +114,12 @@ type copyright struct {
 
 // readCopyright parses ROOT/usr/share/doc/PKG/copyright; ok is false when
 // the file is missing or not in the machine-readable format.
-func readCopyright(root, pkg string) (c copyright, ok bool, err error) {
+func readCopyright(r *saferoot.Root, pkg string) (c copyright, ok bool, err error) {
 	if pkg == "" || strings.ContainsAny(pkg, "/\x00") || pkg == "." || pkg == ".." {
 		return copyright{}, false, fmt.Errorf("bad package name %q", pkg)
 	}
 	rel := path.Join("usr/share/doc", pkg, "copyright")
-	data, err := readRootFile(root, rel, maxCopyrightSize)
+	data, err := readRootFile(r, rel, maxCopyrightSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return copyright{}, false, nil
 	}
@@ -144,7 +128,7 @@ func readCopyright(root, pkg string) (c copyright, ok bool, err error) {
 	}
 	c, ok, err = parseCopyright(bytes.NewReader(data))
 	if err != nil {
-		return copyright{}, false, fmt.Errorf("%s in %s: %w", rel, root, err)
+		return copyright{}, false, fmt.Errorf("%s in %s: %w", rel, r.Path(), err)
 	}
 	return c, ok, nil
 }

@@ -10,8 +10,11 @@
 // (DEP-5) usr/share/doc/PKG/copyright, whose License: short names are mapped
 // to SPDX identifiers (GPL-2+ → GPL-2.0-or-later, Expat → MIT, ...) or to
 // LicenseRef-* entries with their text; anything unknown stays NOASSERTION.
-// Files are opened through securejoin so symlinks inside the root resolve
-// as in a chroot and never reach the host, and every read is size-bounded.
+// Files are read through internal/saferoot: directories on the way resolve
+// inside the root as in a chroot and never reach the host, the file itself
+// must be a regular one (a FIFO or device node is never opened, a symlink
+// never followed, as Debian policy wants of a copyright file anyway), and
+// every read is size-bounded.
 //
 // Output is deterministic: packages and licences are sorted, the creation
 // time is the cache's SOURCE_DATE_EPOCH and the document namespace is

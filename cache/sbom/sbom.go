@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vzkit/vzkit/internal/atomicfile"
+	"github.com/vzkit/vzkit/internal/saferoot"
 
 	"github.com/vzkit/vzkit/cache"
 )
@@ -136,8 +137,14 @@ func Generate(ctx context.Context, m *cache.Manifest, opts Options) (*Document, 
 	}
 
 	status := map[string]statusEntry{}
+	var root *saferoot.Root // nil without opts.Root
 	if opts.Root != "" {
-		if status, err = readDpkgStatus(opts.Root); err != nil {
+		// The root's files are the packages': read through saferoot.
+		if root, err = saferoot.Open(opts.Root); err != nil {
+			return nil, fmt.Errorf("sbom: %w", err)
+		}
+		defer root.Close()
+		if status, err = readDpkgStatus(root); err != nil {
 			return nil, fmt.Errorf("sbom: %w", err)
 		}
 	}
@@ -173,8 +180,8 @@ func Generate(ctx context.Context, m *cache.Manifest, opts Options) (*Document, 
 		} else if e, ok := status[p.Name]; ok {
 			sp.SourceInfo = fmt.Sprintf("built from source package %s %s", e.Source, e.SourceVersion)
 		}
-		if opts.Root != "" {
-			c, ok, err := readCopyright(opts.Root, p.Name)
+		if root != nil {
+			c, ok, err := readCopyright(root, p.Name)
 			if err != nil {
 				slog.Warn("sbom: copyright not readable", "package", p.Name, "root", opts.Root, "err", err)
 			} else if ok && len(c.Licenses) > 0 {

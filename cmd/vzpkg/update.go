@@ -17,6 +17,7 @@ import (
 
 	"github.com/vzkit/vzkit/installer/deb"
 	"github.com/vzkit/vzkit/internal/atomicfile"
+	"github.com/vzkit/vzkit/internal/saferoot"
 
 	"github.com/spf13/cobra"
 	"pault.ag/go/debian/control"
@@ -135,7 +136,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 			fmt.Fprintf(out, "build root kept at %s\n", root)
 			return
 		}
-		if rmErr := os.RemoveAll(root); rmErr != nil && err == nil {
+		if rmErr := removeTree(root); rmErr != nil && err == nil {
 			err = fmt.Errorf("update: remove build root: %w", rmErr)
 		}
 	}()
@@ -144,12 +145,19 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	if err := os.Chmod(root, 0o755); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
+	// What the cache and its packages put in the root is untrusted: the
+	// host reads it only through r.
+	r, err := saferoot.Open(root)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	defer r.Close()
 	if err := p.stage("unpack", func() error {
 		return cache.Unpack(ctx, cachePath, root, cache.UnpackOptions{RequireManifest: true})
 	}); err != nil {
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
-	installed, err := readInstalled(root)
+	installed, err := readInstalled(r)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
@@ -201,7 +209,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	}); err != nil {
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
-	after, err := readInstalled(root)
+	after, err := readInstalled(r)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", t.Name, err)
 	}
@@ -264,22 +272,16 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 }
 
 // readInstalled reads the root's dpkg database (the status file) into
-// package values the solver understands, by name.
-func readInstalled(root string) (map[string]*installedPkg, error) {
-	path := filepath.Join(root, "var/lib/dpkg/status")
-	f, err := os.Open(path)
+// package values the solver understands, by name. The file must be a
+// regular one: a symlink or FIFO there is an error, never followed or
+// opened.
+func readInstalled(r *saferoot.Root) (map[string]*installedPkg, error) {
+	const status = "/var/lib/dpkg/status"
+	data, err := r.ReadFile(status, maxStatusSize)
 	if err != nil {
 		return nil, fmt.Errorf("dpkg database: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxStatusSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("dpkg database %s: %w", path, err)
-	}
-	if len(data) > maxStatusSize {
-		return nil, fmt.Errorf("dpkg database %s: larger than %d bytes", path, maxStatusSize)
-	}
-	return parseStatus(data, path)
+	return parseStatus(data, status)
 }
 
 // parseStatus parses a dpkg status file; name is used in errors.

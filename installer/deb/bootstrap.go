@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/vzkit/vzkit/internal/extract"
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // Sources is where the finished root's apt looks for packages.
@@ -105,6 +108,14 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("deb: bootstrap: %w", err)
 	}
+	// Every host-side access to the root goes through r: packages and
+	// maintainer scripts may have left symlinks, FIFOs or device nodes
+	// anywhere in it.
+	r, err := saferoot.Open(root)
+	if err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	}
+	defer r.Close()
 	start := time.Now()
 	ess, err := openAll(opts.Essential)
 	if err != nil {
@@ -114,7 +125,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := setupDirs(root); err != nil {
+	if err := setupDirs(r); err != nil {
 		return err
 	}
 	results, err := ExtractAll(ctx, root, ess, opts.Parallel)
@@ -122,10 +133,10 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		return err
 	}
 	log.Info("extracted essential payloads", "packages", len(ess), "elapsed", time.Since(start).Round(time.Millisecond))
-	if err := seedDpkg(root, ess); err != nil {
+	if err := seedDpkg(r, ess); err != nil {
 		return err
 	}
-	b := &builder{op: "bootstrap", opts: opts, root: root, log: log}
+	b := &builder{op: "bootstrap", opts: opts, root: root, r: r, log: log}
 	if err := b.prepareMounts(append(append([]string{}, opts.Essential...), opts.Packages...)); err != nil {
 		return err
 	}
@@ -139,19 +150,19 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 			return err
 		}
 	} else {
-		if err := registerUnpacked(root, ess, results); err != nil {
+		if err := registerUnpacked(r, ess, results); err != nil {
 			return err
 		}
-		list, err := stagePreinsts(root, ess)
+		list, err := stagePreinsts(r, ess)
 		if err != nil {
 			return err
 		}
 		err = b.run(ctx, "preinst essential", []string{"/bin/sh", "-c", preinstScript}, strings.NewReader(list), nil)
-		os.RemoveAll(filepath.Join(root, preinstDir)) // left only on failure
+		r.RemoveAll(preinstDir) // left only on failure
 		if err != nil {
 			return err
 		}
-		if err := applyDiversions(root, ess, results); err != nil {
+		if err := applyDiversions(r, ess, results); err != nil {
 			return err
 		}
 		if err := b.dpkg(ctx, "configure essential", []string{"--configure", "--pending", "--force-depends", "--no-triggers"}, nil, nil); err != nil {
@@ -175,16 +186,16 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		return err
 	}
 	b.cleanupMounts()
-	if err := writeSources(root, opts.Sources); err != nil {
+	if err := writeSources(r, opts.Sources); err != nil {
 		return err
 	}
-	if err := finish(root); err != nil {
+	if err := finish(r); err != nil {
 		return err
 	}
-	if err := writeExtendedStates(root, opts.Architecture, opts.AutoInstalled); err != nil {
+	if err := writeExtendedStates(r, opts.Architecture, opts.AutoInstalled); err != nil {
 		return err
 	}
-	if err := cleanup(root); err != nil {
+	if err := cleanup(r); err != nil {
 		return err
 	}
 	log.Info("bootstrapped", "root", root, "packages", len(ess)+len(rest), "elapsed", time.Since(start).Round(time.Millisecond))
@@ -272,23 +283,26 @@ func fileSize(p string) int64 {
 
 // setupDirs creates what dpkg and apt expect before any package provides
 // it (the list mmdebstrap creates in its setup phase).
-func setupDirs(root string) error {
+func setupDirs(r *saferoot.Root) error {
 	for _, d := range []string{
 		"etc/apt/apt.conf.d", "etc/apt/sources.list.d", "etc/apt/preferences.d",
 		"var/cache/apt", "var/lib/apt/lists/partial", "var/lib/dpkg/triggers",
 		"var/lib/dpkg/info", "var/lib/dpkg/alternatives", "var/lib/dpkg/updates",
 		"etc/dpkg/dpkg.cfg.d", "var/log/apt", "tmp",
 	} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+		if err := r.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("deb: bootstrap: %w", err)
 		}
 	}
-	return os.Chmod(filepath.Join(root, "tmp"), 0o1777|os.ModeSticky)
+	if err := r.Chmod("tmp", 0o777|os.ModeSticky); err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	}
+	return nil
 }
 
 // seedDpkg writes the empty database dpkg needs to start, and the build
 // settings removed by cleanup.
-func seedDpkg(root string, ess []*Package) error {
+func seedDpkg(r *saferoot.Root, ess []*Package) error {
 	arch := ""
 	for _, p := range ess {
 		if p.Architecture != "all" {
@@ -313,12 +327,8 @@ func seedDpkg(root string, ess []*Package) error {
 		{policyRcD, "#!/bin/sh\nexit 101\n", 0o755},
 	}
 	for _, f := range files {
-		p := filepath.Join(root, f.name)
-		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
-			return fmt.Errorf("deb: bootstrap: %w", err)
-		}
-		if err := os.Chmod(p, f.mode); err != nil {
-			return fmt.Errorf("deb: bootstrap: %w", err)
+		if err := writeFile(r, f.name, []byte(f.data), f.mode); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -327,7 +337,8 @@ func seedDpkg(root string, ess []*Package) error {
 type builder struct {
 	op       string // "bootstrap" or "install", for messages
 	opts     BootstrapOptions
-	root     string
+	root     string         // host path, for the sandbox
+	r        *saferoot.Root // the same root, for every host-side access
 	log      *slog.Logger
 	mounts   []sandbox.Mount
 	inside   map[string]string // host .deb path -> path inside the root
@@ -337,6 +348,11 @@ type builder struct {
 
 // prepareMounts plans one read-only bind mount per directory holding .debs.
 func (b *builder) prepareMounts(debs []string) error {
+	// The mount points are ours: whatever a package put there goes, so
+	// that they are plain directories.
+	if err := b.r.RemoveAll(debsMountDir); err != nil {
+		return fmt.Errorf("deb: %s: %w", b.op, err)
+	}
 	b.inside = map[string]string{}
 	dirs := map[string]string{}
 	for _, d := range debs {
@@ -349,7 +365,7 @@ func (b *builder) prepareMounts(debs []string) error {
 		if !ok {
 			dst = fmt.Sprintf("/%s/%d", debsMountDir, len(dirs))
 			dirs[dir] = dst
-			if err := os.MkdirAll(filepath.Join(b.root, dst), 0o755); err != nil {
+			if err := b.r.MkdirAll(dst, 0o755); err != nil {
 				return fmt.Errorf("deb: %s: %w", b.op, err)
 			}
 			b.mounts = append(b.mounts, sandbox.Mount{Source: dir, Destination: dst, ReadOnly: true})
@@ -368,7 +384,7 @@ func (b *builder) prepareMounts(debs []string) error {
 }
 
 func (b *builder) cleanupMounts() {
-	os.RemoveAll(filepath.Join(b.root, debsMountDir))
+	b.r.RemoveAll(debsMountDir)
 	if b.tmpState != "" {
 		os.RemoveAll(b.tmpState)
 		b.tmpState = ""
@@ -469,43 +485,44 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
 
 // writeSources writes the root's apt sources for the mirror it came from.
-func writeSources(root string, s Sources) error {
+func writeSources(r *saferoot.Root, s Sources) error {
 	comps := s.Components
 	if len(comps) == 0 {
 		comps = []string{"main"}
 	}
 	if s.Keyring == "" {
 		line := fmt.Sprintf("deb %s %s %s\n", s.Mirror, s.Suite, strings.Join(comps, " "))
-		return writeFile(filepath.Join(root, "etc/apt/sources.list"), []byte(line), 0o644)
+		return writeFile(r, "etc/apt/sources.list", []byte(line), 0o644)
 	}
 	key, err := os.ReadFile(s.Keyring)
 	if err != nil {
 		return fmt.Errorf("deb: bootstrap: keyring: %w", err)
 	}
 	keyPath := "/etc/apt/keyrings/" + filepath.Base(s.Keyring)
-	if err := os.MkdirAll(filepath.Join(root, "etc/apt/keyrings"), 0o755); err != nil {
+	if err := r.MkdirAll("etc/apt/keyrings", 0o755); err != nil {
 		return fmt.Errorf("deb: bootstrap: %w", err)
 	}
-	if err := writeFile(filepath.Join(root, keyPath), key, 0o644); err != nil {
+	if err := writeFile(r, keyPath, key, 0o644); err != nil {
 		return err
 	}
 	src := fmt.Sprintf("Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
 		s.Mirror, s.Suite, strings.Join(comps, " "), keyPath)
-	return writeFile(filepath.Join(root, "etc/apt/sources.list.d/debian.sources"), []byte(src), 0o644)
+	return writeFile(r, "etc/apt/sources.list.d/debian.sources", []byte(src), 0o644)
 }
 
-func writeFile(p string, data []byte, mode os.FileMode) error {
-	if err := os.WriteFile(p, data, mode); err != nil {
+// writeFile replaces name in the root with a new file of exactly mode (no
+// umask): whatever was there, a symlink or a FIFO included, is replaced,
+// not written through.
+func writeFile(r *saferoot.Root, name string, data []byte, mode os.FileMode) error {
+	if err := r.WriteFile(name, data, mode); err != nil {
 		return fmt.Errorf("deb: bootstrap: %w", err)
 	}
-	return os.Chmod(p, mode)
+	return nil
 }
 
-// finish does what debootstrap and apt's first run would have done: an
-// unconfigured /etc/fstab, and apt's private download directories (0700).
 // writeExtendedStates records auto-installed packages the way apt does:
 // one stanza per package, here sorted by name so the file is reproducible.
-func writeExtendedStates(root, arch string, auto []string) error {
+func writeExtendedStates(r *saferoot.Root, arch string, auto []string) error {
 	if len(auto) == 0 {
 		return nil
 	}
@@ -518,22 +535,26 @@ func writeExtendedStates(root, arch string, auto []string) error {
 	for _, n := range names {
 		fmt.Fprintf(&b, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", n, arch)
 	}
-	return writeFile(filepath.Join(root, "var/lib/apt/extended_states"), []byte(b.String()), 0o644)
+	return writeFile(r, "var/lib/apt/extended_states", []byte(b.String()), 0o644)
 }
 
-func finish(root string) error {
-	fstab := filepath.Join(root, "etc/fstab")
-	if _, err := os.Lstat(fstab); errors.Is(err, os.ErrNotExist) {
-		if err := writeFile(fstab, []byte("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"), 0o644); err != nil {
+// finish does what debootstrap and apt's first run would have done: an
+// unconfigured /etc/fstab, and apt's private download directories (0700).
+func finish(r *saferoot.Root) error {
+	// An existing fstab, even a symlink, is the packages' and stays.
+	if ok, err := r.Exists("etc/fstab"); err != nil {
+		return fmt.Errorf("deb: bootstrap: %w", err)
+	} else if !ok {
+		if err := writeFile(r, "etc/fstab", []byte("# UNCONFIGURED FSTAB FOR BASE SYSTEM\n"), 0o644); err != nil {
 			return err
 		}
 	}
 	for _, d := range []string{"var/cache/apt/archives/partial", "var/lib/apt/lists/partial"} {
-		p := filepath.Join(root, d)
-		if err := os.MkdirAll(p, 0o700); err != nil {
+		if err := r.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("deb: bootstrap: %w", err)
 		}
-		if err := os.Chmod(p, 0o700); err != nil {
+		// Chmod refuses a symlink: apt would download through it.
+		if err := r.Chmod(d, 0o700); err != nil {
 			return fmt.Errorf("deb: bootstrap: %w", err)
 		}
 	}
@@ -541,11 +562,15 @@ func finish(root string) error {
 }
 
 // cleanup removes what the build left that a fresh root should not carry;
-// the list follows mmdebstrap's cleanup phase.
-func cleanup(root string) error {
+// the list follows mmdebstrap's cleanup phase. What a package or script
+// put in the way is removed or replaced, never followed: a symlink is
+// removed itself, a directory on the way that is not one holds nothing to
+// remove, and a /tmp, /run or apt cache directory that is not a directory
+// (a symlink, say) has nothing to empty and is left as the packages made it.
+func cleanup(r *saferoot.Root) error {
 	var errs []error
-	rm := func(rel string) {
-		if err := os.Remove(filepath.Join(root, rel)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	rm := func(name string) {
+		if err := r.Remove(name); err != nil && !absent(err) {
 			errs = append(errs, err)
 		}
 	}
@@ -561,32 +586,65 @@ func cleanup(root string) error {
 	}
 	// dpkg >= 1.20 no longer needs an available file; keep it only if
 	// something wrote to it.
-	if st, err := os.Stat(filepath.Join(root, "var/lib/dpkg/available")); err == nil && st.Size() == 0 {
+	if st, err := r.Lstat("var/lib/dpkg/available"); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
 		rm("var/lib/dpkg/available")
 	}
 	// Empty, not absent: systemd then treats the first boot as such.
-	if err := os.Truncate(filepath.Join(root, "etc/machine-id"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := emptyMachineID(r); err != nil {
 		errs = append(errs, err)
 	}
 	for _, dir := range []string{"tmp", "run", "var/cache/apt/archives", "var/lib/apt/lists"} {
-		entries, err := os.ReadDir(filepath.Join(root, dir))
+		st, err := r.Lstat(dir)
 		if err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
+			if !absent(err) {
 				errs = append(errs, err)
 			}
 			continue
 		}
-		for _, e := range entries {
-			keep := (dir == "run" && e.Name() == "lock") ||
-				(dir != "tmp" && dir != "run" && (e.Name() == "partial" || e.Name() == "lock"))
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		names, err := r.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, n := range names {
+			keep := (dir == "run" && n == "lock") ||
+				(dir != "tmp" && dir != "run" && (n == "partial" || n == "lock"))
 			if keep {
 				continue
 			}
-			errs = append(errs, os.RemoveAll(filepath.Join(root, dir, e.Name())))
+			errs = append(errs, r.RemoveAll(dir+"/"+n))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("deb: bootstrap: cleanup: %w", err)
 	}
 	return nil
+}
+
+// emptyMachineID truncates /etc/machine-id when there is one. Anything
+// else there than a regular file (a symlink, a FIFO, a device node) cannot
+// be emptied without following or opening it, and is replaced by an empty
+// file with the mode systemd gives it.
+func emptyMachineID(r *saferoot.Root) error {
+	const name = "etc/machine-id"
+	st, err := r.Lstat(name)
+	switch {
+	case absent(err):
+		return nil
+	case err != nil:
+		return err
+	case st.Mode&unix.S_IFMT == unix.S_IFREG:
+		return r.Truncate(name, 0)
+	}
+	return r.WriteFile(name, nil, 0o444)
+}
+
+// absent reports an error that says a name does not exist in the root,
+// for a removal that then has nothing to do: ENOENT, or ENOTDIR for a
+// directory on the way that is something else.
+func absent(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/hostiletest"
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
 	"github.com/ulikunitz/xz"
@@ -300,12 +302,17 @@ func TestExtractAllParallel(t *testing.T) {
 	}
 }
 
+// TestWriteSources also plants symlinks to a host canary at the files it
+// writes: they are replaced, the canary left alone.
 func TestWriteSources(t *testing.T) {
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "etc/apt/sources.list.d"), 0o755); err != nil {
-		t.Fatal(err)
+	host := hostiletest.NewCanaries(t, "canary")
+	for _, f := range []string{"etc/apt/sources.list", "etc/apt/sources.list.d/debian.sources", "etc/apt/keyrings/debian-archive-keyring.gpg"} {
+		hostiletest.Link(host.Path("canary")).Plant(t, root, f)
 	}
-	if err := writeSources(root, Sources{Mirror: "http://mirror.invalid/debian", Suite: "bookworm"}); err != nil {
+	defer host.Check(t)
+	r := openSafe(t, root)
+	if err := writeSources(r, Sources{Mirror: "http://mirror.invalid/debian", Suite: "bookworm"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(root, "etc/apt/sources.list"))
@@ -316,7 +323,7 @@ func TestWriteSources(t *testing.T) {
 	if _, err := os.Stat(key); err != nil {
 		t.Skip("keyring fixture missing")
 	}
-	err := writeSources(root, Sources{Mirror: "http://mirror.invalid/debian", Suite: "bookworm",
+	err := writeSources(r, Sources{Mirror: "http://mirror.invalid/debian", Suite: "bookworm",
 		Components: []string{"main", "contrib"}, Keyring: key})
 	if err != nil {
 		t.Fatal(err)
@@ -332,4 +339,15 @@ func TestWriteSources(t *testing.T) {
 	if len(orig) == 0 || !bytes.Equal(got, orig) {
 		t.Error("keyring not copied into the root")
 	}
+}
+
+// openSafe opens dir as the saferoot.Root the host-side steps take.
+func openSafe(t testing.TB, dir string) *saferoot.Root {
+	t.Helper()
+	r, err := saferoot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }

@@ -25,4 +25,16 @@
 // fsync), one dpkg call per phase, and triggers deferred to one final pass.
 // Build-only files (dpkg.cfg.d snippet, policy-rc.d, logs, caches,
 // machine-id contents) are removed afterwards, as mmdebstrap does.
+//
+// Once payloads are unpacked and maintainer scripts have run, the root is
+// hostile: any name in it may be a symlink, a FIFO or a device node. The
+// host-side steps around the sandbox (seeding and registering dpkg's
+// database, staging preinsts, applying diversions, the .deb mount points,
+// policy-rc.d, sources, cleanup) therefore reach into it only through one
+// internal/saferoot.Root: names resolve inside the root, files are
+// replaced rather than written through, only regular files are read (with
+// a size limit), and removal never follows a symlink. A thing in the way
+// of a file the build writes or removes is replaced or removed itself; a
+// non-directory where apt's private directories must be, or a non-regular
+// conffile or diversions file, fails the build naming the path.
 package deb

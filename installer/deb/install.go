@@ -2,15 +2,13 @@ package deb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
@@ -52,21 +50,32 @@ func Install(ctx context.Context, opts InstallOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("deb: install: %w", err)
 	}
+	// The root (a cache's, say) and what its packages do are untrusted:
+	// every host-side access goes through r.
+	r, err := saferoot.Open(root)
+	if err != nil {
+		return fmt.Errorf("deb: install: %w", err)
+	}
+	defer r.Close()
 	b := &builder{op: "install", opts: BootstrapOptions{
 		Sandbox: opts.Sandbox, StateDir: opts.StateDir, Stdout: opts.Stdout, Stderr: opts.Stderr,
 		SourceDateEpoch: opts.SourceDateEpoch,
-	}, root: root, log: log}
+	}, root: root, r: r, log: log}
 	if err := b.prepareMounts(opts.Debs); err != nil {
 		return err
 	}
 	defer b.cleanupMounts()
-	policy := filepath.Join(root, policyRcD)
-	if _, statErr := os.Lstat(policy); errors.Is(statErr, fs.ErrNotExist) {
-		if err := os.WriteFile(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
+	// Anything at policy-rc.d, even a dangling symlink, is the root's own.
+	hasPolicy, err := r.Exists(policyRcD)
+	if err != nil {
+		return fmt.Errorf("deb: install: %w", err)
+	}
+	if !hasPolicy {
+		if err := r.WriteFile(policyRcD, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
 			return fmt.Errorf("deb: install: %w", err)
 		}
 		defer func() {
-			if rmErr := os.Remove(policy); rmErr != nil && err == nil {
+			if rmErr := r.Remove(policyRcD); rmErr != nil && !absent(rmErr) && err == nil {
 				err = fmt.Errorf("deb: install: %w", rmErr)
 			}
 		}()
@@ -82,7 +91,7 @@ func Install(ctx context.Context, opts InstallOptions) (err error) {
 		return err
 	}
 	for _, f := range dpkgRunLogs {
-		if err := os.Remove(filepath.Join(root, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := r.Remove(f); err != nil && !absent(err) {
 			return fmt.Errorf("deb: install: %w", err)
 		}
 	}

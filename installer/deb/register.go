@@ -7,13 +7,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/vzkit/vzkit/internal/extract"
+	"github.com/vzkit/vzkit/internal/saferoot"
+	"golang.org/x/sys/unix"
+)
+
+// Bounds on what is read back from the root being built.
+const (
+	// maxDpkgDBFile bounds dpkg's status and diversions files; a
+	// standard system's status is about 1 MiB.
+	maxDpkgDBFile = 64 << 20
+	// maxConffileSize bounds a conffile hashed in place: configuration
+	// files are small, and a payload's sparse multi-terabyte "conffile"
+	// must not keep the build reading zeros.
+	maxConffileSize = 64 << 20
 )
 
 // registerUnpacked records already-extracted packages in dpkg's database
@@ -29,10 +42,10 @@ import (
 // makes when it reads a package's triggers control file during unpack.
 // Trigger activations are not recorded: every package here is configured
 // afterwards, and configuring a package supersedes its pending triggers.
-func registerUnpacked(root string, pkgs []*Package, results []extract.Result) error {
-	admin := filepath.Join(root, "var/lib/dpkg")
+func registerUnpacked(r *saferoot.Root, pkgs []*Package, results []extract.Result) error {
+	const admin = "var/lib/dpkg/"
 	var status bytes.Buffer
-	old, err := os.ReadFile(filepath.Join(admin, "status"))
+	old, err := r.ReadFile(admin+"status", maxDpkgDBFile)
 	if err != nil {
 		return fmt.Errorf("deb: register: %w", err)
 	}
@@ -46,18 +59,18 @@ func registerUnpacked(root string, pkgs []*Package, results []extract.Result) er
 			if isMaintScript(file) {
 				mode = 0o755
 			}
-			if err := writeFile(filepath.Join(admin, "info", name+"."+file), data, mode); err != nil {
-				return err
+			if err := r.WriteFile(admin+"info/"+name+"."+file, data, mode); err != nil {
+				return fmt.Errorf("deb: register %s: %w", p.Name, err)
 			}
 		}
 		var list bytes.Buffer
 		for _, path := range results[i].Paths {
 			list.WriteString(path + "\n")
 		}
-		if err := writeFile(filepath.Join(admin, "info", name+".list"), list.Bytes(), 0o644); err != nil {
-			return err
+		if err := r.WriteFile(admin+"info/"+name+".list", list.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("deb: register %s: %w", p.Name, err)
 		}
-		conffiles, err := conffileHashes(root, p)
+		conffiles, err := conffileHashes(r, p)
 		if err != nil {
 			return err
 		}
@@ -78,8 +91,8 @@ func registerUnpacked(root string, pkgs []*Package, results []extract.Result) er
 			}
 		}
 	}
-	if err := writeFile(filepath.Join(admin, "status"), status.Bytes(), 0o644); err != nil {
-		return err
+	if err := r.WriteFile(admin+"status", status.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("deb: register: %w", err)
 	}
 	if len(fileTriggers) > 0 {
 		var b bytes.Buffer
@@ -88,8 +101,8 @@ func registerUnpacked(root string, pkgs []*Package, results []extract.Result) er
 				fmt.Fprintf(&b, "%s %s\n", path, who)
 			}
 		}
-		if err := writeFile(filepath.Join(admin, "triggers/File"), b.Bytes(), 0o644); err != nil {
-			return err
+		if err := r.WriteFile(admin+"triggers/File", b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("deb: register: %w", err)
 		}
 	}
 	for _, trig := range sortedKeys(namedTriggers) {
@@ -97,8 +110,8 @@ func registerUnpacked(root string, pkgs []*Package, results []extract.Result) er
 			return fmt.Errorf("deb: register: bad trigger name %q", trig)
 		}
 		data := strings.Join(namedTriggers[trig], "\n") + "\n"
-		if err := writeFile(filepath.Join(admin, "triggers", trig), []byte(data), 0o644); err != nil {
-			return err
+		if err := r.WriteFile(admin+"triggers/"+trig, []byte(data), 0o644); err != nil {
+			return fmt.Errorf("deb: register: %w", err)
 		}
 	}
 	return nil
@@ -152,7 +165,7 @@ func (p *Package) statusStanza(state string, conffiles [][2]string) string {
 
 // conffileHashes lists the package's conffiles with the MD5 of the file as
 // extracted. Entries flagged remove-on-upgrade are not shipped and skipped.
-func conffileHashes(root string, p *Package) ([][2]string, error) {
+func conffileHashes(r *saferoot.Root, p *Package) ([][2]string, error) {
 	var out [][2]string
 	for _, line := range strings.Split(string(p.Info["conffiles"]), "\n") {
 		f := strings.Fields(line)
@@ -163,12 +176,7 @@ func conffileHashes(root string, p *Package) ([][2]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("deb: %s: conffile: %w", p.Name, err)
 		}
-		// Resolved inside the root: a symlinked /etc must not lead out.
-		full, err := securejoin.SecureJoin(root, rel)
-		if err != nil {
-			return nil, fmt.Errorf("deb: %s: conffile %s: %w", p.Name, f[0], err)
-		}
-		sum, err := md5File(full)
+		sum, err := md5File(r, rel)
 		if err != nil {
 			return nil, fmt.Errorf("deb: %s: conffile %s: %w", p.Name, f[0], err)
 		}
@@ -177,22 +185,46 @@ func conffileHashes(root string, p *Package) ([][2]string, error) {
 	return out, nil
 }
 
-func md5File(p string) (string, error) {
-	st, err := os.Lstat(p)
-	if err != nil {
-		return "", err
+// maxSymlinks bounds the symlinks md5File follows (the kernel's
+// MAXSYMLINKS).
+const maxSymlinks = 40
+
+// md5File hashes the conffile name of the root, at most maxConffileSize
+// bytes. Everything resolves inside the root: directories on the way (a
+// symlinked /etc) and, as dpkg hashes a conffile through its symlink, the
+// name's own symlinks, followed here one by one because saferoot never
+// follows a last component. What it ends at must be a regular file.
+func md5File(r *saferoot.Root, name string) (string, error) {
+	name = "/" + name
+	for range maxSymlinks {
+		st, err := r.Lstat(name)
+		if err != nil {
+			return "", err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			break
+		}
+		target, err := r.Readlink(name)
+		if err != nil {
+			return "", err
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(name), target)
+		}
+		name = target
 	}
-	if !st.Mode().IsRegular() {
-		return "", errors.New("not a regular file")
-	}
-	f, err := os.Open(p)
+	f, err := r.Open(name)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
+	n, err := io.Copy(h, io.LimitReader(f, maxConffileSize+1))
+	if err != nil {
 		return "", err
+	}
+	if n > maxConffileSize {
+		return "", fmt.Errorf("%w of %d bytes", saferoot.ErrTooLarge, maxConffileSize)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -221,26 +253,30 @@ rmdir "/` + preinstDir + `"
 
 // stagePreinsts writes the control files of every package with a preinst
 // under preinstDir and returns preinstScript's input.
-func stagePreinsts(root string, pkgs []*Package) (string, error) {
+func stagePreinsts(r *saferoot.Root, pkgs []*Package) (string, error) {
+	// The staging directory is ours: whatever a payload put there goes.
+	if err := r.RemoveAll(preinstDir); err != nil {
+		return "", fmt.Errorf("deb: stage preinst: %w", err)
+	}
 	var b strings.Builder
 	for i, p := range pkgs {
 		if _, ok := p.Info["preinst"]; !ok {
 			continue
 		}
-		dir := filepath.Join(root, preinstDir, fmt.Sprint(i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("deb: stage preinst: %w", err)
+		dir := fmt.Sprintf("%s/%d/", preinstDir, i)
+		if err := r.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("deb: stage preinst of %s: %w", p.Name, err)
 		}
-		if err := writeFile(filepath.Join(dir, "control"), p.controlRaw, 0o644); err != nil {
-			return "", err
+		if err := r.WriteFile(dir+"control", p.controlRaw, 0o644); err != nil {
+			return "", fmt.Errorf("deb: stage preinst of %s: %w", p.Name, err)
 		}
 		for file, data := range p.Info {
 			mode := os.FileMode(0o644)
 			if isMaintScript(file) {
 				mode = 0o755
 			}
-			if err := writeFile(filepath.Join(dir, file), data, mode); err != nil {
-				return "", err
+			if err := r.WriteFile(dir+file, data, mode); err != nil {
+				return "", fmt.Errorf("deb: stage preinst of %s: %w", p.Name, err)
 			}
 		}
 		fmt.Fprintf(&b, "%d %s %s\n", i, p.Name, p.Architecture)
@@ -251,9 +287,9 @@ func stagePreinsts(root string, pkgs []*Package) (string, error) {
 // applyDiversions moves files that a preinst diverted away from under
 // their original name, as dpkg would have unpacked them: a file shipped by
 // a package other than the diverting one goes to the divert-to path.
-func applyDiversions(root string, pkgs []*Package, results []extract.Result) error {
-	b, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/diversions"))
-	if errors.Is(err, os.ErrNotExist) {
+func applyDiversions(r *saferoot.Root, pkgs []*Package, results []extract.Result) error {
+	b, err := r.ReadFile("var/lib/dpkg/diversions", maxDpkgDBFile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -266,34 +302,19 @@ func applyDiversions(root string, pkgs []*Package, results []extract.Result) err
 			if p.Name == by || !containsPath(results[j].Paths, from) {
 				continue
 			}
-			src, err := inRoot(root, from)
-			if err != nil {
-				return err
+			for _, name := range []string{from, to} {
+				if rel, err := extract.DpkgUnpack.CleanName(name); err != nil || rel == "." {
+					return fmt.Errorf("deb: bad path %q in diversions", name)
+				}
 			}
-			dst, err := inRoot(root, to)
-			if err != nil {
-				return err
-			}
-			if err := os.Rename(src, dst); err != nil {
+			// Both parents resolve inside the root, neither last
+			// component is followed.
+			if err := r.Rename(from, to); err != nil {
 				return fmt.Errorf("deb: %s: divert %s to %s: %w", p.Name, from, to, err)
 			}
 		}
 	}
 	return nil
-}
-
-// inRoot resolves p's parent directory inside root (symlinks followed as
-// if root were "/") and keeps its last component unresolved.
-func inRoot(root, p string) (string, error) {
-	rel, err := extract.DpkgUnpack.CleanName(p)
-	if err != nil || rel == "." {
-		return "", fmt.Errorf("deb: bad path %q in diversions", p)
-	}
-	dir, err := securejoin.SecureJoin(root, filepath.Dir(rel))
-	if err != nil {
-		return "", fmt.Errorf("deb: %s: %w", p, err)
-	}
-	return filepath.Join(dir, filepath.Base(rel)), nil
 }
 
 func containsPath(paths []string, p string) bool {

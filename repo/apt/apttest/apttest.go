@@ -18,6 +18,11 @@ type Deb struct {
 	Depends             string
 	Essential           bool
 	Content             string // written to /usr/share/<name>/data
+	// Symlinks are more payload: absolute path in the package -> target.
+	Symlinks map[string]string
+	// Control are more control members by name (postinst, preinst,
+	// conffiles, triggers, ...); maintainer scripts are made executable.
+	Control map[string]string
 }
 
 // Repo is a built repository.
@@ -45,25 +50,7 @@ func Build(t testing.TB, arch string, debs []Deb) *Repo {
 	os.MkdirAll(r.GnuPGHome, 0o700)
 	build := filepath.Join(tmp, "build")
 	for _, d := range debs {
-		dir := filepath.Join(build, d.Name)
-		must(t, os.MkdirAll(filepath.Join(dir, "DEBIAN"), 0o755))
-		must(t, os.MkdirAll(filepath.Join(dir, "usr/share", d.Name), 0o755))
-		must(t, os.WriteFile(filepath.Join(dir, "usr/share", d.Name, "data"), []byte(d.Content), 0o644))
-		ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: vzkit tests <t@example.invalid>\nPriority: optional\nSection: misc\nDescription: test package %s\n", d.Name, d.Version, d.Arch, d.Name)
-		if d.Depends != "" {
-			ctl += "Depends: " + d.Depends + "\n"
-		}
-		if d.Essential {
-			ctl += "Essential: yes\n"
-		}
-		must(t, os.WriteFile(filepath.Join(dir, "DEBIAN/control"), []byte(ctl), 0o644))
-		pool := filepath.Join(r.Root, "pool/main", d.Name[:1], d.Name)
-		must(t, os.MkdirAll(pool, 0o755))
-		// A fixed SOURCE_DATE_EPOCH makes dpkg-deb's output depend only on
-		// the package's content, so a rebuilt repository changes exactly the
-		// packages whose content changed.
-		run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "dpkg-deb", "--root-owner-group", "--build", dir,
-			filepath.Join(pool, fmt.Sprintf("%s_%s_%s.deb", d.Name, strings.ReplaceAll(d.Version, ":", "%3a"), d.Arch)))
+		BuildDeb(t, filepath.Join(build, d.Name), filepath.Join(r.Root, "pool/main", d.Name[:1], d.Name), d)
 	}
 	dist := filepath.Join(r.Root, "dists", r.Suite)
 	bin := filepath.Join(dist, "main", "binary-"+arch)
@@ -74,6 +61,43 @@ func Build(t testing.TB, arch string, debs []Deb) *Repo {
 	run(t, "", nil, "gzip", "-k", "-n", filepath.Join(bin, "Packages"))
 	r.Sign(t, arch)
 	return r
+}
+
+// BuildDeb builds d with dpkg-deb from the tree it lays out in the new
+// directory work, into outDir (created), and returns the .deb's path.
+func BuildDeb(t testing.TB, work, outDir string, d Deb) string {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Join(work, "DEBIAN"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(work, "usr/share", d.Name), 0o755))
+	must(t, os.WriteFile(filepath.Join(work, "usr/share", d.Name, "data"), []byte(d.Content), 0o644))
+	for p, target := range d.Symlinks {
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(work, p)), 0o755))
+		must(t, os.Symlink(target, filepath.Join(work, p)))
+	}
+	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: vzkit tests <t@example.invalid>\nPriority: optional\nSection: misc\nDescription: test package %s\n", d.Name, d.Version, d.Arch, d.Name)
+	if d.Depends != "" {
+		ctl += "Depends: " + d.Depends + "\n"
+	}
+	if d.Essential {
+		ctl += "Essential: yes\n"
+	}
+	must(t, os.WriteFile(filepath.Join(work, "DEBIAN/control"), []byte(ctl), 0o644))
+	for name, body := range d.Control {
+		mode := os.FileMode(0o644)
+		switch name {
+		case "preinst", "postinst", "prerm", "postrm", "config":
+			mode = 0o755
+		}
+		must(t, os.WriteFile(filepath.Join(work, "DEBIAN", name), []byte(body), mode))
+		must(t, os.Chmod(filepath.Join(work, "DEBIAN", name), mode))
+	}
+	must(t, os.MkdirAll(outDir, 0o755))
+	out := filepath.Join(outDir, fmt.Sprintf("%s_%s_%s.deb", d.Name, strings.ReplaceAll(d.Version, ":", "%3a"), d.Arch))
+	// A fixed SOURCE_DATE_EPOCH makes dpkg-deb's output depend only on
+	// the package's content, so a rebuilt repository changes exactly the
+	// packages whose content changed.
+	run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "dpkg-deb", "--root-owner-group", "--build", work, out)
+	return out
 }
 
 // Sign (re)generates Release, InRelease and Release.gpg for the current
