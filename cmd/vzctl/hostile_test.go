@@ -56,7 +56,12 @@ func (e *env) lockFree(ctid string) {
 
 func TestHostileContainerRoot(t *testing.T) {
 	e := newEnv(t)
-	canaries := hostiletest.NewCanaries(t, touched...)
+	canaryName := func(name string) string { return strings.ReplaceAll(name, "/", "_") }
+	var names []string
+	for _, n := range touched {
+		names = append(names, canaryName(n))
+	}
+	canaries := hostiletest.NewCanaries(t, names...)
 	loop := hostiletest.NewLoopDevice(t)
 	checkHost := func(what string) {
 		t.Helper()
@@ -68,8 +73,8 @@ func TestHostileContainerRoot(t *testing.T) {
 	}
 	kinds := func(name string) []hostiletest.Thing {
 		return []hostiletest.Thing{
-			hostiletest.Link(canaries.Path(name)),
-			hostiletest.Link(hostiletest.Escaping(canaries.Path(name))),
+			hostiletest.Link(canaries.Path(canaryName(name))),
+			hostiletest.Link(hostiletest.Escaping(canaries.Path(canaryName(name)))),
 			hostiletest.Fifo(),
 			hostiletest.Zero(),
 			loop.Node(),
