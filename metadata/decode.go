@@ -1,15 +1,17 @@
 package metadata
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vzkit/vzkit/internal/namedfile"
 )
 
 // sval is a scalar as written, with its position.
@@ -475,9 +477,10 @@ func unwrapURLError(err error) error {
 }
 
 // checkKeyFile checks that a key file named relative to the metadata file
-// exists. Keys of host templates are host paths (../keys is fine: a key is
-// data the repository client checks against its fingerprint); keys of
-// embedded templates must stay inside the embedded tree.
+// exists and is a regular file, without opening it. Keys of host templates
+// are host paths (../keys is fine: a key is data the repository client
+// checks against its fingerprint); keys of embedded templates must stay
+// inside the embedded tree.
 func (d *decoder) checkKeyFile(s sval, what string) {
 	src := d.l.src
 	if src == nil {
@@ -485,7 +488,11 @@ func (d *decoder) checkKeyFile(s sval, what string) {
 	}
 	var err error
 	if src.HostDir != "" {
-		_, err = os.Stat(filepath.Join(src.HostDir, filepath.FromSlash(d.l.dir), filepath.FromSlash(s.v)))
+		err = namedfile.Check(filepath.Join(src.HostDir, filepath.FromSlash(d.l.dir), filepath.FromSlash(s.v)))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.add(s.pos, "%s %q: %v", what, s.v, err)
+			return
+		}
 	} else {
 		p, ok := d.besidePath(s.v)
 		if !ok {
@@ -533,7 +540,11 @@ func (d *decoder) scripts(n *node) {
 			if d.l.src == nil {
 				return
 			}
-			b, err := readLimited(d.l.src.FS, p)
+			b, err := d.l.src.read(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				d.add(s.file.pos, "scripts.%s.file %q: no such file beside the template", key, s.file.v)
+				return
+			}
 			if err != nil {
 				d.add(s.file.pos, "scripts.%s.file %q: %v", key, s.file.v, err)
 				return
@@ -545,20 +556,6 @@ func (d *decoder) scripts(n *node) {
 		}
 		l.scripts[key] = s
 	})
-}
-
-func readLimited(fsys fs.FS, p string) ([]byte, error) {
-	st, err := fs.Stat(fsys, p)
-	if err != nil {
-		return nil, fmt.Errorf("no such file beside the template")
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxFileSize)
-	}
-	return fs.ReadFile(fsys, p)
 }
 
 func contains(l []string, s string) bool {

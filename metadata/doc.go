@@ -36,7 +36,9 @@
 // an absolute one is a host path. Every key is pinned by the 40-hex-digit
 // fingerprint of its primary key; reading and checking keys is the
 // repository client's job, this package touches no disk beyond the
-// metadata files and the scripts beside them, and no network.
+// metadata files and the scripts beside them, and no network. It only
+// checks, without opening them, that key files beside a template are
+// regular files.
 //
 // # Inheritance
 //
@@ -80,4 +82,18 @@
 // are reported with a did-you-mean suggestion, wrong types named) while
 // collecting every problem instead of stopping at the first. Aliases and
 // merge keys are refused (extends covers sharing; aliases can blow up).
+//
+// # Outside data
+//
+// A template and the files it names may come from anyone, and vzpkg runs
+// as root. A template file, and a script file, is read only if it is a
+// regular file of at most MaxFileSize bytes: not a symlink (which could
+// point at any host file), FIFO (which would block) or device. Files of a
+// host directory are read through internal/saferoot, so a symlinked
+// directory on the way resolves inside the template's directory. Before
+// go-yaml parses a file, a pre-scan in one pass and constant memory
+// refuses what its parser handles in more than linear time and memory
+// (deep nesting, thousands of keys in a mapping, many documents; see
+// prescan), following go-yaml's own scanner so that nothing can be hidden
+// from the count. Those problems, like every other, are file:line:col.
 package metadata

@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vzkit/vzkit/internal/namedfile"
+	"github.com/vzkit/vzkit/internal/saferoot"
 )
 
 // Ext is the file name extension of template metadata: NAME.yaml.
@@ -31,6 +34,29 @@ type Source struct {
 // DirSource is a Source for a host directory.
 func DirSource(dir string) Source {
 	return Source{Name: dir, FS: os.DirFS(dir), Dir: ".", HostDir: dir}
+}
+
+// read reads the file p of the source (a template or a script beside
+// one), at most MaxFileSize bytes. A host directory is opened with
+// saferoot: p must be a regular file inside it, not a symlink, FIFO or
+// device, and a symlink on the way resolves inside the directory.
+func (s *Source) read(p string) ([]byte, error) {
+	if s.HostDir == "" {
+		return namedfile.ReadFS(s.FS, p, MaxFileSize)
+	}
+	// The directory itself was named by whoever runs vzpkg (--templates,
+	// TEMPLATES, the directory of a file to lint) and may be a symlink,
+	// which saferoot does not open.
+	dir, err := filepath.EvalSymlinks(s.HostDir)
+	if err != nil {
+		return nil, fmt.Errorf("template directory %s: %w", s.HostDir, err)
+	}
+	r, err := saferoot.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return namedfile.ReadIn(r, p, MaxFileSize)
 }
 
 func (s *Source) display(p string) string {
@@ -175,7 +201,10 @@ func (l *Loader) LoadFile(ctx context.Context, file string) (*Template, error) {
 // resolve reads a template and the chain it extends, merges them and
 // checks the result. A nil template with no problems is an abstract one.
 func (l *Loader) resolve(ctx context.Context, src *Source, p string) (*Template, []Problem) {
-	first, probs := readLayer(src, p)
+	first, probs, err := readLayer(src, p)
+	if err != nil {
+		return nil, []Problem{{Pos: Pos{src.display(p), 1, 1}, Message: err.Error()}}
+	}
 	if first == nil {
 		return nil, probs
 	}
@@ -210,7 +239,10 @@ func (l *Loader) resolve(ctx context.Context, src *Source, p string) (*Template,
 			broken = true
 			break
 		}
-		parent, pp := readLayer(next, np)
+		parent, pp, err := readLayer(next, np)
+		if err != nil {
+			pp = []Problem{{Pos: cur.extends.pos, Message: "extends: " + err.Error()}}
+		}
 		probs = append(probs, pp...)
 		if parent == nil {
 			broken = true
@@ -245,19 +277,20 @@ func cycleFrom(chain []*layer, file string) string {
 	return ""
 }
 
-// readLayer reads and decodes one file.
-func readLayer(src *Source, p string) (*layer, []Problem) {
+// readLayer reads and decodes one file; an error is one reading it, for
+// the caller to place where the file was named.
+func readLayer(src *Source, p string) (*layer, []Problem, error) {
 	file := src.display(p)
-	b, err := readLimited(src.FS, p)
+	b, err := src.read(p)
 	if err != nil {
-		return nil, []Problem{{Pos: Pos{file, 1, 1}, Message: err.Error()}}
+		return nil, nil, err
 	}
 	n, probs := parseYAML(file, b)
 	if n == nil {
 		if len(probs) == 0 {
 			probs = append(probs, Problem{Pos: Pos{file, 1, 1}, Message: "empty template"})
 		}
-		return nil, probs
+		return nil, probs, nil
 	}
 	l := &layer{file: file, src: src, dir: path.Dir(p)}
 	probs = append(probs, decode(l, n)...)
@@ -266,7 +299,7 @@ func readLayer(src *Source, p string) (*layer, []Problem) {
 		probs = append(probs, Problem{Pos: l.name.pos, Message: fmt.Sprintf("name %q does not match the file name %s%s", l.name.v, base, Ext)})
 	}
 	l.name = sval{v: base, pos: l.root, set: true}
-	return l, probs
+	return l, probs, nil
 }
 
 // merge applies child over parent (see the package comment for the rules).
@@ -430,7 +463,12 @@ func build(m *layer, chain []*layer, abstract bool) (*Template, []Problem) {
 			pos(p+".url", k.url)
 			pos(p+".fingerprint", k.fingerprint)
 			key := Key{File: k.file.v, Armored: k.armored.v, URL: k.url.v, Package: k.pkg.v,
-				Fingerprint: strings.ToUpper(strings.ReplaceAll(k.fingerprint.v, " ", ""))}
+				Fingerprint: strings.ToUpper(strings.ReplaceAll(k.fingerprint.v, " ", "")), Pos: k.pos}
+			for _, src := range []sval{k.file, k.url, k.armored} {
+				if src.set {
+					key.Pos = src.pos // where the key's source is named
+				}
+			}
 			if k.relative {
 				owner := ownerOf(chain, k.pos.File)
 				if owner.src.HostDir != "" {

@@ -72,6 +72,8 @@ func (r Repository) URLs() []string {
 // File is an absolute host path when FS is nil; otherwise it is a path
 // inside FS (keys shipped beside embedded templates). Reading and checking
 // the key is the repository client's job: this package does not open it.
+// A host key file is read like a script file: never through a final
+// symlink, never a FIFO or device, with a size limit (internal/namedfile).
 type Key struct {
 	File        string `json:"file,omitempty"`
 	Armored     string `json:"armored,omitempty"`
@@ -81,6 +83,9 @@ type Key struct {
 	// debian-archive-keyring), to name in the error when it is missing.
 	Package string `json:"package,omitempty"`
 	FS      fs.FS  `json:"-"`
+	// Pos is where the template names the key's file, URL or text, for
+	// the reader's messages.
+	Pos Pos `json:"-"`
 }
 
 // Packages says what to install.

@@ -10,8 +10,13 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// MaxFileSize bounds one metadata file: templates are hand-written text.
-const MaxFileSize = 1 << 20
+// MaxFileSize bounds a template file and a script file it names. Templates
+// are hand-written: the largest shipped one is 2.2 KB, and 256 KiB leaves
+// room for long inline scripts. The bound is also what go-yaml costs at
+// worst once the pre-scan has passed a file: it keeps about 400 bytes of
+// tree per byte of a bracket-heavy file and takes seconds per MiB, so 1
+// MiB would cost 400 MB and 256 KiB costs about 100 MB.
+const MaxFileSize = 256 << 10
 
 // Pos is a place in a metadata file.
 type Pos struct {
@@ -61,8 +66,8 @@ func (n *node) get(key string) *node {
 // parseYAML turns one file into a node tree; problems are syntax errors or
 // unsupported constructs. A nil node with no problems is an empty file.
 func parseYAML(file string, src []byte) (*node, []Problem) {
-	if len(src) > MaxFileSize {
-		return nil, []Problem{{Pos: Pos{file, 1, 1}, Message: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}
+	if p := prescan(file, src); p != nil {
+		return nil, []Problem{*p}
 	}
 	// Duplicate keys are reported by the converter, which goes on to find
 	// the other problems; the parser would stop at the first.
@@ -128,9 +133,6 @@ func (c *converter) pos(n ast.Node) Pos {
 func (c *converter) add(n ast.Node, format string, args ...any) {
 	c.problems = append(c.problems, Problem{Pos: c.pos(n), Message: fmt.Sprintf(format, args...)})
 }
-
-// maxDepth bounds nesting: the schema is four levels deep at most.
-const maxDepth = 32
 
 func (c *converter) convert(n ast.Node, depth int) *node {
 	if depth > maxDepth {

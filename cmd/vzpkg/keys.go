@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
 
+	"github.com/vzkit/vzkit/internal/namedfile"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/pgp"
 )
 
-// maxKeySize bounds a key fetched by URL.
+// maxKeySize bounds a key file or a key fetched by URL: Debian's archive
+// keyring, which holds every release key, is 56 KB.
 const maxKeySize = 4 << 20
 
 // keyring loads the template's keys plus a repository's own, each file or
@@ -72,30 +75,41 @@ func loadKey(ctx context.Context, client *fetch.Client, k metadata.Key) (*pgp.Ke
 		}
 		return kr, nil
 	case k.URL != "":
+		// The download is bounded in size here and in time by the client
+		// (timeouts for each phase and for the whole attempt).
 		var b strings.Builder
 		if _, err := client.Get(ctx, k.URL, &b, maxKeySize); err != nil {
-			return nil, fmt.Errorf("key %s: %w", k.URL, err)
+			return nil, fmt.Errorf("%s: key %s: %w", k.Pos, k.URL, err)
 		}
 		kr, err := pgp.ParseKeyring([]byte(b.String()))
 		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", k.URL, err)
+			return nil, fmt.Errorf("%s: key %s: %w", k.Pos, k.URL, err)
 		}
 		return kr, nil
 	case k.FS != nil:
-		data, err := fs.ReadFile(k.FS, k.File)
+		data, err := namedfile.ReadFS(k.FS, k.File, maxKeySize)
 		if err != nil {
-			return nil, fmt.Errorf("built-in key %s: %w", k.File, err)
+			return nil, fmt.Errorf("%s: built-in key: %w", k.Pos, err)
 		}
 		kr, err := pgp.ParseKeyring(data)
 		if err != nil {
-			return nil, fmt.Errorf("built-in key %s: %w", k.File, err)
+			return nil, fmt.Errorf("%s: built-in key %s: %w", k.Pos, k.File, err)
 		}
 		return kr, nil
 	default:
-		kr, err := pgp.LoadKeyring(k.File)
-		if err != nil && k.Package != "" {
-			return nil, fmt.Errorf("%w (provided by the host package %s)", err, k.Package)
+		// The template chose this path: read it as outside data, so that
+		// a symlink to a host file, a FIFO or a device is refused unread.
+		data, err := namedfile.Read(k.File, maxKeySize)
+		if errors.Is(err, fs.ErrNotExist) && k.Package != "" {
+			return nil, fmt.Errorf("%s: key file %w (provided by the host package %s)", k.Pos, err, k.Package)
 		}
-		return kr, err
+		if err != nil {
+			return nil, fmt.Errorf("%s: key file %w", k.Pos, err)
+		}
+		kr, err := pgp.ParseKeyring(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key file %s: %w", k.Pos, k.File, err)
+		}
+		return kr, nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/distros"
+	"github.com/vzkit/vzkit/internal/namedfile"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo/aptsources"
 )
@@ -77,7 +79,8 @@ type resolvedTemplate struct {
 
 // CheckKeys reports host key files the template names that are missing,
 // naming the host package that provides each (debian-archive-keyring for
-// Debian): a build cannot verify anything without them.
+// Debian), or that could not be read (a symlink, a FIFO, a device), without
+// opening them: a build cannot verify anything without them.
 func (r *resolvedTemplate) CheckKeys() error {
 	var errs []error
 	seen := map[string]bool{}
@@ -86,9 +89,9 @@ func (r *resolvedTemplate) CheckKeys() error {
 			return
 		}
 		seen[k.File] = true
-		if _, err := os.Stat(k.File); err != nil {
-			msg := fmt.Sprintf("template %s: key file %s: %v", r.Template.Name, k.File, err)
-			if k.Package != "" {
+		if err := namedfile.Check(k.File); err != nil {
+			msg := fmt.Sprintf("%s: template %s: key file %v", k.Pos, r.Template.Name, err)
+			if errors.Is(err, fs.ErrNotExist) && k.Package != "" {
 				msg += fmt.Sprintf(" (install the package %s)", k.Package)
 			}
 			errs = append(errs, errors.New(msg))

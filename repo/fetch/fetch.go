@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrTooLarge is wrapped by errors for responses larger than Request.MaxSize.
@@ -306,18 +308,11 @@ func (c *Client) bodyErr(ctx context.Context, rawURL string, err error) error {
 }
 
 func (c *Client) attemptFile(path string, cw *countWriter, maxSize int64) error {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
 		return fmt.Errorf("fetch file://%s: %w", path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("fetch file://%s: %w", path, err)
-	}
-	if st.IsDir() {
-		return fmt.Errorf("fetch file://%s: is a directory", path)
-	}
 	cw.total = st.Size()
 	if maxSize > 0 && cw.total > maxSize {
 		return fmt.Errorf("fetch file://%s: %w: %d bytes, limit %d", path, ErrTooLarge, cw.total, maxSize)
@@ -329,6 +324,33 @@ func (c *Client) attemptFile(path string, cw *countWriter, maxSize int64) error 
 		return fmt.Errorf("fetch file://%s: %w", path, err)
 	}
 	return nil
+}
+
+// openRegular opens path for reading if it is a regular file, deciding
+// that before opening it for reading: a template names file:// URLs, and
+// a FIFO there would block the download forever, a device never end.
+// Symlinks are followed (local mirrors have them: dists/stable -> bookworm).
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	h := os.NewFile(uintptr(fd), path)
+	defer h.Close()
+	st, err := h.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("not a regular file (mode %v)", st.Mode().Type())
+	}
+	// Reopening the handle's /proc entry opens the file it holds, not
+	// whatever the name points at by now.
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: errors.Unwrap(err)}
+	}
+	return f, st, nil
 }
 
 // copyLimited copies until EOF, failing once more than maxSize bytes in

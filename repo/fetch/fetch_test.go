@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var payload = bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
@@ -243,6 +245,38 @@ func TestFileURL(t *testing.T) {
 	_, err = testClient().Get(context.Background(), "file://"+dir+"/Release", &bytes.Buffer{}, 10)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("file size limit: err = %v", err)
+	}
+}
+
+// TestFileURLNotRegular: a file:// URL naming a FIFO fails instead of
+// blocking in open or read, and a symlink to a regular file is followed.
+func TestFileURLNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(dir, "InRelease"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real"), payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(dir, "Release")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := testClient().Fetch(context.Background(), Request{Mirrors: []string{"file://" + dir}, Path: "InRelease"}, &bytes.Buffer{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO: err = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("fetching a FIFO through file:// did not return")
+	}
+	var buf bytes.Buffer
+	if _, err := testClient().Fetch(context.Background(), Request{Mirrors: []string{"file://" + dir}, Path: "Release"}, &buf); err != nil || !bytes.Equal(buf.Bytes(), payload) {
+		t.Errorf("symlink: err %v, %d bytes", err, buf.Len())
 	}
 }
 

@@ -95,7 +95,10 @@ func splitArmor(data []byte) [][]byte {
 	}
 }
 
-// LoadKeyring reads a keyring file; errors name the path.
+// LoadKeyring reads a keyring file that whoever runs vzkit named (it
+// follows symlinks); errors name the path. A key file a template names is
+// outside data: read it with internal/namedfile and give it to
+// ParseKeyring.
 func LoadKeyring(path string) (*Keyring, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -1,0 +1,1 @@
+../good/scripts/clean.sh
