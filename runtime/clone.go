@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
@@ -87,9 +88,9 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	renamed := false
 	defer func() {
 		if err != nil {
-			removeTree(tmp)
+			saferoot.RemoveTree(tmp)
 			if renamed {
-				removeTree(private)
+				saferoot.RemoveTree(private)
 			}
 			os.Remove(marker)
 		}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/cache/sign"
 	"github.com/vzkit/vzkit/repo/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
@@ -147,9 +148,9 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		if err == nil {
 			return
 		}
-		removeTree(tmp)
+		saferoot.RemoveTree(tmp)
 		if renamed {
-			removeTree(private)
+			saferoot.RemoveTree(private)
 		}
 		os.Remove(marker)
 	}()
@@ -269,7 +270,7 @@ func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, er
 	if err != nil {
 		return "", err
 	}
-	defer removeTree(tmp) // no-op after the rename
+	defer saferoot.RemoveTree(tmp) // no-op after the rename
 	os.Chmod(tmp, 0o755)
 	if err := s.unpackCache(ctx, cache, tmp); err != nil {
 		return "", fmt.Errorf("container %s: overlay lower: %w", ctid, err)
@@ -291,7 +292,7 @@ func (s *Store) removeDebris(ctid, private string) {
 	if _, err := os.Lstat(creatingMarker(private)); err == nil {
 		if _, err := os.Stat(s.ConfPath(ctid)); errors.Is(err, fs.ErrNotExist) {
 			s.log().Info("removing private area of an interrupted create", "ctid", ctid, "path", private)
-			removeTree(private)
+			saferoot.RemoveTree(private)
 		}
 		os.Remove(creatingMarker(private))
 	}
@@ -311,7 +312,7 @@ func (s *Store) removeDebris(ctid, private string) {
 				defer l.Unlock()
 			}
 			s.log().Info("removing leftover of an interrupted operation", "path", filepath.Join(dir, e.Name()))
-			removeTree(filepath.Join(dir, e.Name()))
+			saferoot.RemoveTree(filepath.Join(dir, e.Name()))
 		}
 	}
 }
@@ -342,7 +343,7 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 	trash := ""
 	if _, err := os.Lstat(c.Private); err == nil {
 		trash = filepath.Join(filepath.Dir(c.Private), debrisPrefix+ctid+"-destroyed")
-		removeTree(trash)
+		saferoot.RemoveTree(trash)
 		if err := os.Rename(c.Private, trash); err != nil {
 			return fmt.Errorf("container %s: %w", ctid, err)
 		}
@@ -351,7 +352,7 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
 	if trash != "" {
-		if err := removeTree(trash); err != nil {
+		if err := saferoot.RemoveTree(trash); err != nil {
 			return fmt.Errorf("container %s: remove private area: %w", ctid, err)
 		}
 	}

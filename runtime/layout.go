@@ -12,7 +12,6 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/idmap"
 )
 
@@ -147,20 +146,4 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// removeTree removes a container tree (a private area, an unpacked cache)
-// from the host side: by directory handles, never following a symlink
-// the container or the cache planted, never entering another mount
-// (package saferoot). A missing tree is not an error.
-func removeTree(path string) error {
-	r, err := saferoot.Open(filepath.Dir(path))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return r.RemoveAll(filepath.Base(path))
 }

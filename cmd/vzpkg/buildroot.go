@@ -82,19 +82,7 @@ func (r *buildRoot) Remove() error {
 		}
 		r.tmpfs = false
 	}
-	return removeTree(r.Path)
-}
-
-// removeTree deletes the build root dir and everything in it. What is in
-// it is the packages' and their scripts': removal goes by directory
-// handles, never follows a symlink and never enters another mount.
-func removeTree(dir string) error {
-	parent, err := saferoot.Open(filepath.Dir(dir))
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	return parent.RemoveAll(filepath.Base(dir))
+	return saferoot.RemoveTree(r.Path)
 }
 
 // removeStaleBuildRoots cleans up after builds that were killed outright
@@ -115,7 +103,7 @@ func removeStaleBuildRoots(base string) {
 		}
 		dir := filepath.Join(base, e.Name())
 		unix.Unmount(dir, unix.MNT_DETACH) // fails harmlessly when not a mount
-		removeTree(dir)
+		saferoot.RemoveTree(dir)
 	}
 }
 

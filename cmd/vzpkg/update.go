@@ -136,7 +136,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 			fmt.Fprintf(out, "build root kept at %s\n", root)
 			return
 		}
-		if rmErr := removeTree(root); rmErr != nil && err == nil {
+		if rmErr := saferoot.RemoveTree(root); rmErr != nil && err == nil {
 			err = fmt.Errorf("update: remove build root: %w", rmErr)
 		}
 	}()

@@ -15,12 +15,8 @@ import (
 // Read reads the host file at path, at most max bytes.
 func Read(file string, max int64) ([]byte, error) {
 	data, err := saferoot.ReadRegularFile(file, max)
-	if errors.Is(err, saferoot.ErrNotRegular) {
-		// saferoot names what it found in its message only; look again,
-		// for the words (an error leaves the mode 0: "special file").
-		var st unix.Stat_t
-		unix.Lstat(file, &st)
-		return nil, notRegular(file, kind(st.Mode))
+	if nr, ok := errors.AsType[*saferoot.NotRegularError](err); ok {
+		return nil, notRegular(file, nr.Kind)
 	}
 	if err != nil {
 		return nil, explain(file, max, err)
@@ -33,9 +29,8 @@ func Read(file string, max int64) ([]byte, error) {
 func ReadIn(r *saferoot.Root, name string, max int64) ([]byte, error) {
 	data, err := r.ReadFile(name, max)
 	file := filepath.Join(r.Path(), filepath.FromSlash(name))
-	if errors.Is(err, saferoot.ErrNotRegular) {
-		st, _ := r.Lstat(name) // as in Read
-		return nil, notRegular(file, kind(st.Mode))
+	if nr, ok := errors.AsType[*saferoot.NotRegularError](err); ok {
+		return nil, notRegular(file, nr.Kind)
 	}
 	if err != nil {
 		return nil, explain(file, max, err)
@@ -82,7 +77,7 @@ func Check(file string) error {
 		return explain(file, 0, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return notRegular(file, kind(st.Mode))
+		return notRegular(file, saferoot.FileKind(st.Mode))
 	}
 	return nil
 }
@@ -118,23 +113,4 @@ func notRegular(file, what string) error {
 		return &refusal{file + " is a symlink; name the file itself", saferoot.ErrNotRegular}
 	}
 	return &refusal{fmt.Sprintf("%s is a %s, not a regular file", file, what), saferoot.ErrNotRegular}
-}
-
-// kind names a file type from its stat mode.
-func kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return "directory"
-	case unix.S_IFLNK:
-		return "symlink"
-	case unix.S_IFIFO:
-		return "FIFO"
-	case unix.S_IFCHR:
-		return "character device"
-	case unix.S_IFBLK:
-		return "block device"
-	case unix.S_IFSOCK:
-		return "socket"
-	}
-	return "special file" // unknown, or a regular file put there since
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -148,6 +149,26 @@ func (r *Root) openat2(dirfd int, name string, flags uint64, mode uint64) (int, 
 	return -1, unix.EAGAIN
 }
 
+// parent calls f with an O_PATH handle of name's directory (resolved
+// inside the root) and name's last component.
+func (r *Root) parent(name string, f func(pfd int, base string) error) error {
+	dir, base, err := split(name)
+	if err != nil {
+		return err
+	}
+	pfd, err := r.openDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	return f(pfd, base)
+}
+
+// inParent is parent with the root's identity.
+func (r *Root) inParent(name string, f func(pfd int, base string) error) error {
+	return r.do(func() error { return r.parent(name, f) })
+}
+
 // openDir returns an O_PATH handle of directory dir (symlinks on the way
 // resolved inside the root).
 func (r *Root) openDir(dir string) (int, error) {
@@ -177,8 +198,8 @@ func (r *Root) openPath(name string) (*os.File, unix.Stat_t, error) {
 	return os.NewFile(uintptr(fd), p), st, nil
 }
 
-// kind names a file type for messages.
-func kind(mode uint32) string {
+// FileKind names the file type of a stat mode for messages.
+func FileKind(mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		return "regular file"
@@ -198,9 +219,16 @@ func kind(mode uint32) string {
 	return "unknown file type"
 }
 
-func notRegular(st unix.Stat_t) error {
-	return fmt.Errorf("%w: it is a %s", ErrNotRegular, kind(st.Mode))
+// NotRegularError is the error for a name that is not a regular file; it
+// matches ErrNotRegular with errors.Is and says what the name is.
+type NotRegularError struct {
+	Kind string // "symlink", "FIFO", "character device", "directory", ...
 }
+
+func (e *NotRegularError) Error() string   { return fmt.Sprintf("%v: it is a %s", ErrNotRegular, e.Kind) }
+func (e *NotRegularError) Is(t error) bool { return t == ErrNotRegular }
+
+func notRegular(st unix.Stat_t) error { return &NotRegularError{Kind: FileKind(st.Mode)} }
 
 // openRegular opens name for reading (flags added to O_RDONLY) after
 // checking, without opening it, that it is a regular file.
@@ -274,16 +302,7 @@ func tmpName() string {
 // FIFO, a device node) is replaced, not written through; a directory there
 // is an error.
 func (r *Root) WriteFile(name string, data []byte, perm os.FileMode) error {
-	return wrap("write", name, r.do(func() error {
-		dir, base, err := split(name)
-		if err != nil {
-			return err
-		}
-		pfd, err := r.openDir(dir)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(pfd)
+	return wrap("write", name, r.inParent(name, func(pfd int, base string) error {
 		tmp := tmpName()
 		fd, err := unix.Openat(pfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
@@ -308,20 +327,16 @@ func (r *Root) WriteFile(name string, data []byte, perm os.FileMode) error {
 }
 
 // Create creates name, which must not exist (O_EXCL, a symlink there
-// counts as existing), for writing.
+// counts as existing), for writing, with mode perm (umask not applied).
 func (r *Root) Create(name string, perm os.FileMode) (f *os.File, err error) {
-	err = r.do(func() error {
-		dir, base, err := split(name)
+	err = r.inParent(name, func(pfd int, base string) error {
+		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return err
 		}
-		pfd, err := r.openDir(dir)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(pfd)
-		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
-		if err != nil {
+		if err := unix.Fchmod(fd, unixMode(perm)); err != nil {
+			unix.Close(fd)
+			unix.Unlinkat(pfd, base, 0)
 			return err
 		}
 		f = os.NewFile(uintptr(fd), name)
@@ -337,15 +352,10 @@ func (r *Root) Mkdir(name string, perm os.FileMode) error {
 }
 
 func (r *Root) mkdir(name string, perm os.FileMode) error {
-	dir, base, err := split(name)
-	if err != nil {
-		return err
-	}
-	pfd, err := r.openDir(dir)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pfd)
+	return r.parent(name, func(pfd int, base string) error { return mkdirAt(pfd, base, perm) })
+}
+
+func mkdirAt(pfd int, base string, perm os.FileMode) error {
 	if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
 		return err
 	}
@@ -433,7 +443,7 @@ func (r *Root) Readlink(name string) (target string, err error) {
 		}
 		defer h.Close()
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-			return fmt.Errorf("not a symlink: it is a %s", kind(st.Mode))
+			return fmt.Errorf("not a symlink: it is a %s", FileKind(st.Mode))
 		}
 		buf := make([]byte, unix.PathMax)
 		n, err := unix.Readlinkat(int(h.Fd()), "", buf)
@@ -465,16 +475,7 @@ func (r *Root) Chmod(name string, perm os.FileMode) error {
 
 // Lchown sets the owner of name itself (a symlink's own owner).
 func (r *Root) Lchown(name string, uid, gid int) error {
-	return wrap("chown", name, r.do(func() error {
-		dir, base, err := split(name)
-		if err != nil {
-			return err
-		}
-		pfd, err := r.openDir(dir)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(pfd)
+	return wrap("chown", name, r.inParent(name, func(pfd int, base string) error {
 		return unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 	}))
 }
@@ -520,17 +521,8 @@ func (r *Root) Rename(oldname, newname string) error {
 // Remove removes name (a file of any type, or an empty directory); a
 // symlink is removed itself.
 func (r *Root) Remove(name string) error {
-	return wrap("remove", name, r.do(func() error {
-		dir, base, err := split(name)
-		if err != nil {
-			return err
-		}
-		pfd, err := r.openDir(dir)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(pfd)
-		err = unix.Unlinkat(pfd, base, 0)
+	return wrap("remove", name, r.inParent(name, func(pfd int, base string) error {
+		err := unix.Unlinkat(pfd, base, 0)
 		if errors.Is(err, unix.EISDIR) {
 			err = unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
 		}
@@ -580,6 +572,22 @@ func (r *Root) RemoveAll(name string) error {
 		}
 		return removeAllAt(pfd, base, st.Dev, 0)
 	}))
+}
+
+// RemoveTree removes the host directory tree at path as RemoveAll does
+// (no symlink followed, no other mount entered); path itself may be the
+// top of an untrusted tree, such as a build root or a private area. A
+// missing path is not an error.
+func RemoveTree(path string) error {
+	r, err := Open(filepath.Dir(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.RemoveAll(filepath.Base(path))
 }
 
 // maxDepth bounds RemoveAll's recursion (and so its descriptors); deeper

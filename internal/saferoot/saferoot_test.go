@@ -135,7 +135,7 @@ func TestDevicesAndFIFOsNeverOpened(t *testing.T) {
 		var st unix.Stat_t
 		must(t, unix.Lstat(filepath.Join(root, name), &st))
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			t.Errorf("%s after WriteFile is a %s, want a regular file", name, kind(st.Mode))
+			t.Errorf("%s after WriteFile is a %s, want a regular file", name, FileKind(st.Mode))
 		}
 	}
 	checkCanary(t, canary)
