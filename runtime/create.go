@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/cache"
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/cache/sign"
+	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/repo/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
