@@ -265,3 +265,35 @@ func TestConsoleLogBounded(t *testing.T) {
 		t.Errorf("console log directory left after stop: %v", err)
 	}
 }
+
+// TestPrivilegesFromConfiguration: a container that makes its /sbin/init
+// look like systemd gets nothing for it: its init kind and capabilities
+// are what its CTID.conf recorded at create.
+func TestPrivilegesFromConfiguration(t *testing.T) {
+	e := newEnv(t)
+	e.ok("create", "511", "--ostemplate", "debian-12-minimal")
+	conf := e.path("etc/vzkit/conf/511.conf")
+	if got := confValue(readFile(t, conf), "INIT_KIND"); got != "minimal" {
+		t.Fatalf("INIT_KIND = %q after create from a cache without /sbin/init", got)
+	}
+	e.ok("start", "511")
+	before := e.ok("exec", "511", "grep ^CapBnd: /proc/self/status")
+	e.ok("exec", "511", "mkdir -p /usr/lib/systemd && cp /bin/sh /usr/lib/systemd/systemd && ln -sf /usr/lib/systemd/systemd /sbin/init")
+	e.ok("stop", "511")
+	e.ok("start", "511")
+	if got := e.ok("exec", "511", "tr '\\0' ' ' </proc/1/cmdline"); !strings.Contains(got, "/.vzkit/init __init") {
+		t.Errorf("PID 1 after the image changed its /sbin/init: %q, want vzkit's minimal init", got)
+	}
+	if after := e.ok("exec", "511", "grep ^CapBnd: /proc/self/status"); after != before {
+		t.Errorf("capabilities changed with the image's /sbin/init: %q, then %q", before, after)
+	}
+	if got := confValue(readFile(t, conf), "INIT_KIND"); got != "minimal" {
+		t.Errorf("INIT_KIND = %q after the image changed its /sbin/init", got)
+	}
+	e.ok("stop", "511")
+	// The admin decides: --init is configuration too.
+	e.ok("set", "511", "--init", "sysvinit", "--save")
+	if got := confValue(readFile(t, conf), "INIT_KIND"); got != "sysvinit" {
+		t.Errorf("INIT_KIND = %q after set --init sysvinit", got)
+	}
+}

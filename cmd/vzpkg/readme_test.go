@@ -40,3 +40,53 @@ func TestREADMEExampleLintsAndResolves(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMESecurityModelNamesRealTests: every test the README's Security
+// model cites as proof of a promise exists, in the package it names.
+func TestREADMESecurityModelNamesRealTests(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Security model\n")
+	if !ok {
+		t.Fatal("README has no Security model section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	cited := 0
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 {
+			continue
+		}
+		// The tests cell: "`pkg` TestA, TestB; `pkg2` TestC ...".
+		for _, group := range strings.Split(cells[3], ";") {
+			pkg, names, ok := strings.Cut(strings.TrimSpace(group), "` ")
+			pkg = strings.TrimPrefix(pkg, "`")
+			if !ok {
+				continue
+			}
+			names, _, _ = strings.Cut(names, " (")
+			names, _, _ = strings.Cut(names, " —")
+			files, _ := filepath.Glob(filepath.Join("../..", pkg, "*_test.go"))
+			var src strings.Builder
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				src.Write(b)
+			}
+			for _, name := range strings.Split(names, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" || !strings.HasPrefix(name, "Test") && !strings.HasPrefix(name, "Fuzz") {
+					continue
+				}
+				cited++
+				if !strings.Contains(src.String(), "func "+name+"(") {
+					t.Errorf("README's Security model cites %s in %s, which has no such test", name, pkg)
+				}
+			}
+		}
+	}
+	if cited < 20 {
+		t.Errorf("only %d tests cited: the table's format changed?", cited)
+	}
+}
