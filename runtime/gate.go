@@ -43,6 +43,11 @@ func (s *Store) openGate(c *Container, m *idmap.Map) (root, console string, err 
 	if err := os.MkdirAll(s.ctDir(), 0o711); err != nil {
 		return "", "", fmt.Errorf("container %s: %w", c.ID, err)
 	}
+	if m != nil {
+		if err := walkable(s.ctDir(), m.UID); err != nil {
+			return "", "", fmt.Errorf("container %s: %w", c.ID, err)
+		}
+	}
 	dir := s.gateDir(c.ID)
 	s.closeGate(c.ID) // what a killed start left
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -83,6 +88,27 @@ func (s *Store) openGate(c *Container, m *idmap.Map) (root, console string, err 
 		return "", "", fmt.Errorf("container %s: console log: %w", c.ID, err)
 	}
 	return root, console, nil
+}
+
+// walkable checks that host uid can walk down to dir, as the sandbox of an
+// unprivileged container must (it resolves its root's path from inside its
+// user namespace), and says which directory stops it.
+func walkable(dir string, uid uint32) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil {
+			return err
+		}
+		ok := st.Mode&0o001 != 0 || st.Uid == uid && st.Mode&0o100 != 0
+		if !ok {
+			return fmt.Errorf("%s (mode %04o) does not let unprivileged containers' roots through to %s: "+
+				"their sandbox reaches its root from inside its user namespace, so every directory above STATEDIR must be searchable by others (chmod o+x %s)",
+				d, st.Mode&0o7777, dir, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // closeGate unmounts and removes ctid's gate; a missing one is fine.

@@ -297,3 +297,24 @@ func TestPrivilegesFromConfiguration(t *testing.T) {
 		t.Errorf("INIT_KIND = %q after set --init sysvinit", got)
 	}
 }
+
+// TestUnwalkableStateDirExplained: when a directory above STATEDIR stops
+// unprivileged containers' roots (a VZKIT_ROOT under a 0700 directory),
+// start says which one and what to do, instead of runc's bare EACCES.
+func TestUnwalkableStateDirExplained(t *testing.T) {
+	e := newEnv(t)
+	closed := filepath.Dir(e.root)
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(closed, 0o711)
+	e.ok("create", "512", "--ostemplate", "debian-12-minimal")
+	msg := e.code(1, "start", "512")
+	if !strings.Contains(msg, closed+" (mode 0700)") || !strings.Contains(msg, "chmod o+x") {
+		t.Errorf("start under a closed directory:\n%s", msg)
+	}
+	e.lockFree("512")
+	if got := e.ok("status", "512"); got != "CTID 512 exist unmounted down\n" {
+		t.Errorf("status after the refused start: %q", got)
+	}
+}

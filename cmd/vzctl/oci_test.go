@@ -43,6 +43,7 @@ func TestCreateFromRegistry(t *testing.T) {
 	}
 	cacheDir := e.path("var/lib/vzkit/template/cache")
 	localMinimal := readAll(t, filepath.Join(cacheDir, "debian-12-minimal.tar.zst"))
+	localManifest := readAll(t, filepath.Join(cacheDir, "debian-12-minimal.json"))
 
 	// The test registry speaks plain HTTP: only with --insecure-registry.
 	if msg := e.code(1, "create", "101", "--ostemplate", "oci://"+ref); !strings.Contains(msg, "--insecure-registry") || !strings.Contains(msg, "not marked insecure") {
@@ -63,8 +64,8 @@ func TestCreateFromRegistry(t *testing.T) {
 	if !bytes.Equal(readAll(t, filepath.Join(cacheDir, "debian-12-minimal.tar.zst")), localMinimal) {
 		t.Error("the pull replaced debian-12-minimal, the name the image gave itself")
 	}
-	if _, err := os.Stat(filepath.Join(cacheDir, "debian-12-minimal.json")); err == nil {
-		t.Error("the pull wrote debian-12-minimal.json")
+	if !bytes.Equal(readAll(t, filepath.Join(cacheDir, "debian-12-minimal.json")), localManifest) {
+		t.Error("the pull rewrote debian-12-minimal.json")
 	}
 	if conf := string(readAll(t, e.path("etc/vzkit/conf/101.conf"))); !strings.Contains(conf, `OSTEMPLATE="debian-12"`) {
 		t.Errorf("101.conf does not name template debian-12:\n%s", conf)

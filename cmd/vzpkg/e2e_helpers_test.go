@@ -100,6 +100,13 @@ type e2eEnv struct {
 func newE2EEnv(t *testing.T) *e2eEnv {
 	t.Helper()
 	root := t.TempDir()
+	// Unprivileged containers' roots walk through it to their STATEDIR, as
+	// they do through /run on a host.
+	for _, d := range []string{root, filepath.Dir(root)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
 	shared := filepath.Join(os.TempDir(), "vzkit-e2e-store")
 	if err := os.MkdirAll(shared, 0o755); err != nil {
 		t.Fatal(err)
