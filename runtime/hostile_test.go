@@ -9,35 +9,28 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/internal/hostiletest"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
 // Hostile caches: whatever the archive holds, create either fails cleanly
 // or contains it, and no host file changes.
 
-func canaryFile(t *testing.T) (path string, check func()) {
-	t.Helper()
-	path = filepath.Join(t.TempDir(), "canary")
-	if err := os.WriteFile(path, []byte("host canary\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, func() {
-		t.Helper()
-		b, err := os.ReadFile(path)
-		st, serr := os.Lstat(path)
-		if err != nil || string(b) != "host canary\n" || serr != nil || st.Mode() != 0o600 {
-			t.Errorf("host canary %s changed: %q %v %v", path, b, err, st.Mode())
-		}
-	}
-}
-
 func TestCreateFromHostileCache(t *testing.T) {
 	needRoot(t)
-	canary, check := canaryFile(t)
+	canaries := hostiletest.NewCanaries(t, "canary")
+	loop := hostiletest.NewLoopDevice(t)
+	canary := canaries.Path("canary")
+	check := func() {
+		t.Helper()
+		canaries.Check(t)
+		loop.Check(t)
+	}
 	for _, tc := range []struct {
 		name    string
 		entries []entry
@@ -63,7 +56,7 @@ func TestCreateFromHostileCache(t *testing.T) {
 		{"host disk node and setuid", []entry{
 			{hdr: tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755}},
 			{hdr: tar.Header{Name: "./dev/", Typeflag: tar.TypeDir, Mode: 0o755}},
-			{hdr: tar.Header{Name: "./dev/hostdisk", Typeflag: tar.TypeBlock, Mode: 0o666, Devmajor: 8, Devminor: 0}},
+			{hdr: tar.Header{Name: "./dev/hostdisk", Typeflag: tar.TypeBlock, Mode: 0o666, Devmajor: int64(loop.Major), Devminor: int64(loop.Minor)}},
 			{hdr: tar.Header{Name: "./dev/mem", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 1}},
 			{hdr: tar.Header{Name: "./usr/bin/rootshell", Typeflag: tar.TypeReg, Mode: 0o4755}, body: "#!/bin/sh\n"},
 		}, false},
@@ -71,8 +64,17 @@ func TestCreateFromHostileCache(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := testStore(t)
 			writeCache(t, s, "hostile", tarball(t, tc.entries))
-			c, err := s.Create(context.Background(), CreateOptions{CTID: "101", OSTemplate: "hostile"})
+			var c *Container
+			var err error
+			hostiletest.Within(t, 2*time.Minute, func() {
+				c, err = s.Create(context.Background(), CreateOptions{CTID: "101", OSTemplate: "hostile"})
+			})
 			check()
+			if lk, lerr := s.LockCT("101"); lerr != nil {
+				t.Errorf("lock left held after create: %v", lerr)
+			} else {
+				lk.Unlock()
+			}
 			private := s.G.Path("VE_PRIVATE", "101")
 			if tc.fails && err == nil {
 				t.Fatal("create succeeded")
