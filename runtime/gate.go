@@ -40,8 +40,16 @@ func (s *Store) consoleLog(ctid string) string { return filepath.Join(s.gateDir(
 // openGate mounts c's gate (see above) for id mapping m (nil: privileged)
 // and returns the sandbox's root path and the console log's.
 func (s *Store) openGate(c *Container, m *idmap.Map) (root, console string, err error) {
-	if err := os.MkdirAll(s.ctDir(), 0o711); err != nil {
-		return "", "", fmt.Errorf("container %s: %w", c.ID, err)
+	// STATEDIR and STATEDIR/ct are vzkit's own: made walkable (not
+	// listable) whoever made them first (libcontainer makes its state
+	// directories 0700, STATEDIR included when it is missing).
+	for _, d := range []string{s.StateDir(), s.ctDir()} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return "", "", fmt.Errorf("container %s: %w", c.ID, err)
+		}
+		if err := openForWalk(d); err != nil {
+			return "", "", fmt.Errorf("container %s: %w", c.ID, err)
+		}
 	}
 	if m != nil {
 		if err := walkable(s.ctDir(), m.UID); err != nil {
@@ -88,6 +96,21 @@ func (s *Store) openGate(c *Container, m *idmap.Map) (root, console string, err 
 		return "", "", fmt.Errorf("container %s: console log: %w", c.ID, err)
 	}
 	return root, console, nil
+}
+
+// openForWalk adds o+x to a directory of vzkit's own that lacks it.
+func openForWalk(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o001 == 0 {
+		return os.Chmod(dir, fi.Mode().Perm()|0o011)
+	}
+	return nil
 }
 
 // walkable checks that host uid can walk down to dir, as the sandbox of an
