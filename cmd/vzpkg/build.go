@@ -137,7 +137,10 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 			err = fmt.Errorf("build: remove build root: %w", rmErr)
 		}
 	}()
-	stateDir := filepath.Join(p.conf.Get("STATEDIR"), "build")
+	stateDir, err := p.sandboxStateDir()
+	if err != nil {
+		return err
+	}
 
 	essential := p.packageFiles(p.solved.Essential)
 	rest := p.packageFiles(p.solved.Rest)

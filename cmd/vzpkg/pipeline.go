@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +80,18 @@ func (a *app) newPipeline(ctx context.Context, name string, o resolveOptions, ou
 		out:    out,
 		log:    log,
 	}, nil
+}
+
+// sandboxStateDir is STATEDIR/build, where the build's sandboxes keep their
+// state. STATEDIR is made here, walkable by others, before libcontainer
+// would make it (and any missing parent) 0700: the sandboxes of vzctl's
+// unprivileged containers, which share STATEDIR, must get through it.
+func (p *pipeline) sandboxStateDir() (string, error) {
+	dir := p.conf.Get("STATEDIR")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return filepath.Join(dir, "build"), nil
 }
 
 // stage runs f and records how long it took.

@@ -199,7 +199,10 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	if err != nil {
 		return err
 	}
-	stateDir := filepath.Join(p.conf.Get("STATEDIR"), "build")
+	stateDir, err := p.sandboxStateDir()
+	if err != nil {
+		return err
+	}
 	dpkgLog := io.Discard
 	if a.Verbose {
 		dpkgLog = out
