@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vzkit/vzkit/internal/atomicfile"
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/idmap"
 )
@@ -36,6 +37,38 @@ func (s *Store) ctDir() string { return filepath.Join(s.StateDir(), "ct") }
 func (s *Store) gateDir(ctid string) string { return filepath.Join(s.ctDir(), ctid) }
 
 func (s *Store) consoleLog(ctid string) string { return filepath.Join(s.gateDir(ctid), "console.log") }
+
+// keptConsoleLog is where the console of a start that failed is kept once
+// its gate is gone, for the admin to read; the next start or destroy
+// removes it.
+func (s *Store) keptConsoleLog(ctid string) string { return filepath.Join(s.ctDir(), ctid+".log") }
+
+// keepConsole copies the newest consoleLogMax bytes of ctid's console log
+// out of its gate, to keptConsoleLog.
+func (s *Store) keepConsole(ctid string) {
+	r, err := saferoot.Open(s.gateDir(ctid))
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	st, err := r.Lstat("console.log")
+	if err != nil {
+		return
+	}
+	f, err := r.Open("console.log")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	tail := make([]byte, consoleLogMax)
+	n, err := f.ReadAt(tail, max(st.Size-consoleLogMax, 0))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return
+	}
+	if err := atomicfile.WriteBytes(s.keptConsoleLog(ctid), tail[:n], 0o640); err != nil {
+		s.log().Warn("console log of a failed start not kept", "ctid", ctid, "err", err)
+	}
+}
 
 // openGate mounts c's gate (see above) for id mapping m (nil: privileged)
 // and returns the sandbox's root path and the console log's.

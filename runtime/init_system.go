@@ -69,7 +69,7 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	case err != nil:
 		return fmt.Errorf("container %s: %w", ctid, err)
 	case !up:
-		return fmt.Errorf("container %s: %s init exited while booting (see %s)", ctid, kind, s.consoleLog(ctid))
+		return fmt.Errorf("container %s: %s init exited while booting (its console: %s)", ctid, kind, s.keptConsoleLog(ctid))
 	}
 	if kind != InitSystemd {
 		return nil

@@ -142,11 +142,13 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		if s.Net != nil {
 			s.Net.Detach(context.WithoutCancel(ctx), ctid)
 		}
+		s.keepConsole(ctid)
 		s.closeGate(ctid)
 		if !wasMounted {
 			s.umount(c)
 		}
 	}()
+	os.Remove(s.keptConsoleLog(ctid)) // of an earlier start that failed
 	kind, err := s.ensureInitKind(c)
 	if err != nil {
 		return err
@@ -261,6 +263,7 @@ func (s *Store) recordInit(ctid string, kind InitKind) error {
 // gate with the console log.
 func (s *Store) forgetInit(ctid string) {
 	os.Remove(s.initRecord(ctid))
+	os.Remove(s.keptConsoleLog(ctid))
 	s.closeGate(ctid)
 }
 

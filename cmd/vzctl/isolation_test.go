@@ -318,3 +318,32 @@ func TestUnwalkableStateDirExplained(t *testing.T) {
 		t.Errorf("status after the refused start: %q", got)
 	}
 }
+
+// TestFailedStartKeepsConsole: an init that dies while booting fails the
+// start, and what it wrote to its console is kept for the admin, outside
+// the gate that the failed start removed.
+func TestFailedStartKeepsConsole(t *testing.T) {
+	e := newEnv(t)
+	e.ok("create", "513", "--ostemplate", "debian-12-minimal")
+	init := e.path("var/lib/vzkit/private/513/usr/sbin/init")
+	if err := os.WriteFile(init, []byte("#!/bin/sh\necho init gives up >/dev/console\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("set", "513", "--init", "sysvinit", "--save")
+	msg := e.code(1, "start", "513")
+	kept := e.path("run/vzkit/ct/513.log")
+	if !strings.Contains(msg, "init exited while booting") || !strings.Contains(msg, kept) {
+		t.Errorf("failed start: %s", msg)
+	}
+	if b, err := os.ReadFile(kept); err != nil || !strings.Contains(string(b), "init gives up") {
+		t.Errorf("kept console %s: %q %v", kept, b, err)
+	}
+	if _, err := os.Stat(e.path("run/vzkit/ct/513")); !os.IsNotExist(err) {
+		t.Errorf("the failed start left its gate: %v", err)
+	}
+	e.lockFree("513")
+	e.ok("destroy", "513")
+	if _, err := os.Stat(kept); !os.IsNotExist(err) {
+		t.Errorf("destroy left the kept console: %v", err)
+	}
+}
