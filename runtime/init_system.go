@@ -52,7 +52,11 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	default:
 		return nil
 	}
+	exited := fmt.Errorf("container %s: %s init exited while booting (its console: %s)", ctid, kind, s.keptConsoleLog(ctid))
 	pfd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return exited // before it could even be watched
+	}
 	if err != nil {
 		return fmt.Errorf("container %s: watch init %d: %w", ctid, pid, err)
 	}
@@ -69,7 +73,7 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	case err != nil:
 		return fmt.Errorf("container %s: %w", ctid, err)
 	case !up:
-		return fmt.Errorf("container %s: %s init exited while booting (its console: %s)", ctid, kind, s.keptConsoleLog(ctid))
+		return exited
 	}
 	if kind != InitSystemd {
 		return nil
