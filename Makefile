@@ -1,7 +1,8 @@
-# vzkit — build, test and demo. Every target works on a fresh Debian 12 machine
-# once .ci/install-deps has run (root needed for the sandbox and integration tests).
+# vzkit — build, test and demo. Every target works on a fresh Debian 12 machine:
+# scripts/deps installs what the target needs first (as root; as another user it
+# names the missing packages) and finds or fetches Go. Root is needed for the
+# sandbox and the integration tests.
 
-GO       ?= go
 TAGS     ?= seccomp
 BIN      ?= bin
 PREFIX   ?= /usr/local
@@ -14,28 +15,37 @@ TESTTIMEOUT ?= 40m
 
 all: build
 
+# WITHGO runs the rest of a recipe line with the go that scripts/deps found
+# first on PATH (the tests build binaries with it); its argument is the
+# dependency set: build, demo or test.
+WITHGO = go=$$(sh scripts/deps $(1)) && export PATH="$$(dirname "$$go"):$$PATH" &&
+
 build:
-	$(GO) build $(GOFLAGS_) -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/vzpkg ./cmd/vzctl
+	@$(call WITHGO,build) \
+	go build $(GOFLAGS_) -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/vzpkg ./cmd/vzctl
 
 # The test command the README and CI run: every unit and integration test.
-test: lint
-	$(GO) test $(GOFLAGS_) -timeout $(TESTTIMEOUT) -p 2 ./...
+test:
+	@$(call WITHGO,test) $(MAKE) --no-print-directory lint && \
+	go test $(GOFLAGS_) -timeout $(TESTTIMEOUT) -p 2 ./...
 
 # Unit tests only: no network, no mmdebstrap oracles.
 test-short:
-	$(GO) test $(GOFLAGS_) -short ./...
+	@$(call WITHGO,build) go test $(GOFLAGS_) -short ./...
 
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(GOFLAGS_) ./...
+	@$(call WITHGO,build) \
+	out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi; \
+	go vet $(GOFLAGS_) ./...
 
 # Short fuzzing of every fuzz target (each for FUZZTIME).
 FUZZTIME ?= 10s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test $(GOFLAGS_) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	@$(call WITHGO,build) \
+	for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; go test $(GOFLAGS_) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
 
@@ -43,7 +53,9 @@ bench: build
 	bench/run-all.sh
 
 # The main job end to end: build a Debian cache, create a container, run a command in it.
-demo: build
+demo:
+	@sh scripts/deps demo >/dev/null
+	@$(MAKE) --no-print-directory build
 	./demo.sh
 
 install: build
