@@ -22,7 +22,7 @@ WITHGO = go=$$(sh scripts/deps $(1)) && export PATH="$$(dirname "$$go"):$$PATH" 
 
 build:
 	@$(call WITHGO,build) \
-	go build $(GOFLAGS_) -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/vzpkg ./cmd/vzctl
+	go build $(GOFLAGS_) -ldflags "-X main.linkedVersion=$(VERSION)" -o $(BIN)/ ./cmd/vzpkg ./cmd/vzctl
 
 # The test command the README and CI run: every unit and integration test.
 test:

@@ -8,8 +8,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newCloneCommand) }
-
 func newCloneCommand(a *app) *cobra.Command {
 	var o runtime.CloneOptions
 	c := &cobra.Command{

@@ -11,8 +11,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newCreateCommand) }
-
 func newCreateCommand(a *app) *cobra.Command {
 	var o runtime.CreateOptions
 	var insecureRegistry bool

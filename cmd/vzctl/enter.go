@@ -12,8 +12,6 @@ import (
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
-func init() { commands = append(commands, newEnterCommand) }
-
 // enterShell prefers bash, as OpenVZ's enter does, and falls back to sh.
 const enterShell = `if [ -x /bin/bash ]; then exec /bin/bash -l; fi; exec /bin/sh -l`
 

@@ -10,8 +10,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newExecCommand) }
-
 func newExecCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "exec CTID COMMAND [ARG...]",

@@ -8,8 +8,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newInitCommand) }
-
 // newInitCommand is the minimal init that start bind-mounts into images
 // without /sbin/init; it only works as a container's PID 1.
 func newInitCommand(a *app) *cobra.Command {

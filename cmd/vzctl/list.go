@@ -12,8 +12,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newListCommand) }
-
 // listField is a vzlist column: its name for --fields/--sort, header and
 // value; numeric fields sort as numbers.
 type listField struct {

@@ -6,8 +6,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newMountCommand) }
-
 func newMountCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "mount CTID",

@@ -8,8 +8,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newRestartCommand) }
-
 func newRestartCommand(a *app) *cobra.Command {
 	var o runtime.StopOptions
 	c := &cobra.Command{

@@ -22,16 +22,19 @@ commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` 
 		SilenceErrors: true,
 	}
 	a.Register(root)
+	cli.SetVersion(root, version)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
 	root.AddCommand(
 		cli.ConfigCommand(&a.Globals),
 		cli.ManCommand(root),
 	)
-	for _, add := range commands {
+	// One file per command, each built by its constructor.
+	for _, add := range []func(*app) *cobra.Command{
+		newCreateCommand, newStartCommand, newStopCommand, newRestartCommand, newStatusCommand,
+		newMountCommand, newUmountCommand, newDestroyCommand, newSetCommand, newExecCommand,
+		newEnterCommand, newRunscriptCommand, newListCommand, newCloneCommand, newInitCommand,
+	} {
 		root.AddCommand(add(a))
 	}
 	return root
 }
-
-// commands is filled by each command's file in init, one file per command.
-var commands []func(*app) *cobra.Command

@@ -8,8 +8,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newRunscriptCommand) }
-
 func newRunscriptCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "runscript CTID FILE",

@@ -9,8 +9,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newSetCommand) }
-
 func newSetCommand(a *app) *cobra.Command {
 	var o runtime.SetOptions
 	var nameservers, searchdomains []string

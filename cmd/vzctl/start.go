@@ -8,8 +8,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { commands = append(commands, newStartCommand) }
-
 func newStartCommand(a *app) *cobra.Command {
 	var onboot bool
 	c := &cobra.Command{

@@ -10,8 +10,6 @@ import (
 	"github.com/vzkit/vzkit/runtime"
 )
 
-func init() { commands = append(commands, newStatusCommand) }
-
 func newStatusCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status CTID",

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,7 +41,9 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		vzctlBin = filepath.Join(dir, "vzctl")
-		build := exec.Command("go", "build", "-tags", "seccomp", "-o", vzctlBin, ".")
+		// Linked as `make build` links it, so --version can be checked.
+		build := exec.Command("go", "build", "-tags", "seccomp",
+			"-ldflags", "-X main.linkedVersion="+testVersion, "-o", vzctlBin, ".")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build vzctl:", err)
@@ -722,5 +725,19 @@ func TestRoutedNetwork(t *testing.T) {
 	e.ok("stop", "120")
 	if _, err := net.InterfaceByName(hostIf); err == nil {
 		t.Errorf("host side %s left after stop", hostIf)
+	}
+}
+
+// testVersion is linked into the test binary as make build links its
+// version.
+const testVersion = "1.2.3-test"
+
+// TestVersion: --version prints the program, the version linked in and the
+// Go release, and exits 0.
+func TestVersion(t *testing.T) {
+	e := &env{t: t, root: t.TempDir()}
+	out := e.ok("--version")
+	if want := "vzctl " + testVersion + " (" + runtime.Version(); !strings.HasPrefix(out, want) {
+		t.Fatalf("vzctl --version = %q, want it to start with %q", out, want)
 	}
 }

@@ -27,8 +27,6 @@ import (
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
-func init() { commands = append(commands, newBuildCommand) }
-
 type buildOptions struct {
 	resolveOptions
 	outDir   string

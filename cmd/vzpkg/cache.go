@@ -16,12 +16,6 @@ import (
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
-func init() { commands = append(commands, newCacheCommand) }
-
-// cacheCommands is filled by each cache_*.go file in init, one file per
-// subcommand of `vzpkg cache`.
-var cacheCommands []func(*app) *cobra.Command
-
 func newCacheCommand(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cache",
@@ -41,7 +35,11 @@ through image layouts, docker archives and registries.`,
 			return cmd.Help()
 		},
 	}
-	for _, add := range cacheCommands {
+	// One file per subcommand, each built by its constructor.
+	for _, add := range []func(*app) *cobra.Command{
+		newCacheListCommand, newCacheVerifyCommand, newCacheSignCommand, newCacheRmCommand,
+		newCachePruneCommand, newCacheExportCommand, newCachePushCommand, newCachePullCommand,
+	} {
 		c.AddCommand(add(a))
 	}
 	return c

@@ -9,8 +9,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCacheExportCommand) }
-
 func newCacheExportCommand(a *app) *cobra.Command {
 	var layoutDir, dockerArchive, tag string
 	var gz bool

@@ -9,8 +9,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCacheListCommand) }
-
 func newCacheListCommand(a *app) *cobra.Command {
 	var keys keyringFlags
 	c := &cobra.Command{

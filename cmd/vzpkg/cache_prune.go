@@ -10,8 +10,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCachePruneCommand) }
-
 func newCachePruneCommand(a *app) *cobra.Command {
 	var olderThan string
 	var dryRun bool

@@ -10,8 +10,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCachePullCommand) }
-
 func newCachePullCommand(a *app) *cobra.Command {
 	var opts oci.Options
 	c := &cobra.Command{

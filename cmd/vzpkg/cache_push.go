@@ -8,8 +8,6 @@ import (
 	"github.com/vzkit/vzkit/cache/oci"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCachePushCommand) }
-
 func newCachePushCommand(a *app) *cobra.Command {
 	var insecure bool
 	c := &cobra.Command{

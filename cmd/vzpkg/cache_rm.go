@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCacheRmCommand) }
-
 func newCacheRmCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:     "rm NAME...",

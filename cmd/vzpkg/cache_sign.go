@@ -9,8 +9,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCacheSignCommand) }
-
 func newCacheSignCommand(a *app) *cobra.Command {
 	var keyFile string
 	c := &cobra.Command{

@@ -9,8 +9,6 @@ import (
 	"github.com/vzkit/vzkit/cache/sign"
 )
 
-func init() { cacheCommands = append(cacheCommands, newCacheVerifyCommand) }
-
 func newCacheVerifyCommand(a *app) *cobra.Command {
 	var keys keyringFlags
 	c := &cobra.Command{

@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newFetchCommand) }
-
 func newFetchCommand(a *app) *cobra.Command {
 	var o resolveOptions
 	c := &cobra.Command{

@@ -9,8 +9,6 @@ import (
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 )
 
-func init() { commands = append(commands, newLintCommand) }
-
 // lintProblem is one problem in `vzpkg lint -o json`.
 type lintProblem struct {
 	File    string `json:"file"`

@@ -13,8 +13,6 @@ import (
 	"github.com/vzkit/vzkit/metadata"
 )
 
-func init() { commands = append(commands, newListCommand) }
-
 // listRow is one template in `vzpkg list -o json`.
 type listRow struct {
 	Name    string   `json:"name"`

@@ -23,8 +23,6 @@ import (
 	"github.com/vzkit/vzkit/repo/solve"
 )
 
-func init() { commands = append(commands, newLockCommand) }
-
 type lockOptions struct {
 	resolveOptions
 	file string

@@ -30,17 +30,19 @@ Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
 		SilenceErrors: true,
 	}
 	a.Register(root)
+	cli.SetVersion(root, version)
 	root.PersistentFlags().StringArrayVar(&a.templateDirs, "templates", nil, "extra template directory (repeatable), searched first")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
 	root.AddCommand(
 		cli.ConfigCommand(&a.Globals),
 		cli.ManCommand(root),
 	)
-	for _, add := range commands {
+	// One file per command, each built by its constructor.
+	for _, add := range []func(*app) *cobra.Command{
+		newListCommand, newShowCommand, newLintCommand, newFetchCommand, newLockCommand,
+		newBuildCommand, newUpdateCommand, newCacheCommand,
+	} {
 		root.AddCommand(add(a))
 	}
 	return root
 }
-
-// commands is filled by each command's file in init, one file per command.
-var commands []func(*app) *cobra.Command

@@ -12,8 +12,6 @@ import (
 	"github.com/vzkit/vzkit/metadata"
 )
 
-func init() { commands = append(commands, newShowCommand) }
-
 // The YAML form of a resolved template: the same keys a maintainer writes,
 // in the same order, so that show's output is itself valid metadata.
 type showDoc struct {

@@ -32,8 +32,6 @@ import (
 	"github.com/vzkit/vzkit/repo/solve"
 )
 
-func init() { commands = append(commands, newUpdateCommand) }
-
 type updateOptions struct {
 	resolveOptions
 	cacheDir string
