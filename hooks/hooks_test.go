@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // chrootExec runs commands with the root as / through chroot(2): a real
@@ -31,13 +33,8 @@ func (c chrootExec) Exec(ctx context.Context, args, env []string, stdout, stderr
 
 func busyboxRoot(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for chroot")
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("busybox-static not installed (apt-get install busybox-static)")
-	}
+	testenv.NeedRoot(t, "chroot")
+	bb := testenv.NeedTool(t, "busybox", "busybox-static")
 	root := t.TempDir()
 	for _, d := range []string{"bin", "etc", "tmp"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)

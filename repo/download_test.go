@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
 	"github.com/vzkit/vzkit/repo/apt"
@@ -41,7 +43,7 @@ func fixturePackages(t *testing.T) []apt.Package {
 	t.Helper()
 	f, err := os.Open(debian + "/dists/bookworm-updates/main/binary-amd64/Packages")
 	if err != nil {
-		t.Skipf("fixture: %v", err)
+		testenv.Missing(t, "fixture: %v", err)
 	}
 	defer f.Close()
 	all, err := apt.ParsePackages(f, f.Name(), "file://"+debian)

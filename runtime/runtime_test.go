@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/vzkit/vzkit/cache"
@@ -21,9 +23,7 @@ import (
 
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: unpacking a root tree sets owners and device nodes")
-	}
+	testenv.NeedRoot(t, "unpacking a root tree sets owners and device nodes")
 }
 
 func testStore(t testing.TB) *Store {

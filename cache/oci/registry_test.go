@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/oci/ocitest"
 )
@@ -89,12 +91,8 @@ func TestRegistryRoundTrip(t *testing.T) {
 // layers) accepts all three export forms: docker archive, OCI layout and
 // registry push, and unpacks the cache's files from the layer.
 func TestPodmanPeer(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: podman with private storage under a temporary directory")
-	}
-	if _, err := exec.LookPath("podman"); err != nil {
-		t.Skip("needs podman (apt-get install -y podman)")
-	}
+	testenv.NeedRoot(t, "podman with private storage under a temporary directory")
+	testenv.NeedTool(t, "podman", "podman")
 	addr, _ := ocitest.StartRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

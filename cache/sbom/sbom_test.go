@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/cache"
 )
 
@@ -218,7 +220,7 @@ Version: 3
 // their source packages.
 func TestGenerateHostRoot(t *testing.T) {
 	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
-		t.Skip("needs a Debian host (/var/lib/dpkg/status)")
+		testenv.Missing(t, "needs a Debian host (/var/lib/dpkg/status)")
 	}
 	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}|${Package}|${Version}|${Architecture}|${source:Package}|${source:Version}\n").Output()
 	if err != nil {

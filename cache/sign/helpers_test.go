@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -91,9 +93,7 @@ func flipByte(t testing.TB, path string) {
 // gnupg returns a function running gpg in a throwaway home.
 func gnupg(t testing.TB) func(args ...string) ([]byte, error) {
 	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg not installed (apt-get install gnupg)")
-	}
+	testenv.NeedTool(t, "gpg", "gnupg")
 	// Short path: gpg-agent's socket must fit in sun_path.
 	home, err := os.MkdirTemp("", "gpg")
 	if err != nil {

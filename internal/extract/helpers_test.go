@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/internal/extract"
 	et "github.com/vzkit/vzkit/internal/extract/extracttest"
 )
@@ -57,9 +59,7 @@ func sandboxed(t *testing.T, p extract.Policy, entries ...et.Entry) (*et.Sandbox
 
 func needRoot(tb testing.TB) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root: owners, device nodes, trusted and security xattrs (CI runs as root)")
-	}
+	testenv.NeedRoot(tb, "owners, device nodes, trusted and security xattrs")
 }
 
 func readFile(t *testing.T, p string) string {

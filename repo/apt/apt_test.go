@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
 	"github.com/vzkit/vzkit/repo/apt/apttest"
@@ -45,7 +47,7 @@ func debianKeyring(t testing.TB) *pgp.Keyring {
 	t.Helper()
 	k, err := pgp.LoadKeyring(fixtures + "keyrings/debian-archive-keyring.gpg")
 	if err != nil {
-		t.Skipf("fixture keyring: %v", err)
+		testenv.Missing(t, "fixture keyring: %v", err)
 	}
 	return k
 }

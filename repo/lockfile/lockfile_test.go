@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
 	"github.com/vzkit/vzkit/repo/apt"
@@ -28,7 +30,7 @@ func loadFixture(t testing.TB) *apt.Index {
 	t.Helper()
 	kr, err := pgp.LoadKeyring(fixtures + "keyrings/debian-archive-keyring.gpg")
 	if err != nil {
-		t.Skipf("fixture keyring: %v", err)
+		testenv.Missing(t, "fixture keyring: %v", err)
 	}
 	ix, err := apt.Load(context.Background(), fetch.New(fetch.Options{Retries: -1}), apt.Source{
 		URIs: []string{"file://" + fixtures + "debian"}, Suite: "bookworm-updates", Components: []string{"main"},

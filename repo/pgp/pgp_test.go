@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/vzkit/vzkit/internal/testfixtures"
 )
 
@@ -30,7 +32,7 @@ func read(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(fixtures + path)
 	if err != nil {
-		t.Skipf("fixture missing: %v", err)
+		testenv.Missing(t, "fixture missing: %v", err)
 	}
 	return b
 }
@@ -242,9 +244,7 @@ func TestMaliciousKeysRejected(t *testing.T) {
 // gpgKey makes a throwaway signing key in a temporary GNUPGHOME.
 func gpgKey(t *testing.T, expire string) (home, fpr string) {
 	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg not installed (apt-get install gnupg)")
-	}
+	testenv.NeedTool(t, "gpg", "gnupg")
 	home = t.TempDir()
 	gpg(t, home, "--quick-gen-key", "vzkit test <test@example.invalid>", "ed25519", "sign", expire)
 	out := gpg(t, home, "--with-colons", "--list-keys")

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // hostMirror returns the first Debian archive URI of the host's apt sources
@@ -218,11 +220,9 @@ func requireOracle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("oracle test downloads indexes; skipped in -short")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("oracle test runs mmdebstrap in root mode: needs root")
-	}
+	testenv.NeedRoot(t, "the oracle runs mmdebstrap in root mode")
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
-		t.Skip("mmdebstrap not installed (apt-get install mmdebstrap)")
+		testenv.Missing(t, "mmdebstrap not installed (apt-get install mmdebstrap)")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
@@ -16,9 +18,7 @@ var m = Map{UID: 300000, GID: 300000, Size: 65536}
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: idmapped mounts")
-	}
+	testenv.NeedRoot(t, "idmapped mounts")
 }
 
 // tempDir is a t.TempDir that host uids of the mapping can walk through,

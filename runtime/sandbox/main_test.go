@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -141,9 +143,7 @@ func buildBusyboxRoot(root string) error {
 
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("sandbox tests need root (namespaces, cgroups, mounts)")
-	}
+	testenv.NeedRoot(t, "namespaces, cgroups, mounts")
 }
 
 var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)

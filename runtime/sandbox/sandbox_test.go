@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/testenv"
+
 	"github.com/moby/sys/capability"
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
@@ -184,9 +186,7 @@ func TestNetworkHost(t *testing.T) {
 
 func TestNetworkNamespacePath(t *testing.T) {
 	cfg := testConfig(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip (iproute2) not installed")
-	}
+	testenv.NeedTool(t, "ip", "iproute2")
 	name := fmt.Sprintf("vzkit-sbx-%d", os.Getpid())
 	run := func(args ...string) {
 		t.Helper()
