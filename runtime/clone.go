@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/vzconf"
@@ -105,11 +104,9 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	}
 	// Beside the copy, never inside it: a name in the source tree (a
 	// symlink planted there) must not decide where vzkit writes.
-	mf, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
+	if err := writeCreatingMarker(marker, confPath); err != nil {
 		return err
 	}
-	mf.Close()
 	if err := os.Rename(tmp, private); err != nil {
 		return fmt.Errorf("clone %s to %s: %w", o.Src, o.Dst, err)
 	}
@@ -118,8 +115,8 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	conf.Set("VE_ROOT", s.G.Path("VE_ROOT", o.Dst))
-	conf.Set("VE_PRIVATE", private)
+	conf.Set("VE_ROOT", s.G.Raw("VE_ROOT"))
+	conf.Set("VE_PRIVATE", s.G.Raw("VE_PRIVATE"))
 	conf.Delete("IP_ADDRESS")
 	conf.Delete("NAME")
 	// The copy gets an id range of its own (registerConf): the files on

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,7 +29,11 @@ type CreateOptions struct {
 	Hostname   string
 	IPs        []string
 	Name       string
-	Layout     string // "" = VE_LAYOUT of vz.conf
+	Layout     string // "" = VE_LAYOUT of CTID.conf or vz.conf; OpenVZ's simfs is plain
+	// Root and Private are VE_ROOT and VE_PRIVATE for this container
+	// ("" = CTID.conf's, else vz.conf's), written to CTID.conf as given:
+	// $VEID stands for the CTID, as in OpenVZ.
+	Root, Private string
 	// Privileged makes the container's root the host's root (no user
 	// namespace): see KeyPrivileged. The sample's PRIVILEGED applies
 	// otherwise.
@@ -39,10 +45,51 @@ type CreateOptions struct {
 
 // creatingMarker names the file beside a private area (in VE_PRIVATE's
 // 0700 parent, where the container's files cannot reach) that exists
-// until its CTID.conf is written: a private area with a marker and no
-// CTID.conf is debris.
+// until create or clone has registered the container: a private area with
+// a marker is debris while its CTID.conf is missing or still the one the
+// admin wrote before create (the marker holds that file's SHA-256).
 func creatingMarker(private string) string {
 	return filepath.Join(filepath.Dir(private), ".vzkit-creating-"+filepath.Base(private))
+}
+
+// writeCreatingMarker makes the marker before the private area appears
+// under its name, with O_EXCL in a directory only root can write. It
+// records the digest of the CTID.conf at confPath that create started
+// from, if there was one.
+func writeCreatingMarker(marker, confPath string) error {
+	sum := ""
+	if b, err := os.ReadFile(confPath); err == nil {
+		sum = sha256Hex(b)
+	}
+	mf, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := mf.WriteString(sum)
+	if err := mf.Close(); werr == nil {
+		werr = err
+	}
+	return werr
+}
+
+// interruptedCreate reports whether the marker beside private says that
+// create never registered the container: no CTID.conf, or the one create
+// started from, unchanged.
+func (s *Store) interruptedCreate(ctid, private string) bool {
+	want, err := os.ReadFile(creatingMarker(private))
+	if err != nil {
+		return false
+	}
+	conf, err := os.ReadFile(s.ConfPath(ctid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	return err == nil && len(want) > 0 && sha256Hex(conf) == string(want)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // debrisPrefix names temporary directories of create and destroy; the
@@ -85,39 +132,94 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 			return nil, err
 		}
 	}
-	if o.Layout == "" {
-		o.Layout = s.G.Get("VE_LAYOUT")
-	}
-	if err := checkLayout(o.Layout); err != nil {
-		return nil, err
-	}
-	if o.OSTemplate == "" {
-		o.OSTemplate = s.G.Get("DEF_OSTEMPLATE")
-	}
 	lk, err := s.LockCT(o.CTID)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Unlock()
-	private := s.G.Path("VE_PRIVATE", o.CTID)
+
+	// An existing CTID.conf without a private area is the admin's
+	// configuration of the container to make, as in OpenVZ: its keys are
+	// kept, and fill in what the command line leaves out.
+	confPath := s.ConfPath(o.CTID)
+	conf, err := vzconf.ReadFile(confPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if conf, err = s.LoadSample(o.Config); err != nil {
+			return nil, err
+		}
+		conf.Set("ORIGIN_SAMPLE", s.sampleName(o.Config))
+	case err != nil:
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+	default:
+		if o.Config != "" {
+			sample, err := s.LoadSample(o.Config)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range sample.Keys() {
+				if _, set := conf.Get(k); !set {
+					v, _ := sample.Get(k)
+					conf.Set(k, v)
+				}
+			}
+			conf.Set("ORIGIN_SAMPLE", o.Config)
+		}
+	}
+	pre := &Container{ID: o.CTID, ConfPath: confPath, Conf: conf}
+	if o.Root != "" {
+		conf.Set("VE_ROOT", o.Root)
+	}
+	if o.Private != "" {
+		conf.Set("VE_PRIVATE", o.Private)
+	}
+	for key, def := range map[string]string{"VE_ROOT": s.G.Raw("VE_ROOT"), "VE_PRIVATE": s.G.Raw("VE_PRIVATE")} {
+		if v, _ := conf.Get(key); v == "" {
+			conf.Set(key, def)
+		}
+	}
+	if pre.Private, err = s.expand(pre, "VE_PRIVATE"); err != nil {
+		return nil, err
+	}
+	if pre.Root, err = s.expand(pre, "VE_ROOT"); err != nil {
+		return nil, err
+	}
+	if pre.Private == pre.Root {
+		return nil, fmt.Errorf("%w: container %s: VE_ROOT and VE_PRIVATE are both %s", ErrBadParam, o.CTID, pre.Root)
+	}
+	private := pre.Private
+
+	var layout Layout
+	switch {
+	case o.Layout != "":
+		if layout, err = ParseLayout(o.Layout); err != nil {
+			return nil, fmt.Errorf("--layout: %w", err)
+		}
+	case pre.Get("VE_LAYOUT") != "":
+		if layout, err = pre.Layout(); err != nil {
+			return nil, err
+		}
+	default:
+		if layout, err = ParseLayout(s.G.Get("VE_LAYOUT")); err != nil {
+			return nil, fmt.Errorf("%s: VE_LAYOUT: %w", s.G.Origin("VE_LAYOUT"), err)
+		}
+	}
+	if o.OSTemplate == "" {
+		o.OSTemplate = pre.Get("OSTEMPLATE")
+	}
+	if o.OSTemplate == "" {
+		o.OSTemplate = s.G.Get("DEF_OSTEMPLATE")
+	}
 	s.removeDebris(o.CTID, private)
 
 	// The private area first: OpenVZ reports an existing container so (44).
 	if _, err := os.Lstat(private); err == nil {
 		return nil, fmt.Errorf("container %s: %s: %w", o.CTID, private, ErrPrivateExists)
 	}
-	confPath := s.ConfPath(o.CTID)
-	if _, err := os.Stat(confPath); err == nil {
-		return nil, fmt.Errorf("container %s: %s: %w", o.CTID, confPath, ErrExists)
-	}
 	if o.Name != "" {
-		if id, err := s.Resolve(o.Name); err == nil {
+		if id, err := s.Resolve(o.Name); err == nil && id != o.CTID {
 			return nil, fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
 		}
-	}
-	conf, err := s.LoadSample(o.Config)
-	if err != nil {
-		return nil, err
 	}
 	if o.Privileged {
 		conf.Set(KeyPrivileged, "yes")
@@ -155,9 +257,9 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		os.Remove(marker)
 	}()
 
-	s.log().Info("creating container", "ctid", o.CTID, "cache", cache, "layout", o.Layout)
+	s.log().Info("creating container", "ctid", o.CTID, "cache", cache, "layout", layout)
 	treeRoot := tmp // where the container's / is, to tell its init
-	switch o.Layout {
+	switch layout {
 	case LayoutPlain:
 		os.Chmod(tmp, 0o755) // the root directory of the container
 		if err := s.unpackCache(ctx, cache, tmp); err != nil {
@@ -181,13 +283,9 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		init = detectInit(treeRoot)
 	}
 	conf.Set(KeyInitKind, string(init))
-	// The marker is made beside the private area before it appears under
-	// its name, with O_EXCL in a directory only root can write.
-	mf, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
+	if err := writeCreatingMarker(marker, confPath); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
-	mf.Close()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -197,9 +295,7 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 	renamed = true
 
 	conf.Set("OSTEMPLATE", o.OSTemplate)
-	conf.Set("VE_ROOT", s.G.Path("VE_ROOT", o.CTID))
-	conf.Set("VE_PRIVATE", private)
-	conf.Set("VE_LAYOUT", o.Layout)
+	conf.Set("VE_LAYOUT", string(layout))
 	if o.Hostname != "" {
 		conf.Set("HOSTNAME", o.Hostname)
 	}
@@ -290,7 +386,7 @@ func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, er
 // CTID.conf. The caller holds ctid's lock.
 func (s *Store) removeDebris(ctid, private string) {
 	if _, err := os.Lstat(creatingMarker(private)); err == nil {
-		if _, err := os.Stat(s.ConfPath(ctid)); errors.Is(err, fs.ErrNotExist) {
+		if s.interruptedCreate(ctid, private) {
 			s.log().Info("removing private area of an interrupted create", "ctid", ctid, "path", private)
 			saferoot.RemoveTree(private)
 		}

@@ -14,4 +14,6 @@ var (
 	ErrPrivateExists    = errors.New("container private area already exists")
 	ErrTemplateNotFound = errors.New("OS template cache not found")
 	ErrBadParam         = errors.New("invalid parameter")
+	ErrStartDisabled    = errors.New("container start is disabled")
+	ErrBootTimeout      = errors.New("boot did not finish in time")
 )

@@ -28,7 +28,10 @@ const bootPoll = 50 * time.Millisecond
 // opened its control FIFO /run/initctl and left the boot scripts for its
 // default runlevel. An init that exits meanwhile is an error; a boot
 // slower than bootTimeout is only logged.
-func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, pid int, kind InitKind) error {
+//
+// strict (start --wait) makes a boot still running after bootTimeout an
+// error, ErrBootTimeout.
+func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, pid int, kind InitKind, strict bool) error {
 	var ready func() bool
 	switch kind {
 	case InitSystemd:
@@ -67,6 +70,8 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("container %s: wait for init: %w", ctid, ctx.Err())
+	case bctx.Err() != nil && strict:
+		return fmt.Errorf("container %s: %w: %s init not up after %s", ctid, ErrBootTimeout, kind, bootTimeout)
 	case bctx.Err() != nil:
 		s.log().Warn("init not up yet, starting anyway", "ctid", ctid, "init", kind, "timeout", bootTimeout)
 		return nil
@@ -87,6 +92,8 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("container %s: wait for systemd: %w", ctid, ctx.Err())
+	case bctx.Err() != nil && strict:
+		return fmt.Errorf("container %s: %w: systemd still booting after %s", ctid, ErrBootTimeout, bootTimeout)
 	case bctx.Err() != nil:
 		s.log().Warn("systemd still booting, starting anyway", "ctid", ctid, "timeout", bootTimeout)
 	case err != nil:

@@ -15,21 +15,33 @@ import (
 	"github.com/vzkit/vzkit/runtime/idmap"
 )
 
+// Layout is how a private area holds a container's files.
+type Layout string
+
 // Storage layouts of a private area.
 const (
-	LayoutPlain   = "plain"   // the private area is the root tree
-	LayoutOverlay = "overlay" // private area holds upper/ and work/ over a shared lower
+	LayoutPlain   Layout = "plain"   // the private area is the root tree (OpenVZ's simfs)
+	LayoutOverlay Layout = "overlay" // private area holds upper/ and work/ over a shared lower
 )
 
 // overlayLowerKey is the CTID.conf key naming the shared lower directory of
 // an overlay container (the SHA-256 of its cache).
 const overlayLowerKey = "VE_OVERLAY_LOWER"
 
-func checkLayout(l string) error {
-	if l != LayoutPlain && l != LayoutOverlay {
-		return fmt.Errorf("%w: layout %q: want plain or overlay", ErrBadParam, l)
+// ParseLayout reads a VE_LAYOUT or --layout value. OpenVZ's names are
+// accepted for what they mean: simfs is the plain layout. ploop (an image
+// file per container) is OpenVZ's image layout, which this vzkit does not
+// have yet: it is refused by name rather than silently made plain.
+func ParseLayout(v string) (Layout, error) {
+	switch v {
+	case "plain", "simfs":
+		return LayoutPlain, nil
+	case "overlay":
+		return LayoutOverlay, nil
+	case "ploop", "image":
+		return "", fmt.Errorf("%w: layout %q (an image file per container) is not available in this vzkit yet: use simfs (plain) or overlay", ErrBadParam, v)
 	}
-	return nil
+	return "", fmt.Errorf("%w: layout %q: want plain (simfs) or overlay", ErrBadParam, v)
 }
 
 // IsMounted reports whether the container's root is mounted at VE_ROOT.
@@ -66,7 +78,11 @@ func (s *Store) mount(c *Container) error {
 	if err := os.MkdirAll(c.Root, 0o755); err != nil {
 		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
-	switch c.Layout() {
+	layout, err := c.Layout()
+	if err != nil {
+		return err
+	}
+	switch layout {
 	case LayoutPlain:
 		if err := idmap.Bind(c.Private, c.Root, m); err != nil {
 			return fmt.Errorf("container %s: %w", c.ID, err)
@@ -80,7 +96,7 @@ func (s *Store) mount(c *Container) error {
 			return fmt.Errorf("container %s: %w", c.ID, err)
 		}
 	default:
-		return checkLayout(c.Layout())
+		return fmt.Errorf("container %s: layout %q", c.ID, layout)
 	}
 	// Private propagation: mounts made inside the root (by start) must not
 	// leak to the host's mount table.

@@ -94,19 +94,36 @@ func (s *Store) Umount(ctx context.Context, ctid string) error {
 
 // Start mounts the container and starts its init; it returns once the
 // init runs. An image without /sbin/init gets the minimal init.
-func (s *Store) Start(ctx context.Context, ctid string) error {
+func (s *Store) Start(ctx context.Context, ctid string, o StartOptions) error {
 	lk, err := s.LockCT(ctid)
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
-	return s.start(ctx, ctid)
+	return s.start(ctx, ctid, o)
 }
 
-func (s *Store) start(ctx context.Context, ctid string) (err error) {
+// StartOptions are the parameters of `vzctl start`.
+type StartOptions struct {
+	// Wait makes a boot that is not done within the boot timeout an
+	// error (ErrBootTimeout); without it start only logs it, the
+	// container keeps booting.
+	Wait bool
+	// Force starts a container whose CTID.conf says DISABLED="yes".
+	Force bool
+}
+
+// KeyDisabled is the CTID.conf key that stops a container from being
+// started (vzctl set --disabled yes), unless start --force.
+const KeyDisabled = "DISABLED"
+
+func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err error) {
 	c, err := s.Load(ctid)
 	if err != nil {
 		return err
+	}
+	if c.Get(KeyDisabled) == "yes" && !o.Force {
+		return fmt.Errorf("container %s: %w: DISABLED=\"yes\" in %s (start --force starts it anyway; set --disabled no --save enables it)", ctid, ErrStartDisabled, c.ConfPath)
 	}
 	if run, err := s.IsRunning(c); err != nil {
 		return err
@@ -224,7 +241,7 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 	if err := s.recordInit(ctid, kind); err != nil {
 		return err
 	}
-	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind)
+	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind, o.Wait)
 }
 
 // detectInit tells the init of a root from its /sbin/init: systemd,
@@ -281,7 +298,22 @@ func shutdownSignal(kind InitKind) unix.Signal {
 // StopOptions are the parameters of `vzctl stop`.
 type StopOptions struct {
 	Fast    bool          // kill at once, no clean shutdown
-	Timeout time.Duration // 0 = STOP_TIMEOUT of vz.conf
+	Timeout time.Duration // 0 = STOP_TIMEOUT of CTID.conf, else of vz.conf
+	// SkipUmount leaves the root mounted at VE_ROOT (status "mounted").
+	SkipUmount bool
+}
+
+// stopTimeout is STOP_TIMEOUT of the container's CTID.conf, else of vz.conf.
+func (s *Store) stopTimeout(c *Container) (time.Duration, error) {
+	v, where := s.G.Get("STOP_TIMEOUT"), s.G.Origin("STOP_TIMEOUT")
+	if cv, ok := c.Conf.Get("STOP_TIMEOUT"); ok && cv != "" {
+		v, where = cv, fmt.Sprintf("%s:%d", c.ConfPath, c.Conf.Line("STOP_TIMEOUT"))
+	}
+	secs, err := strconv.Atoi(v)
+	if err != nil || secs < 0 {
+		return 0, fmt.Errorf("%w: %s: STOP_TIMEOUT=%q: want a number of seconds, 0 or more", ErrBadParam, where, v)
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // Stop shuts the container down: the init's shutdown signal, then, after
@@ -316,11 +348,9 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 	}
 	if !o.Fast {
 		if o.Timeout == 0 {
-			secs, err := strconv.Atoi(s.G.Get("STOP_TIMEOUT"))
-			if err != nil || secs < 0 {
-				return fmt.Errorf("%w: STOP_TIMEOUT=%q in %s", ErrBadParam, s.G.Get("STOP_TIMEOUT"), s.G.File)
+			if o.Timeout, err = s.stopTimeout(c); err != nil {
+				return err
 			}
-			o.Timeout = time.Duration(secs) * time.Second
 		}
 		kind := InitMinimal
 		if b, err := os.ReadFile(s.initRecord(ctid)); err == nil {
@@ -340,6 +370,9 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 		}
 	}
 	s.forgetInit(ctid)
+	if o.SkipUmount {
+		return nil
+	}
 	return s.umount(c)
 }
 
@@ -377,7 +410,7 @@ func (s *Store) waitExit(ctx context.Context, pid int, shutdown func() error, ti
 }
 
 // Restart stops (cleanly) a running container and starts it again.
-func (s *Store) Restart(ctx context.Context, ctid string, o StopOptions) error {
+func (s *Store) Restart(ctx context.Context, ctid string, o StopOptions, so StartOptions) error {
 	lk, err := s.LockCT(ctid)
 	if err != nil {
 		return err
@@ -386,7 +419,7 @@ func (s *Store) Restart(ctx context.Context, ctid string, o StopOptions) error {
 	if err := s.stop(ctx, ctid, o); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
 	}
-	return s.start(ctx, ctid)
+	return s.start(ctx, ctid, so)
 }
 
 // StartOnBoot starts every stopped container with ONBOOT="yes" and returns
@@ -398,13 +431,13 @@ func (s *Store) StartOnBoot(ctx context.Context) (started []string, err error) {
 	}
 	var errs []error
 	for _, c := range cts {
-		if c.Get("ONBOOT") != "yes" {
+		if c.Get("ONBOOT") != "yes" || c.Get(KeyDisabled) == "yes" {
 			continue
 		}
 		if run, err := s.IsRunning(c); err == nil && run {
 			continue
 		}
-		if err := s.Start(ctx, c.ID); err != nil {
+		if err := s.Start(ctx, c.ID, StartOptions{}); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -31,10 +31,11 @@ func (s *Store) Entries(all bool) ([]Entry, error) {
 		if !all && !st.Running {
 			continue
 		}
+		layout, _ := c.Layout() // a bad VE_LAYOUT shows as ""; start names it
 		e := Entry{
 			CTID: c.ID, Name: c.Name(), Hostname: c.Get("HOSTNAME"), IPs: c.IPs(),
 			Status: "stopped", NProc: st.NProc, OSTemplate: c.Get("OSTEMPLATE"),
-			OnBoot: c.Get("ONBOOT") == "yes", Layout: c.Layout(), Private: c.Private, Root: c.Root,
+			OnBoot: c.Get("ONBOOT") == "yes", Layout: string(layout), Private: c.Private, Root: c.Root,
 		}
 		if e.IPs == nil {
 			e.IPs = []string{}

@@ -299,11 +299,11 @@ func TestOverlayCreateSharesLower(t *testing.T) {
 	s := testStore(t)
 	writeCache(t, s, "tiny", smallRoot(t))
 	ctx := context.Background()
-	a, err := s.Create(ctx, CreateOptions{CTID: "201", OSTemplate: "tiny", Layout: LayoutOverlay})
+	a, err := s.Create(ctx, CreateOptions{CTID: "201", OSTemplate: "tiny", Layout: string(LayoutOverlay)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Create(ctx, CreateOptions{CTID: "202", OSTemplate: "tiny", Layout: LayoutOverlay})
+	b, err := s.Create(ctx, CreateOptions{CTID: "202", OSTemplate: "tiny", Layout: string(LayoutOverlay)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,17 @@ func (s *Store) EnsureSamples() error {
 	return vzconf.WriteFileAtomic(path, basicSample, 0o644)
 }
 
+// sampleName is the sample create uses for --config name.
+func (s *Store) sampleName(name string) string {
+	if name == "" {
+		return s.G.Get("CONFIGFILE")
+	}
+	return name
+}
+
 // LoadSample reads ve-NAME.conf-sample ("" means CONFIGFILE of vz.conf).
 func (s *Store) LoadSample(name string) (*vzconf.File, error) {
-	if name == "" {
-		name = s.G.Get("CONFIGFILE")
-	}
+	name = s.sampleName(name)
 	if err := ValidName(name); err != nil && ValidCTID(name) != nil {
 		return nil, fmt.Errorf("--config: %w", err)
 	}

@@ -24,6 +24,7 @@ type SetOptions struct {
 	SearchDomains []string
 	UserPasswd    []string // "user:password"; never saved
 	OnBoot        string   // "yes" or "no"
+	Disabled      string   // "yes": start refuses the container (unless --force)
 	Name          string
 	// Privilege profile; these take effect at the next start.
 	Privileged   string   // "yes" or "no"
@@ -139,12 +140,17 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 	if o.SearchDomains != nil {
 		c.Conf.Set("SEARCHDOMAIN", strings.Join(o.SearchDomains, " "))
 	}
-	switch o.OnBoot {
-	case "":
-	case "yes", "no":
-		c.Conf.Set("ONBOOT", o.OnBoot)
-	default:
-		return fmt.Errorf("%w: --onboot %q: want yes or no", ErrBadParam, o.OnBoot)
+	for _, yn := range []struct{ flag, key, value string }{
+		{"--onboot", "ONBOOT", o.OnBoot},
+		{"--disabled", KeyDisabled, o.Disabled},
+	} {
+		switch yn.value {
+		case "":
+		case "yes", "no":
+			c.Conf.Set(yn.key, yn.value)
+		default:
+			return fmt.Errorf("%w: %s %q: want yes or no", ErrBadParam, yn.flag, yn.value)
+		}
 	}
 	if o.Name != "" {
 		if err := ValidName(o.Name); err != nil {

@@ -48,12 +48,18 @@ func (c *Container) Get(key string) string { v, _ := c.Conf.Get(key); return v }
 // Name is the container's NAME, or "".
 func (c *Container) Name() string { return c.Get("NAME") }
 
-// Layout is "plain" or "overlay".
-func (c *Container) Layout() string {
-	if l := c.Get("VE_LAYOUT"); l != "" {
-		return l
+// Layout is the container's VE_LAYOUT (plain when unset); a value vzkit
+// cannot mount is an error naming the line of CTID.conf.
+func (c *Container) Layout() (Layout, error) {
+	v, ok := c.Conf.Get("VE_LAYOUT")
+	if !ok || v == "" {
+		return LayoutPlain, nil
 	}
-	return LayoutPlain
+	l, err := ParseLayout(v)
+	if err != nil {
+		return "", fmt.Errorf("%s:%d: VE_LAYOUT: %w", c.ConfPath, c.Conf.Line("VE_LAYOUT"), err)
+	}
+	return l, nil
 }
 
 // IPs are the addresses of IP_ADDRESS, space separated as in OpenVZ.
@@ -149,19 +155,29 @@ func (s *Store) Load(ctid string) (*Container, error) {
 		return nil, fmt.Errorf("container %s: %w", ctid, err)
 	}
 	c := &Container{ID: ctid, ConfPath: path, Conf: f}
-	c.Private = s.expand(c.Get("VE_PRIVATE"), "VE_PRIVATE", ctid)
-	c.Root = s.expand(c.Get("VE_ROOT"), "VE_ROOT", ctid)
+	if c.Private, err = s.expand(c, "VE_PRIVATE"); err != nil {
+		return nil, err
+	}
+	if c.Root, err = s.expand(c, "VE_ROOT"); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// expand resolves a VE_ROOT/VE_PRIVATE value of a CTID.conf; $VEID is
-// replaced as in OpenVZ and an empty value falls back to the global one.
-func (s *Store) expand(v, key, ctid string) string {
+// expand resolves VE_ROOT or VE_PRIVATE of a CTID.conf: $VEID is replaced
+// as in OpenVZ, the root prefix applies as it does to vz.conf's paths, and
+// an empty value falls back to the global one.
+func (s *Store) expand(c *Container, key string) (string, error) {
+	v := c.Get(key)
 	if v == "" {
-		return s.G.Path(key, ctid)
+		return s.G.Path(key, c.ID), nil
 	}
-	v = strings.ReplaceAll(v, "${VEID}", ctid)
-	return strings.ReplaceAll(v, "$VEID", ctid)
+	v = strings.ReplaceAll(v, "${VEID}", c.ID)
+	v = strings.ReplaceAll(v, "$VEID", c.ID)
+	if !filepath.IsAbs(v) || filepath.Clean(v) == "/" {
+		return "", fmt.Errorf("%w: %s:%d: %s=%q: want an absolute path other than /", ErrBadParam, c.ConfPath, c.Conf.Line(key), key, c.Get(key))
+	}
+	return s.G.Prefix(filepath.Clean(v)), nil
 }
 
 // List returns every registered container, sorted by CTID.

@@ -15,12 +15,23 @@ func newCreateCommand(a *app) *cobra.Command {
 	var o runtime.CreateOptions
 	var insecureRegistry bool
 	c := &cobra.Command{
-		Use:   "create CTID --ostemplate NAME [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|overlay] [--privileged] [--init KIND]",
+		Use:   "create CTID [--ostemplate NAME] [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|simfs|overlay] [--root PATH] [--private PATH] [--privileged] [--init KIND]",
 		Short: "Create a container from a template cache",
 		Long: `Create container CTID from the template cache TEMPLATE/cache/NAME.tar.zst
 (.tar.gz and .tar.xz too; the compression is read from the file's magic
 bytes). Defaults come from CONFDIR/ve-NAME.conf-sample (--config, else
-CONFIGFILE of vz.conf; the shipped "basic" sample is written when missing).
+CONFIGFILE of vz.conf; the shipped "basic" sample is written when missing),
+whose name is recorded as ORIGIN_SAMPLE.
+
+As in OpenVZ, a CTID.conf that already exists (written by hand, or kept
+from another host) without a private area is the configuration to create
+from: its OSTEMPLATE, VE_LAYOUT, VE_ROOT and VE_PRIVATE are used unless
+given here, and every other key is kept; --config then only adds the
+sample's keys that the file lacks.
+
+--root PATH and --private PATH set VE_ROOT and VE_PRIVATE of this container
+(default: those of vz.conf); write $VEID for the CTID, quoted from the
+shell: --private '/srv/vz/private/$VEID'.
 
 The cache's size and SHA-256 are checked against its manifest NAME.json
 before a byte of it is unpacked; a cache without a manifest is refused
@@ -33,7 +44,9 @@ Create is all or nothing: the cache is unpacked next to the private area
 under a temporary name and CTID.conf is written last, so an interrupted
 create (Ctrl-C, SIGTERM, even kill -9) leaves no container behind.
 
---layout plain keeps the root tree in the private area; --layout overlay
+--layout plain (OpenVZ's simfs) keeps the root tree in the private area;
+OpenVZ's ploop (an image file per container) is not available yet and is
+refused by name. --layout overlay
 unpacks each cache once, read-only, under TEMPLATE/overlay and keeps only
 the container's changes in its private area.
 
@@ -65,6 +78,10 @@ never replaced: remove it ("vzpkg cache rm NAME"), or pull with "vzpkg cache
 pull REF --replace" or "--name NAME" first. The registry is spoken to over
 HTTPS only (localhost and private addresses too); --insecure-registry allows
 plain HTTP to it.`,
+		Example: `  vzctl create 101 --ostemplate debian-12-minimal --hostname web1 --ipadd 192.0.2.10
+  vzctl create 102 --ostemplate debian-12-minimal --layout overlay --config vswap-256m
+  vzctl create 103 --private '/srv/vz/private/$VEID' --root '/srv/vz/root/$VEID'
+  vzctl create 104      # from a CTID.conf already in CONFDIR (OSTEMPLATE inside)`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := a.store()
@@ -98,13 +115,15 @@ plain HTTP to it.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.OSTemplate, "ostemplate", "", "template cache name (default DEF_OSTEMPLATE of vz.conf)")
+	f.StringVar(&o.OSTemplate, "ostemplate", "", "template cache name (default OSTEMPLATE of an existing CTID.conf, else DEF_OSTEMPLATE of vz.conf)")
 	f.StringVar(&o.Config, "config", "", "sample config ve-NAME.conf-sample (default CONFIGFILE of vz.conf)")
 	f.StringVar(&o.Hostname, "hostname", "", "container hostname")
 	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address (repeatable)")
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
 	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow plain HTTP to that registry")
-	f.StringVar(&o.Layout, "layout", "", "storage layout: plain or overlay (default VE_LAYOUT of vz.conf)")
+	f.StringVar(&o.Layout, "layout", "", "storage layout: plain (simfs) or overlay (default VE_LAYOUT of vz.conf)")
+	f.StringVar(&o.Root, "root", "", "VE_ROOT, where the running container's root is mounted ($VEID: the CTID)")
+	f.StringVar(&o.Private, "private", "", "VE_PRIVATE, the container's private area ($VEID: the CTID)")
 	f.BoolVar(&o.Privileged, "privileged", false, "the container's root is the host's root (no user namespace): see above for the risk")
 	f.Var((*initFlag)(&o.Init), "init", "init kind: systemd, sysvinit or minimal (default: from the cache's /sbin/init)")
 	return c

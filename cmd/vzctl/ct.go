@@ -58,7 +58,8 @@ func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM)
 }
 
-// usageArgs wraps a cobra argument check so that a wrong count exits 2.
+// usageArgs wraps a cobra argument check so that a wrong count is a usage
+// error (exit 20).
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		return cli.UsageError(check(cmd, args))

@@ -3,19 +3,26 @@ package main
 import (
 	"errors"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/runtime"
 )
 
-// OpenVZ's exit codes of vzctl (see vzctl(8)); 1 and 2 come from cli.
+// OpenVZ's exit codes of vzctl (see vzctl(8) and vzerror.h); 1 comes from
+// cli.
 const (
 	exitLocked          = 9
 	exitNotExist        = 14
+	exitSyntax          = 20 // VZ_INVALID_PARAMETER_SYNTAX
+	exitBadValue        = 21 // VZ_INVALID_PARAMETER_VALUE
 	exitNotRunning      = 31
 	exitRunning         = 32
 	exitPrivateMissing  = 43
 	exitPrivateExists   = 44
 	exitTemplateMissing = 91
+	exitStartDisabled   = 105
+	exitWaitFailed      = 133
 )
 
 // exitCodesHelp is appended to vzctl's --help.
@@ -24,14 +31,17 @@ const exitCodesHelp = `
 Exit codes (OpenVZ's):
    0  success
    1  failure (the message says why)
-   2  bad command line or parameter
    9  the container is locked by another vzctl operation
   14  the container does not exist (no CTID.conf)
+  20  bad command line: unknown command or flag, missing argument
+  21  invalid parameter value
   31  the container is not running
   32  the container is running
   43  the container's private area is missing
   44  the container's private area already exists
   91  OS template cache not found
+ 105  start disabled (DISABLED="yes"; start --force)
+ 133  start --wait: the boot did not finish in time
 exec, exec2, runscript and enter exit with the status of the command.`
 
 // ctErr gives a runtime error OpenVZ's exit code.
@@ -50,11 +60,28 @@ func ctErr(err error) error {
 		{runtime.ErrPrivateMissing, exitPrivateMissing},
 		{runtime.ErrPrivateExists, exitPrivateExists},
 		{runtime.ErrTemplateNotFound, exitTemplateMissing},
-		{runtime.ErrBadParam, cli.ExitUsage},
+		{runtime.ErrStartDisabled, exitStartDisabled},
+		{runtime.ErrBootTimeout, exitWaitFailed},
+		{runtime.ErrBadParam, exitBadValue},
 	} {
 		if errors.Is(err, m.target) {
 			return cli.WithCode(m.code, err)
 		}
 	}
 	return err
+}
+
+// openvzCode gives a command-line mistake OpenVZ's code: 21 for a bad
+// value (of a flag or an argument), 20 for the rest. cli, shared with
+// vzpkg, marks both with its one usage code.
+func openvzCode(err error) error {
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitUsage {
+		return err
+	}
+	var inv *pflag.InvalidValueError
+	if errors.Is(err, cli.ErrBadValue) || errors.Is(err, runtime.ErrBadParam) || errors.As(err, &inv) {
+		return cli.WithCode(exitBadValue, ee.Err)
+	}
+	return cli.WithCode(exitSyntax, ee.Err)
 }

@@ -7,5 +7,5 @@ import (
 
 func main() {
 	sandbox.Init() // a container's init re-executes this binary; must come first
-	cli.Exit("vzctl", newRootCommand().Execute())
+	cli.Exit("vzctl", openvzCode(newRootCommand().Execute()))
 }

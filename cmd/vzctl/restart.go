@@ -10,8 +10,9 @@ import (
 
 func newRestartCommand(a *app) *cobra.Command {
 	var o runtime.StopOptions
+	var so runtime.StartOptions
 	c := &cobra.Command{
-		Use:   "restart CTID [--fast]",
+		Use:   "restart CTID [--fast] [--wait] [--force]",
 		Short: "Stop a container (if running) and start it again",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -21,7 +22,7 @@ func newRestartCommand(a *app) *cobra.Command {
 			}
 			ctx, cancel := signalContext(cmd)
 			defer cancel()
-			if err := st.Restart(ctx, id, o); err != nil {
+			if err := st.Restart(ctx, id, o, so); err != nil {
 				return ctErr(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Container %s restarted\n", id)
@@ -29,5 +30,7 @@ func newRestartCommand(a *app) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&o.Fast, "fast", false, "kill at once, no clean shutdown")
+	c.Flags().BoolVar(&so.Wait, "wait", false, "fail (exit 133) unless the boot finishes in time, as start --wait")
+	c.Flags().BoolVar(&so.Force, "force", false, `start even with DISABLED="yes"`)
 	return c
 }

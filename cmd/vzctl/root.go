@@ -22,6 +22,7 @@ commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` 
 		SilenceErrors: true,
 	}
 	a.Register(root)
+	cli.GroupCommand(root)
 	cli.SetVersion(root, version)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
 	root.AddCommand(

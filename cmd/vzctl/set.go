@@ -13,7 +13,7 @@ func newSetCommand(a *app) *cobra.Command {
 	var o runtime.SetOptions
 	var nameservers, searchdomains []string
 	c := &cobra.Command{
-		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--name N] [--privileged yes|no] [--init KIND] [--capability NAME:on|off] [--features nesting:on|off] [--save]",
+		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--disabled yes|no] [--name N] [--privileged yes|no] [--init KIND] [--capability NAME:on|off] [--features nesting:on|off] [--save]",
 		Short: "Change a container's settings",
 		Long: `Change settings of a container. A running container is changed at once:
 the hostname (kernel and /etc/hostname, /etc/hosts), /etc/resolv.conf,
@@ -64,6 +64,7 @@ The privilege settings take effect at the next start and need --save:
 	f.StringArrayVar(&o.UserPasswd, "userpasswd", nil, "set USER:PASSWORD (creates the user if missing)")
 	f.StringVar(&o.OnBoot, "onboot", "", "start at boot (start --all-onboot): yes or no")
 	f.StringVar(&o.Name, "name", "", "container name")
+	f.StringVar(&o.Disabled, "disabled", "", "yes: start refuses the container (exit 105) unless start --force; no: allowed again")
 	f.StringVar(&o.Privileged, "privileged", "", "yes: the container's root is the host's root; no: unprivileged (next start)")
 	f.StringVar(&o.Init, "init", "", "init kind: systemd, sysvinit or minimal (next start)")
 	f.StringArrayVar(&o.Capabilities, "capability", nil, "NAME:on or NAME:off (repeatable; next start)")

@@ -353,9 +353,27 @@ func TestLifecycle(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	e := newEnv(t)
 	e.code(91, "create", "101", "--ostemplate", "no-such-template")
-	e.code(2, "create", "101", "--layout", "zfs", "--ostemplate", "debian-12-minimal")
-	e.code(2, "create", "0", "--ostemplate", "debian-12-minimal")
-	e.code(2, "start")
+	e.ok("create", "102", "--ostemplate", "debian-12-minimal")
+	// OpenVZ's 20 (invalid syntax) and 21 (invalid value).
+	for _, c := range []struct {
+		code int
+		args []string
+		says string
+	}{
+		{21, []string{"create", "101", "--layout", "zfs", "--ostemplate", "debian-12-minimal"}, `layout "zfs"`},
+		{21, []string{"create", "0", "--ostemplate", "debian-12-minimal"}, `CTID "0"`},
+		{21, []string{"status", "101", "-o", "nonsense"}, `"nonsense"`},
+		{21, []string{"set", "102", "--onboot", "maybe", "--save"}, "--onboot"},
+		{20, []string{"start"}, "CTID"},
+		{20, []string{"frobnicate", "101"}, `unknown command "frobnicate"`},
+		{20, []string{"strat", "101"}, "did you mean start"},
+		{20, []string{"start", "101", "--no-such-flag"}, "--no-such-flag"},
+		{20, []string{"create"}, "arg"},
+	} {
+		if s := e.code(c.code, c.args...); !strings.Contains(s, c.says) {
+			t.Errorf("vzctl %s: stderr %q does not say %q", strings.Join(c.args, " "), s, c.says)
+		}
+	}
 }
 
 func TestExitCodesForState(t *testing.T) {
@@ -381,7 +399,6 @@ func TestExitCodesForState(t *testing.T) {
 
 func TestStatusJSONAndUsage(t *testing.T) {
 	e := newEnv(t)
-	e.code(2, "status", "101", "-o", "nonsense")
 	var st struct {
 		CTID                    string
 		Exist, Mounted, Running bool

@@ -27,14 +27,8 @@ signature NAME.tar.zst.asc and an SBOM NAME.spdx.json. Commands take the
 cache NAME (or its file name); verify and sign also take a path containing
 a slash. export, push and pull move caches as single-layer OCI images
 through image layouts, docker archives and registries.`,
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return cli.UsageError(fmt.Errorf("unknown command %q for \"vzpkg cache\"", args[0]))
-			}
-			return cmd.Help()
-		},
 	}
+	cli.GroupCommand(c)
 	// One file per subcommand, each built by its constructor.
 	for _, add := range []func(*app) *cobra.Command{
 		newCacheListCommand, newCacheVerifyCommand, newCacheSignCommand, newCacheRmCommand,

@@ -30,6 +30,7 @@ Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
 		SilenceErrors: true,
 	}
 	a.Register(root)
+	cli.GroupCommand(root)
 	cli.SetVersion(root, version)
 	root.PersistentFlags().StringArrayVar(&a.templateDirs, "templates", nil, "extra template directory (repeatable), searched first")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })

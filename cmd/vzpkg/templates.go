@@ -19,7 +19,7 @@ import (
 )
 
 // hostAptDir is where the host's apt sources are read from. It is not
-// under --root/VZKIT_ROOT on purpose: the mirror the host itself uses is
+// under --vzkit-root/VZKIT_ROOT on purpose: the mirror the host itself uses is
 // the default even for a prefixed vzkit tree. Tests point it elsewhere.
 var hostAptDir = "/etc/apt"
 

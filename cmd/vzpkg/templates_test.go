@@ -20,7 +20,7 @@ func run(t *testing.T, root string, args ...string) (string, int, error) {
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs(append([]string{"--root", root}, args...))
+	cmd.SetArgs(append([]string{"--vzkit-root", root}, args...))
 	err := cmd.ExecuteContext(context.Background())
 	code := cli.ExitOK
 	if err != nil {

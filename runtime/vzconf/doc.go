@@ -10,7 +10,7 @@
 // Global settings come from three layers, each recorded as the origin of a
 // value so that `vzctl config` can say where it came from: built-in defaults
 // (a fresh machine needs no file), the vz.conf file, and the VZKIT_ROOT
-// prefix (environment or --root), which is prepended to every path
+// prefix (environment or --vzkit-root), which is prepended to every path
 // including the config file's own, so that tests and parallel setups stay
 // apart.
 package vzconf

@@ -132,11 +132,18 @@ func unquote(s string) (value, rest string, err error) {
 	return b.String(), "", nil
 }
 
-// quote renders a value so that a POSIX shell sourcing the file gets it back.
+// quote renders a value so that a POSIX shell sourcing the file gets it
+// back, except for $VEID (and ${VEID}), which stays a reference as OpenVZ
+// writes it: VE_ROOT="/vz/root/$VEID" is the container's own path to
+// OpenVZ's scripts, which source the file with VEID set.
 func quote(v string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(v); i++ {
+		if v[i] == '$' && (strings.HasPrefix(v[i:], "$VEID") || strings.HasPrefix(v[i:], "${VEID}")) {
+			b.WriteByte('$')
+			continue
+		}
 		if strings.IndexByte("\"\\$`", v[i]) >= 0 {
 			b.WriteByte('\\')
 		}

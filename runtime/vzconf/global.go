@@ -18,7 +18,11 @@ type Setting struct {
 	Key    string `json:"key"`
 	Value  string `json:"value"`
 	Origin string `json:"origin"` // "default", or "FILE:LINE"
-	IsPath bool   `json:"-"`
+	// Ignored is set for a vz.conf key that vzkit does not implement
+	// (OpenVZ's LOGFILE, IPV6, ...): kept in the file, without effect.
+	Ignored bool   `json:"ignored,omitempty"`
+	IsPath  bool   `json:"-"`
+	raw     string // the value before the root prefix
 }
 
 type def struct {
@@ -86,7 +90,7 @@ func Load(root string) (*Global, error) {
 		if d.path {
 			v = prefix(root, v)
 		}
-		g.settings[k] = Setting{Key: k, Value: v, Origin: "default", IsPath: d.path}
+		g.settings[k] = Setting{Key: k, Value: v, Origin: "default", IsPath: d.path, raw: d.value}
 	}
 	f, err := ReadFile(g.File)
 	switch {
@@ -96,7 +100,8 @@ func Load(root string) (*Global, error) {
 		return nil, fmt.Errorf("global config: %w", err)
 	}
 	for _, k := range f.Keys() {
-		v, _ := f.Get(k)
+		raw, _ := f.Get(k)
+		v := raw
 		d, known := defaults[k]
 		if known && d.path {
 			if !strings.HasPrefix(v, "/") {
@@ -104,7 +109,8 @@ func Load(root string) (*Global, error) {
 			}
 			v = prefix(root, v)
 		}
-		g.settings[k] = Setting{Key: k, Value: v, Origin: fmt.Sprintf("%s:%d", g.File, f.Line(k)), IsPath: known && d.path}
+		g.settings[k] = Setting{Key: k, Value: v, Origin: fmt.Sprintf("%s:%d", g.File, f.Line(k)),
+			Ignored: !known, IsPath: known && d.path, raw: raw}
 	}
 	return g, nil
 }
@@ -118,6 +124,13 @@ func prefix(root, p string) string {
 
 // Get returns a setting's value ("" when unset).
 func (g *Global) Get(key string) string { return g.settings[key].Value }
+
+// Raw returns a setting as written, before the root prefix and with $VEID
+// kept: what a new CTID.conf records for VE_ROOT and VE_PRIVATE.
+func (g *Global) Raw(key string) string { return g.settings[key].raw }
+
+// Origin is where a setting came from: "default" or FILE:LINE.
+func (g *Global) Origin(key string) string { return g.settings[key].Origin }
 
 // Path returns a path setting; for VE_ROOT and VE_PRIVATE pass the CTID.
 func (g *Global) Path(key string, ctid ...string) string {

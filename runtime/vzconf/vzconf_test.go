@@ -59,6 +59,36 @@ func TestValuesRoundTripThroughShell(t *testing.T) {
 	}
 }
 
+// $VEID stays a reference, as OpenVZ writes VE_ROOT="/vz/root/$VEID": a
+// script sourcing the file with VEID set gets the container's path, and
+// vzconf reads back what was set.
+func TestVEIDStaysAReference(t *testing.T) {
+	f := &File{Name: "x"}
+	f.Set("VE_ROOT", "/vz/root/$VEID")
+	f.Set("VE_PRIVATE", "/vz/private/${VEID}/$HOME")
+	if got := string(f.Bytes()); got != "VE_ROOT=\"/vz/root/$VEID\"\nVE_PRIVATE=\"/vz/private/${VEID}/\\$HOME\"\n" {
+		t.Errorf("written as %q", got)
+	}
+	path := filepath.Join(t.TempDir(), "x.conf")
+	if err := f.WriteFile(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("sh", "-c", `VEID=101; . "$1"; printf %s "$VE_ROOT $VE_PRIVATE"`, "sh", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "/vz/root/101 /vz/private/101/$HOME" {
+		t.Errorf("shell read %q", out)
+	}
+	back, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := back.Get("VE_PRIVATE"); v != "/vz/private/${VEID}/$HOME" {
+		t.Errorf("vzconf read back %q", v)
+	}
+}
+
 func TestParseErrorsNameFileAndLine(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"A=\"1\"\nB=\"unterminated\n", "101.conf:2: key B: unterminated double quote"},

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes shared by vzpkg and vzctl. vzctl adds OpenVZ's codes (see
@@ -32,8 +35,48 @@ func WithCode(code int, err error) error {
 	return &ExitError{Code: code, Err: err}
 }
 
-// UsageError marks err as a command-line mistake (exit 2).
+// UsageError marks err as a command-line mistake (exit 2): an unknown
+// command or flag, a missing argument.
 func UsageError(err error) error { return WithCode(ExitUsage, err) }
+
+// ErrBadValue is matched (errors.Is) by the errors of ValueError, so that
+// vzctl can give a bad value OpenVZ's code of its own (21) where vzpkg
+// exits 2 for every command-line mistake.
+var ErrBadValue = errors.New("invalid value")
+
+type valueError struct{ error }
+
+func (e valueError) Unwrap() error        { return e.error }
+func (e valueError) Is(target error) bool { return target == ErrBadValue }
+
+// ValueError marks err as a bad value given on the command line (exit 2
+// like UsageError; vzctl tells the two apart).
+func ValueError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return WithCode(ExitUsage, valueError{err})
+}
+
+// GroupCommand makes c, a command that only holds subcommands, refuse an
+// unknown subcommand as a usage error (cobra's own check exits 1) and print
+// its help when given none.
+func GroupCommand(c *cobra.Command) {
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set only on its path
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return UsageError(fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath()))
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+}
 
 // Exit prints err (when it has a message) and exits with its code.
 func Exit(prog string, err error) {

@@ -11,7 +11,7 @@ import (
 
 // Globals are the flags every command of both programs accepts.
 type Globals struct {
-	Root    string // --root, else VZKIT_ROOT
+	Root    string // --vzkit-root, else VZKIT_ROOT
 	Output  string // -o
 	Verbose bool
 
@@ -21,7 +21,8 @@ type Globals struct {
 // Register adds the global flags to a root command.
 func (g *Globals) Register(root *cobra.Command) {
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.Root, "root", "", "prefix for every vzkit path, the config file included (default $VZKIT_ROOT)")
+	// Not --root: vzctl create --root sets a container's VE_ROOT, as in OpenVZ.
+	pf.StringVar(&g.Root, "vzkit-root", "", "prefix for every vzkit path, the config file included (default $VZKIT_ROOT)")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "log what is being done")
 }
 
@@ -70,8 +71,12 @@ func ConfigCommand(g *Globals) *cobra.Command {
 		Short: "Print the effective global settings and where each came from",
 		Long: `Print every global setting with its value and origin: "default" for a
 built-in value, or FILE:LINE for a value set in vz.conf. The file is
-/etc/vzkit/vz.conf, of OpenVZ-style KEY="value" lines. --root R (or
-VZKIT_ROOT=R) prefixes every path, the config file's own included.`,
+/etc/vzkit/vz.conf, of OpenVZ-style KEY="value" lines. --vzkit-root R (or
+VZKIT_ROOT=R) prefixes every path, the config file's own included.
+
+OpenVZ's own vz.conf can be used as it is: the keys vzkit does not
+implement (LOGFILE, VE_STOP_MODE, IPV6, IPTABLES, ...) are kept in the file
+and listed here as "ignored", so nobody takes them to be in effect.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := g.Format()
@@ -90,9 +95,13 @@ VZKIT_ROOT=R) prefixes every path, the config file's own included.`,
 			}
 			rows := make([][]string, 0, len(settings))
 			for _, s := range settings {
-				rows = append(rows, []string{s.Key, s.Value, s.Origin})
+				state := "used"
+				if s.Ignored {
+					state = "ignored (not implemented by vzkit)"
+				}
+				rows = append(rows, []string{s.Key, s.Value, s.Origin, state})
 			}
-			return WriteTable(cmd.OutOrStdout(), []string{"KEY", "VALUE", "ORIGIN"}, rows)
+			return WriteTable(cmd.OutOrStdout(), []string{"KEY", "VALUE", "ORIGIN", "STATE"}, rows)
 		},
 	}
 	g.AddOutputFlag(c)

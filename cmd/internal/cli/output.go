@@ -24,7 +24,7 @@ func ParseFormat(s string) (Format, error) {
 	case JSON:
 		return JSON, nil
 	}
-	return "", UsageError(fmt.Errorf("-o: unknown output format %q (want table or json)", s))
+	return "", ValueError(fmt.Errorf("-o: unknown output format %q (want table or json)", s))
 }
 
 // WriteJSON prints v as indented JSON.
