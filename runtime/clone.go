@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )

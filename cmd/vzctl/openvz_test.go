@@ -31,7 +31,7 @@ func (e *env) confValue(ctid, key string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^` + key + `="?([^"\n]*)"?$`).FindAllStringSubmatch(string(b), -1)
+	m := regexp.MustCompile(`(?m)^`+key+`="?([^"\n]*)"?$`).FindAllStringSubmatch(string(b), -1)
 	if len(m) == 0 {
 		return ""
 	}

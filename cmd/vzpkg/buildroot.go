@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/internal/saferoot"
 )
 
 // buildRoot is the directory a root is built in: TEMPLATE/build/NAME-PID-*,
