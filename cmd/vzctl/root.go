@@ -37,5 +37,6 @@ commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` 
 	} {
 		root.AddCommand(add(a))
 	}
+	completeTree(root, a)
 	return root
 }
