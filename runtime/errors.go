@@ -14,4 +14,7 @@ var (
 	ErrPrivateExists    = errors.New("container private area already exists")
 	ErrTemplateNotFound = errors.New("OS template cache not found")
 	ErrBadParam         = errors.New("invalid parameter")
+	// ErrBadConfig is a CTID.conf that exists but cannot be read or parsed;
+	// the error names the file (and line, for a syntax error).
+	ErrBadConfig = errors.New("container config is invalid")
 )
