@@ -16,5 +16,5 @@ var (
 	ErrBadParam         = errors.New("invalid parameter")
 	// ErrBadConfig is a CTID.conf that exists but cannot be read or parsed;
 	// the error names the file (and line, for a syntax error).
-	ErrBadConfig = errors.New("container config is invalid")
+	ErrBadConfig = errors.New("invalid config")
 )

@@ -70,7 +70,8 @@ func (s *Store) Entries(o EntryOptions) ([]Entry, error) {
 	out := make([]Entry, 0, len(regs))
 	for _, r := range regs {
 		if r.Err != nil {
-			e := Entry{CTID: r.ID, Status: StateError, Err: r.Err, Error: r.Err.Error()}
+			e := Entry{CTID: r.ID, Status: StateError, Err: r.Err, Error: r.Err.Error(),
+				IPs: []string{}, Nameservers: []string{}, SearchDomains: []string{}, Features: []string{}}
 			// The sandbox is found by CTID alone, so whether a container
 			// with a broken file runs is still known.
 			run, err := s.IsRunning(&Container{ID: r.ID})

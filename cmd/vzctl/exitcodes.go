@@ -15,6 +15,7 @@ const (
 	exitRunning         = 32
 	exitPrivateMissing  = 43
 	exitPrivateExists   = 44
+	exitBadConfig       = 85 // VZ_INVALID_CONFIG
 	exitTemplateMissing = 91
 )
 
@@ -31,6 +32,7 @@ Exit codes (OpenVZ's):
   32  the container is running
   43  the container's private area is missing
   44  the container's private area already exists
+  85  a container's CTID.conf cannot be read or parsed (file:line named)
   91  OS template cache not found
 exec, exec2, runscript and enter exit with the status of the command.`
 
@@ -49,6 +51,7 @@ func ctErr(err error) error {
 		{runtime.ErrRunning, exitRunning},
 		{runtime.ErrPrivateMissing, exitPrivateMissing},
 		{runtime.ErrPrivateExists, exitPrivateExists},
+		{runtime.ErrBadConfig, exitBadConfig},
 		{runtime.ErrTemplateNotFound, exitTemplateMissing},
 		{runtime.ErrBadParam, cli.ExitUsage},
 	} {

@@ -25,6 +25,7 @@ type Field struct {
 	Header string // table column header
 	Help   string // one line for -L
 	Kind   Kind
+	List   bool // values are []string (an empty list in JSON, never null)
 	// Alias marks an old name of another field (veid, vpsid): accepted,
 	// but not repeated in a listing of every field.
 	Alias bool
@@ -112,9 +113,9 @@ func buildTable() []Field {
 		}},
 		{Name: "description", Header: "DESCRIPTION", Help: "free text (DESCRIPTION)", value: func(e *runtime.Entry) any { return str(e.Description) }},
 		{Name: "ostemplate", Header: "OSTEMPLATE", Help: "template cache it was created from", value: func(e *runtime.Entry) any { return str(e.OSTemplate) }},
-		{Name: "ip", Header: "IP_ADDR", Help: "IP addresses (IP_ADDRESS)", value: func(e *runtime.Entry) any { return list(e.IPs) }},
-		{Name: "nameserver", Header: "NAMESERVER", Help: "DNS servers (NAMESERVER)", value: func(e *runtime.Entry) any { return list(e.Nameservers) }},
-		{Name: "searchdomain", Header: "SEARCHDOMAIN", Help: "DNS search domains (SEARCHDOMAIN)", value: func(e *runtime.Entry) any { return list(e.SearchDomains) }},
+		{Name: "ip", List: true, Header: "IP_ADDR", Help: "IP addresses (IP_ADDRESS)", value: func(e *runtime.Entry) any { return list(e.IPs) }},
+		{Name: "nameserver", List: true, Header: "NAMESERVER", Help: "DNS servers (NAMESERVER)", value: func(e *runtime.Entry) any { return list(e.Nameservers) }},
+		{Name: "searchdomain", List: true, Header: "SEARCHDOMAIN", Help: "DNS search domains (SEARCHDOMAIN)", value: func(e *runtime.Entry) any { return list(e.SearchDomains) }},
 		{Name: "status", Header: "STATUS", Help: "running, mounted, stopped, or error (CTID.conf unreadable)", fromID: true,
 			value: func(e *runtime.Entry) any { return e.Status }},
 	}
@@ -199,7 +200,7 @@ func buildTable() []Field {
 			return *e.BootOrder
 		}},
 		Field{Name: "layout", Header: "LAYOUT", Help: "storage layout: plain or overlay", value: func(e *runtime.Entry) any { return str(e.Layout) }},
-		Field{Name: "features", Header: "FEATURES", Help: "features (FEATURES, NAME:on|off)", value: func(e *runtime.Entry) any { return list(e.Features) }},
+		Field{Name: "features", List: true, Header: "FEATURES", Help: "features (FEATURES, NAME:on|off)", value: func(e *runtime.Entry) any { return list(e.Features) }},
 		Field{Name: "vswap", Header: "VSWAP", Help: "whether memory is limited the vswap way", Unavailable: noLimit},
 		Field{Name: "disabled", Header: "DISABL", Help: "whether starting is disabled (DISABLED)", Unavailable: "vzkit does not implement DISABLED"},
 	)
