@@ -21,44 +21,36 @@ const listLong = `List containers as OpenVZ's vzlist(8) does: by default the run
 in the columns CTID NPROC STATUS IP_ADDR HOSTNAME. The same command runs as
 "vzctl list" and as "vzlist" (make install links vzlist to vzctl).
 
-  -a, --all            stopped containers too
-  -S, --stopped        only the containers that do not run (mounted ones too)
-  CTID|NAME...         only these, whatever their state; one that does not
-                       exist is reported and the exit code is 14
-  -h, --hostname GLOB  only containers whose hostname matches GLOB
-  -N, --name_filter GLOB, -d, --description GLOB
-                       the same for NAME and DESCRIPTION (shell wildcards
-                       * ? [...]; quote them from the shell)
-  -o FIELD,...         these columns (vzlist -L lists the field names)
-  -n, --name           the NAME column instead of HOSTNAME
-  -1                   only the CTIDs, one per line (-H -o ctid)
-  -H, --no-header      no header line
-  -t, --no-trim        every word of a list (ip, nameserver, ...) in every
-                       column; without it a list that is not the last column
-                       shows its first word, so that columns stay one word
-  -s, --sort [-]FIELD  sorted by FIELD ("-FIELD": reversed); unset values
-                       first, numbers and addresses in their order
-  -j, --json           vzlist 4's JSON: an array of objects keyed by field
-                       name, every field or those of -o; ctid is a number,
-                       unset values null, numproc {"held": N}, diskspace
-                       {"usage": KB}
-  -o json              vzkit's record of each container (ctid a string,
-                       every field that needs no disk walk)
-  -L, --list           the field names with a line each on what they show
-  --help               this text (-h is the hostname filter, as in vzlist)
+-a adds the stopped containers, -S shows only those that do not run
+(mounted ones included). CTIDs or names as arguments list only those,
+whatever their state; one that does not exist is reported on stderr after
+the others and the exit code is 14. -h, -N and -d keep the containers whose
+hostname, name or description matches a shell pattern (* ? [...]; quote it
+from the shell). -h is that filter, as in vzlist: help is --help.
 
-Fields are vzlist's: ctid (veid), name, smart_name, hostname, ip, status,
-numproc, ostemplate, onboot, bootorder, layout, description, nameserver,
-searchdomain, features, origin_sample, private, root, diskspace and
-diskinodes (the private area's usage in KB and inodes, measured when asked
-for). The beancounter fields (physpages, kmemsize, ... with .m .b .l .f),
-quota limits (diskspace.s, .h) and CPU limits are vzlist names that vzkit
-cannot fill yet: they are refused, never shown with invented values.
+-o FIELD,... picks the columns, -s [-]FIELD sorts (a leading "-" reverses;
+unset values come first, numbers and addresses in their order), -L lists
+the field names. The fields are vzlist's: ctid (veid), name, smart_name,
+hostname, ip, status, numproc, ostemplate, onboot, bootorder, layout,
+description, nameserver, searchdomain, features, origin_sample, private,
+root, and diskspace and diskinodes (the private area's usage in KB and
+inodes, measured only when asked for). The beancounter fields (physpages,
+kmemsize, ..., with .m .b .l .f), quota limits (diskspace.s, .h) and CPU
+limits are vzlist names that vzkit cannot fill yet: they are refused, never
+shown with invented values. Unset values print as "-"; a list (ip,
+nameserver, ...) that is not the last column shows its first word, so that
+every column stays one word, unless -t.
 
-A container whose CTID.conf cannot be read is still listed (with -a, or
-when it runs, or is named), with STATUS "error" and the file, line and
-reason on stderr ("error" in JSON); the other containers are listed as
-always and the exit code is 85 (OpenVZ's "invalid config").
+-j prints vzlist 4's JSON: an array of objects keyed by field name, every
+field or those of -o, ctid a number, unset values null, numproc as
+{"held": N} and diskspace as {"usage": KB}. -o json prints vzkit's own
+record of each container instead (ctid a string, every field that needs no
+disk walk).
+
+A container whose CTID.conf cannot be read is still listed (with -a, when
+it runs, or when named) with STATUS "error", and its file, line and reason
+go to stderr ("error" in JSON); every other container is listed as always
+and the exit code is 85 (OpenVZ's "invalid config").
 
 Examples:
   vzlist -a
@@ -173,10 +165,10 @@ func newListCommand(a *app) *cobra.Command {
 	fl := c.Flags()
 	fl.BoolVarP(&f.All, "all", "a", false, "list stopped containers too")
 	fl.BoolVarP(&f.Stopped, "stopped", "S", false, "list only containers that do not run")
-	fl.StringVarP(&f.Hostname, "hostname", "h", "", "only containers whose hostname matches GLOB")
-	fl.StringVarP(&f.Name, "name_filter", "N", "", "only containers whose name matches GLOB")
-	fl.StringVarP(&f.Description, "description", "d", "", "only containers whose description matches GLOB")
-	fl.StringArrayVarP(&outputs, "output", "o", nil, "FIELD,... (columns), or json (vzkit's record) or table")
+	fl.StringVarP(&f.Hostname, "hostname", "h", "", "only containers whose hostname matches `GLOB`")
+	fl.StringVarP(&f.Name, "name_filter", "N", "", "only containers whose name matches `GLOB`")
+	fl.StringVarP(&f.Description, "description", "d", "", "only containers whose description matches `GLOB`")
+	fl.StringArrayVarP(&outputs, "output", "o", nil, "`FIELD,...`: the columns; or json (vzkit's record), or table")
 	fl.StringVarP(&oldFields, "fields", "O", "", "columns, comma separated")
 	_ = fl.MarkDeprecated("fields", "use -o FIELD,... as vzlist does")
 	fl.BoolVarP(&withName, "name", "n", false, "show NAME instead of HOSTNAME")
@@ -184,7 +176,7 @@ func newListCommand(a *app) *cobra.Command {
 	fl.BoolVarP(&noHeader, "no-header", "H", false, "no header line")
 	fl.BoolVarP(&noTrim, "no-trim", "t", false, "every word of list fields in every column")
 	fl.BoolVarP(&vzlistJSON, "json", "j", false, "vzlist 4's JSON (with -o: those fields)")
-	fl.StringVarP(&sortBy, "sort", "s", "", "sort by FIELD (-FIELD: reversed)")
+	fl.StringVarP(&sortBy, "sort", "s", "", "sort by `[-]FIELD` (\"-\": reversed)")
 	fl.BoolVarP(&listNames, "list", "L", false, "list the field names")
 	// cobra would bind help to -h, which vzlist uses for the hostname
 	// filter: help is --help alone here.
