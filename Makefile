@@ -61,6 +61,7 @@ demo:
 install: build
 	install -D -m 0755 $(BIN)/vzpkg $(DESTDIR)$(PREFIX)/sbin/vzpkg
 	install -D -m 0755 $(BIN)/vzctl $(DESTDIR)$(PREFIX)/sbin/vzctl
+	ln -sf vzctl $(DESTDIR)$(PREFIX)/sbin/vzlist   # vzctl run as vzlist is vzlist(8)
 	$(BIN)/vzpkg man $(DESTDIR)$(PREFIX)/share/man/man8
 	$(BIN)/vzctl man $(DESTDIR)$(PREFIX)/share/man/man8
 	mkdir -p $(DESTDIR)$(PREFIX)/share/bash-completion/completions

@@ -12,6 +12,11 @@
 //     marker. A temporary directory, or a private area with its marker and
 //     no CTID.conf, is debris of a killed create and is removed by the next
 //     create or destroy.
+//   - A CTID.conf that cannot be parsed hides nothing else: Scan returns it
+//     as an entry with its error (ErrBadConfig, file:line), so listings
+//     (Entries) and boot (StartOnBoot) still see every other container;
+//     only List, for callers that must know every container (allocating a
+//     free uid range), fails on it.
 //   - One operation per container at a time: an flock on LOCKDIR/CTID.lck,
 //     taken without waiting (ErrLocked, OpenVZ's exit 9).
 //   - Layouts: "plain" keeps the root tree itself in the private area and

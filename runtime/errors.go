@@ -16,4 +16,7 @@ var (
 	ErrBadParam         = errors.New("invalid parameter")
 	ErrStartDisabled    = errors.New("container start is disabled")
 	ErrBootTimeout      = errors.New("boot did not finish in time")
+	// ErrBadConfig is a CTID.conf that exists but cannot be read or parsed;
+	// the error names the file (and line, for a syntax error).
+	ErrBadConfig = errors.New("invalid config")
 )

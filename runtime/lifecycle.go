@@ -423,14 +423,20 @@ func (s *Store) Restart(ctx context.Context, ctid string, o StopOptions, so Star
 }
 
 // StartOnBoot starts every stopped container with ONBOOT="yes" and returns
-// the errors of those that failed, joined.
+// the errors of those that failed, joined; a CTID.conf that cannot be read
+// is one of those errors, not a reason to start nothing.
 func (s *Store) StartOnBoot(ctx context.Context) (started []string, err error) {
-	cts, err := s.List()
+	regs, err := s.Scan()
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
-	for _, c := range cts {
+	for _, r := range regs {
+		if r.Err != nil { // reported, and the others still start
+			errs = append(errs, r.Err)
+			continue
+		}
+		c := r.C
 		if c.Get("ONBOOT") != "yes" || c.Get(KeyDisabled) == "yes" {
 			continue
 		}

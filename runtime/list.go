@@ -1,52 +1,133 @@
 package runtime
 
-// Entry is one container as `vzctl list` shows it.
+import (
+	"strconv"
+	"strings"
+
+	"github.com/vzkit/vzkit/internal/saferoot"
+)
+
+// State is a container's state as a listing shows it.
+type State string
+
+const (
+	StateRunning State = "running"
+	StateMounted State = "mounted" // root mounted at VE_ROOT, not running
+	StateStopped State = "stopped"
+	StateError   State = "error" // CTID.conf cannot be read: see Entry.Err
+)
+
+// Entry is one container as `vzctl list` shows it. Its JSON form is the
+// record `vzctl list -o json` prints.
 type Entry struct {
-	CTID       string   `json:"ctid"`
-	Name       string   `json:"name"`
-	Hostname   string   `json:"hostname"`
-	IPs        []string `json:"ip"`
-	Status     string   `json:"status"` // running, mounted or stopped
-	NProc      int      `json:"numproc"`
-	OSTemplate string   `json:"ostemplate"`
-	OnBoot     bool     `json:"onboot"`
-	Layout     string   `json:"layout"`
-	Private    string   `json:"private"`
-	Root       string   `json:"root"`
+	CTID          string   `json:"ctid"`
+	Name          string   `json:"name"`
+	Hostname      string   `json:"hostname"`
+	IPs           []string `json:"ip"`
+	Status        State    `json:"status"`
+	NProc         int      `json:"numproc"` // processes; 0 unless running
+	OSTemplate    string   `json:"ostemplate"`
+	OnBoot        bool     `json:"onboot"`
+	Disabled      bool     `json:"disabled"`
+	BootOrder     *uint64  `json:"bootorder"` // BOOTORDER, nil when unset
+	Layout        string   `json:"layout"`
+	Private       string   `json:"private"`
+	Root          string   `json:"root"`
+	Description   string   `json:"description"`
+	Nameservers   []string `json:"nameserver"`
+	SearchDomains []string `json:"searchdomain"`
+	Features      []string `json:"features"`
+	OriginSample  string   `json:"origin_sample"`
+	// Error is Err's message, for JSON readers.
+	Error string `json:"error,omitempty"`
+
+	// Running is whether the container's init runs, known even when its
+	// CTID.conf is broken (the sandbox state is kept apart from it).
+	Running bool `json:"-"`
+	// Err is why CTID.conf could not be loaded (wrapping ErrBadConfig);
+	// then only CTID, Status (StateError) and Running are set.
+	Err error `json:"-"`
+	// Disk is the private area's usage, measured only when asked for
+	// (EntryOptions.DiskUsage) and nil when it could not be.
+	Disk *saferoot.Usage `json:"-"`
 }
 
-// Entries lists the containers; without all only the running ones, as
-// vzlist does.
-func (s *Store) Entries(all bool) ([]Entry, error) {
-	cts, err := s.List()
+// EntryOptions choose what Entries measures.
+type EntryOptions struct {
+	// DiskUsage walks each private area (see saferoot.TreeUsage): costly
+	// on large trees, so only when a listing shows or sorts by it.
+	DiskUsage bool
+}
+
+// Entries lists every registered container in CTID order, stopped ones
+// and those with a broken CTID.conf included (with Err set): choosing
+// which to show is the caller's (package vzlist). The error is for
+// CONFDIR itself, or a container whose state cannot be read.
+func (s *Store) Entries(o EntryOptions) ([]Entry, error) {
+	regs, err := s.Scan()
 	if err != nil {
 		return nil, err
 	}
-	out := []Entry{}
-	for _, c := range cts {
+	out := make([]Entry, 0, len(regs))
+	for _, r := range regs {
+		if r.Err != nil {
+			e := Entry{CTID: r.ID, Status: StateError, Err: r.Err, Error: r.Err.Error(),
+				IPs: []string{}, Nameservers: []string{}, SearchDomains: []string{}, Features: []string{}}
+			// The sandbox is found by CTID alone, so whether a container
+			// with a broken file runs is still known.
+			run, err := s.IsRunning(&Container{ID: r.ID})
+			if err != nil {
+				return nil, err
+			}
+			e.Running = run
+			out = append(out, e)
+			continue
+		}
+		c := r.C
 		st, err := s.status(c)
 		if err != nil {
 			return nil, err
 		}
-		if !all && !st.Running {
-			continue
-		}
 		layout, _ := c.Layout() // a bad VE_LAYOUT shows as ""; start names it
 		e := Entry{
-			CTID: c.ID, Name: c.Name(), Hostname: c.Get("HOSTNAME"), IPs: c.IPs(),
-			Status: "stopped", NProc: st.NProc, OSTemplate: c.Get("OSTEMPLATE"),
-			OnBoot: c.Get("ONBOOT") == "yes", Layout: string(layout), Private: c.Private, Root: c.Root,
+			CTID: c.ID, Name: c.Name(), Hostname: c.Get("HOSTNAME"), IPs: words(c.Get("IP_ADDRESS")),
+			Status: StateStopped, NProc: st.NProc, Running: st.Running,
+			OSTemplate: c.Get("OSTEMPLATE"), OnBoot: c.Get("ONBOOT") == "yes", Disabled: c.Get(KeyDisabled) == "yes",
+			Layout: string(layout), Private: c.Private, Root: c.Root,
+			Description: c.Get("DESCRIPTION"), Nameservers: words(c.Get("NAMESERVER")),
+			SearchDomains: words(c.Get("SEARCHDOMAIN")), Features: words(c.Get("FEATURES")),
+			OriginSample: c.Get("ORIGIN_SAMPLE"),
 		}
-		if e.IPs == nil {
-			e.IPs = []string{}
+		if n, err := strconv.ParseUint(c.Get("BOOTORDER"), 10, 64); err == nil {
+			e.BootOrder = &n
 		}
 		switch {
 		case st.Running:
-			e.Status = "running"
+			e.Status = StateRunning
 		case st.Mounted:
-			e.Status = "mounted"
+			e.Status = StateMounted
+		}
+		if o.DiskUsage {
+			// The private area is the container's own (hostile) tree:
+			// measured by handles, never followed out of it.
+			u, err := saferoot.TreeUsage(c.Private)
+			if err != nil {
+				s.log().Warn("disk usage not measured", "ctid", c.ID, "err", err)
+			} else {
+				e.Disk = &u
+			}
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// words splits an OpenVZ list value ("a b c"); never nil, so that JSON
+// shows an empty list rather than null.
+func words(v string) []string {
+	w := strings.Fields(v)
+	if w == nil {
+		return []string{}
+	}
+	return w
 }

@@ -129,14 +129,25 @@ func (s *Store) Resolve(arg string) (string, error) {
 	if ValidName(arg) != nil {
 		return "", fmt.Errorf("%w: %q is neither a CTID nor a container name", ErrBadParam, arg)
 	}
-	cts, err := s.List()
+	regs, err := s.Scan()
 	if err != nil {
 		return "", err
 	}
-	for _, c := range cts {
-		if c.Name() == arg {
-			return c.ID, nil
+	var broken []string
+	for _, r := range regs {
+		if r.Err != nil {
+			broken = append(broken, r.ID)
+			continue
 		}
+		if r.C.Name() == arg {
+			return r.ID, nil
+		}
+	}
+	if len(broken) > 0 {
+		// The name may be in a file that cannot be read; say so rather
+		// than let the admin believe it is nowhere.
+		return "", fmt.Errorf("container named %q: %w (the configs of %s could not be read)",
+			arg, ErrNotExist, strings.Join(broken, ", "))
 	}
 	return "", fmt.Errorf("container named %q: %w", arg, ErrNotExist)
 }
@@ -152,7 +163,7 @@ func (s *Store) Load(ctid string) (*Container, error) {
 		return nil, fmt.Errorf("container %s: %s: %w", ctid, path, ErrNotExist)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", ctid, err)
+		return nil, fmt.Errorf("container %s: %w: %w", ctid, ErrBadConfig, err)
 	}
 	c := &Container{ID: ctid, ConfPath: path, Conf: f}
 	if c.Private, err = s.expand(c, "VE_PRIVATE"); err != nil {
@@ -180,8 +191,20 @@ func (s *Store) expand(c *Container, key string) (string, error) {
 	return s.G.Prefix(filepath.Clean(v)), nil
 }
 
-// List returns every registered container, sorted by CTID.
-func (s *Store) List() ([]*Container, error) {
+// Registered is one CTID.conf of CONFDIR: the loaded container, or the
+// error (wrapping ErrBadConfig, naming file and line) that kept it from
+// loading.
+type Registered struct {
+	ID  string
+	C   *Container // nil when Err is set
+	Err error
+}
+
+// Scan returns every registered container, sorted by CTID, a broken
+// CTID.conf included as an entry with its error: one bad file must not
+// hide the others from whoever lists or starts them. The error is only
+// for CONFDIR itself.
+func (s *Store) Scan() ([]Registered, error) {
 	dir := s.G.Get("CONFDIR")
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -190,7 +213,7 @@ func (s *Store) List() ([]*Container, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	var out []*Container
+	var out []Registered
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".conf")
 		if !ok || ValidCTID(id) != nil {
@@ -200,15 +223,31 @@ func (s *Store) List() ([]*Container, error) {
 		if errors.Is(err, ErrNotExist) {
 			continue // destroyed meanwhile
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+		out = append(out, Registered{ID: id, C: c, Err: err})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, _ := strconv.ParseUint(out[i].ID, 10, 32)
 		b, _ := strconv.ParseUint(out[j].ID, 10, 32)
 		return a < b
 	})
+	return out, nil
+}
+
+// List returns every registered container, sorted by CTID, and fails on
+// the first CTID.conf that cannot be loaded. It is for callers that must
+// see every container to be correct (allocating an id range that no other
+// container holds); listings and boot use Scan.
+func (s *Store) List() ([]*Container, error) {
+	regs, err := s.Scan()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Container, 0, len(regs))
+	for _, r := range regs {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		out = append(out, r.C)
+	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/runtime"
+	"github.com/vzkit/vzkit/runtime/vzlist"
 )
 
 // completeTree wires shell completion for every vzctl command by flag name
@@ -130,11 +131,13 @@ func completeListOutput(cmd *cobra.Command, args []string, toComplete string) ([
 	return append([]cobra.Completion{"json", "table"}, fields...), dir
 }
 
-// listFieldNames are the field names of vzctl list -o.
+// listFieldNames are the field names vzctl list -o can show now.
 func listFieldNames() []string {
-	names := make([]string, len(listFields))
-	for i, f := range listFields {
-		names[i] = f.name
+	var names []string
+	for _, f := range vzlist.All() {
+		if f.Unavailable == "" && !f.Alias {
+			names = append(names, f.Name)
+		}
 	}
 	return names
 }

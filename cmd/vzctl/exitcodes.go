@@ -20,6 +20,7 @@ const (
 	exitRunning         = 32
 	exitPrivateMissing  = 43
 	exitPrivateExists   = 44
+	exitBadConfig       = 85 // VZ_INVALID_CONFIG
 	exitTemplateMissing = 91
 	exitStartDisabled   = 105
 	exitWaitFailed      = 133
@@ -39,6 +40,7 @@ Exit codes (OpenVZ's):
   32  the container is running
   43  the container's private area is missing
   44  the container's private area already exists
+  85  a container's CTID.conf cannot be read or parsed (file:line named)
   91  OS template cache not found
  105  start disabled (DISABLED="yes"; start --force)
  133  start --wait: the boot did not finish in time
@@ -59,6 +61,7 @@ func ctErr(err error) error {
 		{runtime.ErrRunning, exitRunning},
 		{runtime.ErrPrivateMissing, exitPrivateMissing},
 		{runtime.ErrPrivateExists, exitPrivateExists},
+		{runtime.ErrBadConfig, exitBadConfig},
 		{runtime.ErrTemplateNotFound, exitTemplateMissing},
 		{runtime.ErrStartDisabled, exitStartDisabled},
 		{runtime.ErrBootTimeout, exitWaitFailed},

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,49 +14,223 @@ import (
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/runtime"
+	"github.com/vzkit/vzkit/runtime/vzlist"
 )
 
-// listField is a vzlist column: its name for --fields/--sort, header and
-// value; numeric fields sort as numbers.
-type listField struct {
-	name, header string
-	numeric      bool
-	value        func(e runtime.Entry) any
+const listLong = `List containers as OpenVZ's vzlist(8) does: by default the running ones,
+in the columns CTID NPROC STATUS IP_ADDR HOSTNAME. The same command runs as
+"vzctl list" and as "vzlist" (make install links vzlist to vzctl).
+
+-a adds the stopped containers, -S shows only those that do not run
+(mounted ones included). CTIDs or names as arguments list only those,
+whatever their state; one that does not exist is reported on stderr after
+the others and the exit code is 14. -h, -N and -d keep the containers whose
+hostname, name or description matches a shell pattern (* ? [...]; quote it
+from the shell). -h is that filter, as in vzlist: help is --help.
+
+-o FIELD,... picks the columns, -s [-]FIELD sorts (a leading "-" reverses;
+unset values come first, numbers and addresses in their order), -L lists
+the field names. The fields are vzlist's: ctid (veid), name, smart_name,
+hostname, ip, status, numproc, ostemplate, onboot, bootorder, layout,
+description, nameserver, searchdomain, features, origin_sample, private,
+root, and diskspace and diskinodes (the private area's usage in KB and
+inodes, measured only when asked for). The beancounter fields (physpages,
+kmemsize, ..., with .m .b .l .f), quota limits (diskspace.s, .h) and CPU
+limits are vzlist names that vzkit cannot fill yet: they are refused, never
+shown with invented values. Unset values print as "-"; a list (ip,
+nameserver, ...) that is not the last column shows its first word, so that
+every column stays one word, unless -t.
+
+-j prints vzlist 4's JSON: an array of objects keyed by field name, every
+field or those of -o, ctid a number, unset values null, numproc as
+{"held": N} and diskspace as {"usage": KB}. -o json prints vzkit's own
+record of each container instead (ctid a string, every field that needs no
+disk walk).
+
+A container whose CTID.conf cannot be read is still listed (with -a, when
+it runs, or when named) with STATUS "error", and its file, line and reason
+go to stderr ("error" in JSON); every other container is listed as always
+and the exit code is 85 (OpenVZ's "invalid config").
+
+Examples:
+  vzlist -a
+  vzlist -o ctid,hostname,ip -s hostname
+  vzlist -H -o ctid,status -S
+  vzlist -1 -h 'web*'
+  vzlist -j -o ctid,name,ip 101 web
+  vzctl list -a -o json`
+
+func newListCommand(a *app) *cobra.Command {
+	var (
+		f                                  vzlist.Filter
+		outputs                            []string
+		oldFields, sortBy                  string
+		noHeader, noTrim, withName, onlyID bool
+		vzlistJSON, listNames              bool
+	)
+	c := &cobra.Command{
+		Use:     "list [-a|-S] [-n] [-H] [-t] [-j] [-o FIELD,...|-1] [-s [-]FIELD] [-h GLOB] [-N GLOB] [-d GLOB] [CTID|NAME...]",
+		Aliases: []string{"vzlist"},
+		Short:   "List containers, like vzlist",
+		Long:    listLong,
+		Args:    usageArgs(cobra.ArbitraryArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			if listNames {
+				return printFieldNames(out)
+			}
+			format, fieldList := cli.Table, ""
+			for _, o := range outputs {
+				switch o {
+				case string(cli.Table), string(cli.JSON):
+					format = cli.Format(o)
+				default:
+					fieldList = o // the last list wins, as in vzlist
+				}
+			}
+			if cmd.Flags().Changed("fields") {
+				fieldList = oldFields
+			}
+			switch {
+			case f.All && f.Stopped:
+				return cli.UsageError(errors.New("-a and -S exclude each other"))
+			case vzlistJSON && cmd.Flags().Changed("output") && format == cli.JSON:
+				return cli.UsageError(errors.New("-j prints vzlist's JSON and -o json vzkit's record: choose one"))
+			case vzlistJSON && slices.Contains(outputs, string(cli.Table)):
+				return cli.UsageError(errors.New("-j and -o table exclude each other"))
+			case format == cli.JSON && (fieldList != "" || onlyID):
+				return cli.UsageError(errors.New("-o json prints the whole record; for chosen fields use -j -o FIELD,..."))
+			case onlyID && fieldList != "":
+				return cli.UsageError(errors.New("-1 means -H -o ctid; it takes no other field list"))
+			}
+			var fields []vzlist.Field
+			var err error
+			switch {
+			case onlyID:
+				fieldList, noHeader = "ctid", true
+			case fieldList == "" && vzlistJSON:
+				fields = vzlist.Shown()
+			case fieldList == "" && withName:
+				fieldList = vzlist.NameFields
+			case fieldList == "":
+				fieldList = vzlist.DefaultFields
+			}
+			if fields == nil {
+				if fields, err = vzlist.ParseFields(fieldList); err != nil {
+					return cli.ValueError(fmt.Errorf("-o: %w", err))
+				}
+			}
+			var key *vzlist.SortKey
+			if sortBy != "" {
+				k, err := vzlist.ParseSort(sortBy)
+				if err != nil {
+					return cli.ValueError(fmt.Errorf("-s: %w", err))
+				}
+				key = &k
+			}
+			st, err := a.store()
+			if err != nil {
+				return err
+			}
+			opts := runtime.EntryOptions{DiskUsage: vzlist.NeedDiskUsage(fields...)}
+			if key != nil && key.Field.DiskUsage {
+				opts.DiskUsage = true
+			}
+			all, err := st.Entries(opts)
+			if err != nil {
+				return ctErr(err)
+			}
+			f.Args = args
+			entries, missing, err := f.Select(all)
+			if err != nil {
+				return ctErr(err)
+			}
+			if key != nil {
+				vzlist.Sort(entries, *key)
+			}
+			switch {
+			case vzlistJSON:
+				err = writeVzlistJSON(out, fields, entries)
+			case format == cli.JSON:
+				err = cli.WriteJSON(out, entries)
+			default:
+				err = writeListTable(out, fields, entries, !noHeader, !noTrim)
+			}
+			if err != nil {
+				return err
+			}
+			return listProblems(cmd, entries, missing)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVarP(&f.All, "all", "a", false, "list stopped containers too")
+	fl.BoolVarP(&f.Stopped, "stopped", "S", false, "list only containers that do not run")
+	fl.StringVarP(&f.Hostname, "hostname", "h", "", "only containers whose hostname matches `GLOB`")
+	fl.StringVarP(&f.Name, "name_filter", "N", "", "only containers whose name matches `GLOB`")
+	fl.StringVarP(&f.Description, "description", "d", "", "only containers whose description matches `GLOB`")
+	fl.StringArrayVarP(&outputs, "output", "o", nil, "`FIELD,...`: the columns; or json (vzkit's record), or table")
+	fl.StringVarP(&oldFields, "fields", "O", "", "columns, comma separated")
+	_ = fl.MarkDeprecated("fields", "use -o FIELD,... as vzlist does")
+	fl.BoolVarP(&withName, "name", "n", false, "show NAME instead of HOSTNAME")
+	fl.BoolVarP(&onlyID, "ctid-only", "1", false, "only the CTIDs, one per line (-H -o ctid)")
+	fl.BoolVarP(&noHeader, "no-header", "H", false, "no header line")
+	fl.BoolVarP(&noTrim, "no-trim", "t", false, "every word of list fields in every column")
+	fl.BoolVarP(&vzlistJSON, "json", "j", false, "vzlist 4's JSON (with -o: those fields)")
+	fl.StringVarP(&sortBy, "sort", "s", "", "sort by `[-]FIELD` (\"-\": reversed)")
+	fl.BoolVarP(&listNames, "list", "L", false, "list the field names")
+	// cobra would bind help to -h, which vzlist uses for the hostname
+	// filter: help is --help alone here.
+	fl.Bool("help", false, "help for "+c.Name())
+	return c
 }
 
-var listFields = []listField{
-	{"ctid", "CTID", true, func(e runtime.Entry) any { return e.CTID }},
-	{"numproc", "NPROC", true, func(e runtime.Entry) any { return e.NProc }},
-	{"status", "STATUS", false, func(e runtime.Entry) any { return e.Status }},
-	{"ip", "IP_ADDR", false, func(e runtime.Entry) any { return e.IPs }},
-	{"hostname", "HOSTNAME", false, func(e runtime.Entry) any { return e.Hostname }},
-	{"name", "NAME", false, func(e runtime.Entry) any { return e.Name }},
-	{"ostemplate", "OSTEMPLATE", false, func(e runtime.Entry) any { return e.OSTemplate }},
-	{"onboot", "ONBOOT", false, func(e runtime.Entry) any { return e.OnBoot }},
-	{"layout", "LAYOUT", false, func(e runtime.Entry) any { return e.Layout }},
-	{"private", "PRIVATE", false, func(e runtime.Entry) any { return e.Private }},
-	{"root", "ROOT", false, func(e runtime.Entry) any { return e.Root }},
+// newVzlistCommand is the program vzlist: vzctl's binary started under that
+// name runs the list command as its root.
+func newVzlistCommand() *cobra.Command {
+	a := &app{}
+	c := newListCommand(a)
+	c.Use = strings.Replace(c.Use, "list ", "vzlist ", 1)
+	c.Aliases = nil
+	c.Short = "List containers (vzctl's list command, as OpenVZ's vzlist)"
+	c.Long = strings.ReplaceAll(c.Long, `"vzctl list" and as "vzlist"`, `"vzlist" and as "vzctl list"`) + exitCodesHelp
+	c.SilenceUsage, c.SilenceErrors = true, true
+	a.Register(c)
+	cli.SetVersion(c, version)
+	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
+	return c
 }
 
-func findField(name string) (listField, error) {
-	for _, f := range listFields {
-		if f.name == name {
-			return f, nil
+// listProblems reports the named containers that do not exist (exit 14)
+// and those whose CTID.conf is broken (exit 85), after the listing that
+// still shows everything else.
+func listProblems(cmd *cobra.Command, shown []runtime.Entry, missing []string) error {
+	w, prog := cmd.ErrOrStderr(), cmd.Root().Name()
+	code := 0
+	for _, e := range shown {
+		if e.Err != nil {
+			fmt.Fprintf(w, "%s: %v\n", prog, e.Err)
+			code = exitBadConfig
 		}
 	}
-	names := make([]string, len(listFields))
-	for i, f := range listFields {
-		names[i] = f.name
+	for _, m := range missing {
+		fmt.Fprintf(w, "%s: container %s: %v\n", prog, m, runtime.ErrNotExist)
+		code = exitNotExist
 	}
-	return listField{}, cli.UsageError(fmt.Errorf("unknown field %q (fields: %s)", name, strings.Join(names, ", ")))
+	if code == 0 {
+		return nil
+	}
+	return cli.Reported(code)
 }
 
-// cell renders a value as vzlist does: "-" for nothing.
-func cell(v any) string {
+// cell renders a value as vzlist does: "-" for nothing. A list shows its
+// first word unless it may show all (last column, or -t).
+func cell(v any, whole bool) string {
 	switch v := v.(type) {
+	case nil:
+		return "-"
 	case []string:
-		if len(v) == 0 {
-			return "-"
+		if !whole {
+			return v[0]
 		}
 		return strings.Join(v, " ")
 	case bool:
@@ -60,108 +238,109 @@ func cell(v any) string {
 			return "yes"
 		}
 		return "no"
-	case int:
-		return strconv.Itoa(v)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case runtime.State:
+		return string(v)
 	case string:
-		if v == "" {
-			return "-"
-		}
 		return v
 	}
-	return fmt.Sprint(v)
+	panic(fmt.Sprintf("list: no rendering for %T", v))
 }
 
-func newListCommand(a *app) *cobra.Command {
-	var all bool
-	var fields, sortBy string
-	c := &cobra.Command{
-		Use:     "list [-a] [-O FIELD,...] [-s [-]FIELD] [-o table|json]",
-		Aliases: []string{"vzlist"},
-		Short:   "List containers, like vzlist",
-		Long: `List running containers (-a: all) with vzlist's default columns CTID NPROC
-STATUS IP_ADDR HOSTNAME. --fields/-O picks columns from: ctid, numproc,
-status, ip, hostname, name, ostemplate, onboot, layout, private, root.
---sort/-s sorts by a field ("-field" for descending). -o json prints
-objects with every field, or with the chosen ones when -O is given.`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.Format()
-			if err != nil {
-				return err
-			}
-			var cols []listField
-			for _, n := range strings.Split(fields, ",") {
-				f, err := findField(strings.TrimSpace(n))
-				if err != nil {
-					return err
-				}
-				cols = append(cols, f)
-			}
-			st, err := a.store()
-			if err != nil {
-				return err
-			}
-			entries, err := st.Entries(all)
-			if err != nil {
-				return ctErr(err)
-			}
-			if sortBy != "" {
-				desc := strings.HasPrefix(sortBy, "-")
-				f, err := findField(strings.TrimPrefix(sortBy, "-"))
-				if err != nil {
-					return err
-				}
-				slices.SortStableFunc(entries, func(x, y runtime.Entry) int {
-					r := compareCells(f, x, y)
-					if desc {
-						return -r
-					}
-					return r
-				})
-			}
-			if format == cli.JSON {
-				if !cmd.Flags().Changed("fields") {
-					return cli.WriteJSON(cmd.OutOrStdout(), entries)
-				}
-				out := make([]map[string]any, 0, len(entries))
-				for _, e := range entries {
-					m := map[string]any{}
-					for _, f := range cols {
-						m[f.name] = f.value(e)
-					}
-					out = append(out, m)
-				}
-				return cli.WriteJSON(cmd.OutOrStdout(), out)
-			}
-			header := make([]string, len(cols))
-			for i, f := range cols {
-				header[i] = f.header
-			}
-			rows := make([][]string, 0, len(entries))
-			for _, e := range entries {
-				row := make([]string, len(cols))
-				for i, f := range cols {
-					row[i] = cell(f.value(e))
-				}
-				rows = append(rows, row)
-			}
-			return cli.WriteTable(cmd.OutOrStdout(), header, rows)
-		},
+func writeListTable(w io.Writer, fields []vzlist.Field, entries []runtime.Entry, header, trimLists bool) error {
+	rows := make([][]string, 0, len(entries))
+	for _, e := range entries {
+		row := make([]string, len(fields))
+		for i, f := range fields {
+			row[i] = cell(f.Value(&e), !trimLists || i == len(fields)-1)
+		}
+		rows = append(rows, row)
 	}
-	fl := c.Flags()
-	fl.BoolVarP(&all, "all", "a", false, "list stopped containers too")
-	fl.StringVarP(&fields, "fields", "O", "ctid,numproc,status,ip,hostname", "columns, comma separated")
-	fl.StringVarP(&sortBy, "sort", "s", "", "sort by FIELD (-FIELD: descending)")
-	a.AddOutputFlag(c)
-	return c
+	if !header {
+		return cli.WriteRows(w, rows)
+	}
+	hdr := make([]string, len(fields))
+	for i, f := range fields {
+		hdr[i] = f.Header
+	}
+	return cli.WriteTable(w, hdr, rows)
 }
 
-func compareCells(f listField, x, y runtime.Entry) int {
-	a, b := cell(f.value(x)), cell(f.value(y))
-	if f.numeric {
-		na, _ := strconv.Atoi(a)
-		nb, _ := strconv.Atoi(b)
-		return na - nb
+// object is a JSON object whose keys keep the order of the fields asked
+// for, as vzlist prints them.
+type object struct {
+	keys []string
+	vals []any
+}
+
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(o.vals[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
 	}
-	return strings.Compare(a, b)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// vzlistValue is a value as vzlist 4's JSON has it: null for unset, [] for
+// an empty list, a beancounter as an object of its values ({"held": N},
+// the one vzkit has), a quota as {"usage": N}.
+func vzlistValue(f vzlist.Field, v any) any {
+	switch f.Kind {
+	case vzlist.Beancounter:
+		if v != nil {
+			return map[string]any{"held": v}
+		}
+	case vzlist.Quota:
+		if v != nil {
+			return map[string]any{"usage": v}
+		}
+	}
+	if f.List && v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func writeVzlistJSON(w io.Writer, fields []vzlist.Field, entries []runtime.Entry) error {
+	out := make([]object, 0, len(entries))
+	for _, e := range entries {
+		var o object
+		for _, f := range fields {
+			o.keys = append(o.keys, f.Name)
+			o.vals = append(o.vals, vzlistValue(f, f.Value(&e)))
+		}
+		if e.Err != nil {
+			o.keys = append(o.keys, "error")
+			o.vals = append(o.vals, e.Err.Error())
+		}
+		out = append(out, o)
+	}
+	return cli.WriteJSON(w, out)
+}
+
+// printFieldNames is vzlist -L: each field name, its column header and
+// what it shows.
+func printFieldNames(w io.Writer) error {
+	var rows [][]string
+	for _, f := range vzlist.All() {
+		help := f.Help
+		if f.Unavailable != "" {
+			help += " (not available yet: " + f.Unavailable + ")"
+		}
+		rows = append(rows, []string{f.Name, f.Header, help})
+	}
+	return cli.WriteRows(w, rows)
 }

@@ -20,6 +20,8 @@
 // whatever it was (a symlink, a FIFO, a device node) and nothing outside the
 // root is touched. RemoveAll walks by directory handles and unlinks, never
 // following a symlink and never leaving the file system of the root.
+// TreeUsage measures a tree (a private area's disk usage) the same way: by
+// directory handles, lstat only, no other mount, only directories opened.
 //
 // A Root opened with an Identity performs every operation on an OS thread
 // whose fsuid and fsgid are those of the identity (the host uid and gid of

@@ -670,3 +670,99 @@ func ReadRegularFile(path string, max int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Usage is what a tree takes on disk: allocated 1K blocks and inodes, each
+// hard-linked inode counted once, as a disk quota counts them.
+type Usage struct {
+	KBlocks uint64
+	Inodes  uint64
+}
+
+// TreeUsage measures the host directory tree at path (path itself
+// included), walking by directory handles like RemoveTree: no symlink is
+// followed, no other mount entered (a mount point is not counted), no file
+// but a directory is ever opened, so a tree's owner cannot steer the walk
+// out of it or make it hang on a FIFO.
+func TreeUsage(path string) (Usage, error) {
+	var u Usage
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return u, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	d := os.NewFile(uintptr(fd), path)
+	defer d.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return u, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	u.add(&st, nil)
+	seen := map[[2]uint64]bool{}
+	if err := usageAt(d, st.Dev, 0, &u, seen); err != nil {
+		return u, fmt.Errorf("disk usage of %s: %w", path, err)
+	}
+	return u, nil
+}
+
+func (u *Usage) add(st *unix.Stat_t, seen map[[2]uint64]bool) {
+	if st.Nlink > 1 && st.Mode&unix.S_IFMT != unix.S_IFDIR && seen != nil {
+		k := [2]uint64{st.Dev, st.Ino}
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+	}
+	u.Inodes++
+	u.KBlocks += uint64(st.Blocks) / 2 // st_blocks counts 512-byte units
+}
+
+func usageAt(d *os.File, dev uint64, depth int, u *Usage, seen map[[2]uint64]bool) error {
+	if depth > maxDepth {
+		return fmt.Errorf("tree deeper than %d levels", maxDepth)
+	}
+	fd := int(d.Fd())
+	for {
+		names, err := d.Readdirnames(1024)
+		for _, n := range names {
+			var st unix.Stat_t
+			err := unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW)
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed while we looked
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+			if st.Dev != dev {
+				continue // a mount point: another file system's usage
+			}
+			u.add(&st, seen)
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				continue
+			}
+			cfd, err := unix.Openat(fd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+				continue // replaced by something else while we looked
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+			c := os.NewFile(uintptr(cfd), n)
+			// Checked again on the handle: the name may have been swapped
+			// for a mount point between the stat and the open.
+			var cst unix.Stat_t
+			err = unix.Fstat(cfd, &cst)
+			if err == nil && cst.Dev == dev {
+				err = usageAt(c, dev, depth+1, u, seen)
+			}
+			c.Close()
+			if err != nil {
+				return fmt.Errorf("%s/%w", n, err)
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(names) == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

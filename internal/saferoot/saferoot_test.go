@@ -4,7 +4,10 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,4 +270,57 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TreeUsage counts what du -x counts (hard links once, no symlink
+// followed, no other mount) and never leaves the tree or opens a FIFO.
+func TestTreeUsageStaysInTheTree(t *testing.T) {
+	needRoot(t)
+	root, canary := hostile(t)
+	// A large host file next to the tree: reaching it through a symlink
+	// would show in the count.
+	big := filepath.Join(filepath.Dir(canary), "big")
+	must(t, os.WriteFile(big, make([]byte, 8<<20), 0o600))
+	must(t, os.MkdirAll(filepath.Join(root, "var/lib/deep/er"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "var/lib/deep/er/data"), make([]byte, 300<<10), 0o644))
+	must(t, os.Link(filepath.Join(root, "var/lib/deep/er/data"), filepath.Join(root, "etc/data-again")))
+	must(t, os.Symlink(filepath.Dir(canary), filepath.Join(root, "etc/hostdir")))
+	must(t, os.Symlink(big, filepath.Join(root, "etc/big")))
+	must(t, unix.Mkfifo(filepath.Join(root, "etc/fifo"), 0o644))
+	must(t, os.Chmod(filepath.Join(root, "var/lib/deep"), 0o000))
+	mnt := filepath.Join(root, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	must(t, unix.Mount("tmpfs", mnt, "tmpfs", 0, ""))
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	must(t, os.WriteFile(filepath.Join(mnt, "other-fs"), make([]byte, 4<<20), 0o644))
+
+	var u Usage
+	err := within(t, "TreeUsage", func() (err error) { u, err = TreeUsage(root); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	du := func(args ...string) uint64 {
+		out, err := exec.Command("du", append(args, "-s", "-x", "-P", root)...).Output()
+		if err != nil {
+			t.Fatalf("du %v: %v", args, err)
+		}
+		n, err := strconv.ParseUint(strings.Fields(string(out))[0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if want := du("-k"); u.KBlocks != want {
+		t.Errorf("TreeUsage = %d KB, du -k says %d", u.KBlocks, want)
+	}
+	if want := du("--inodes"); u.Inodes != want {
+		t.Errorf("TreeUsage = %d inodes, du --inodes says %d", u.Inodes, want)
+	}
+	if u.KBlocks < 300 || u.KBlocks >= 4<<10 {
+		t.Errorf("TreeUsage = %d KB: want the 300 KB file once, nothing of the host or the tmpfs", u.KBlocks)
+	}
+	if _, err := TreeUsage(filepath.Join(root, "etc/hostdir")); err == nil {
+		t.Error("TreeUsage followed a symlink at the top")
+	}
+	checkCanary(t, canary)
 }

@@ -26,6 +26,18 @@ type line struct {
 	value string
 }
 
+// SyntaxError is a line of a file that is not a KEY="value" assignment, a
+// comment or blank; its message is "FILE:LINE: what is wrong", the form
+// editors and admins jump to.
+type SyntaxError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
 // Parse reads an OpenVZ-format file. name is used in error messages.
 func Parse(r io.Reader, name string) (*File, error) {
 	f := &File{Name: name}
@@ -42,7 +54,7 @@ func Parse(r io.Reader, name string) (*File, error) {
 		}
 		key, value, err := parseAssignment(trimmed)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+			return nil, &SyntaxError{File: name, Line: n, Err: err}
 		}
 		f.lines = append(f.lines, line{raw: text, key: key, value: value})
 	}

@@ -1,6 +1,7 @@
 package vzconf
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,15 +91,23 @@ func TestVEIDStaysAReference(t *testing.T) {
 }
 
 func TestParseErrorsNameFileAndLine(t *testing.T) {
-	for _, tc := range []struct{ text, want string }{
-		{"A=\"1\"\nB=\"unterminated\n", "101.conf:2: key B: unterminated double quote"},
-		{"just words\n", "101.conf:1: expected KEY=\"value\""},
-		{"1ABC=\"x\"\n", "101.conf:1: invalid key \"1ABC\""},
-		{"A=\"x\" trailing\n", "101.conf:1: key A: unexpected text after value"},
+	for _, tc := range []struct {
+		text, want string
+		line       int
+	}{
+		{"A=\"1\"\nB=\"unterminated\n", "101.conf:2: key B: unterminated double quote", 2},
+		{"just words\n", "101.conf:1: expected KEY=\"value\"", 1},
+		{"# c\n\n1ABC=\"x\"\n", "101.conf:3: invalid key \"1ABC\"", 3},
+		{"A=\"x\" trailing\n", "101.conf:1: key A: unexpected text after value", 1},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "101.conf")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q) error %v, want it to contain %q", tc.text, err, tc.want)
+		}
+		// Callers tell a broken file from an unreadable one by type.
+		var se *SyntaxError
+		if !errors.As(err, &se) || se.File != "101.conf" || se.Line != tc.line {
+			t.Errorf("Parse(%q) error %#v, want a SyntaxError at 101.conf:%d", tc.text, err, tc.line)
 		}
 	}
 }

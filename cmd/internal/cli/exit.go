@@ -35,6 +35,13 @@ func WithCode(code int, err error) error {
 	return &ExitError{Code: code, Err: err}
 }
 
+// errReported has no message: Exit prints nothing more for it.
+var errReported = errors.New("")
+
+// Reported is an exit code for a command that has printed its problems
+// itself (several of them, after its normal output).
+func Reported(code int) error { return &ExitError{Code: code, Err: errReported} }
+
 // UsageError marks err as a command-line mistake (exit 2): an unknown
 // command or flag, a missing argument.
 func UsageError(err error) error { return WithCode(ExitUsage, err) }

@@ -47,9 +47,10 @@ func (g *Globals) Config() (*vzconf.Global, error) {
 	return c, nil
 }
 
-// ManCommand returns a hidden command that writes man pages for root into a
+// ManCommand returns a hidden command that writes man pages for root, and
+// for the other programs the binary is (vzctl is also vzlist), into a
 // directory (used by `make install`).
-func ManCommand(root *cobra.Command) *cobra.Command {
+func ManCommand(root *cobra.Command, others ...*cobra.Command) *cobra.Command {
 	return &cobra.Command{
 		Use:    "man DIR",
 		Short:  "Write man pages into DIR",
@@ -59,7 +60,12 @@ func ManCommand(root *cobra.Command) *cobra.Command {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err
 			}
-			return doc.GenManTree(root, &doc.GenManHeader{Section: "8", Source: "vzkit"}, args[0])
+			for _, c := range append([]*cobra.Command{root}, others...) {
+				if err := doc.GenManTree(c, &doc.GenManHeader{Section: "8", Source: "vzkit"}, args[0]); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 }

@@ -43,3 +43,12 @@ func WriteTable(w io.Writer, header []string, rows [][]string) error {
 	}
 	return tw.Flush()
 }
+
+// WriteRows prints rows aligned in columns, without a header.
+func WriteRows(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}

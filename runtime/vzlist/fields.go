@@ -1,0 +1,266 @@
+package vzlist
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vzkit/vzkit/runtime"
+)
+
+// Kind says where a field's value comes from, which decides how vzlist 4's
+// JSON shows it (a beancounter as {"held": ...}, a quota as {"usage": ...}).
+type Kind int
+
+const (
+	Plain       Kind = iota
+	Beancounter      // held value; suffixes .m .b .l .f for maxheld, barrier, limit, failcnt
+	Quota            // usage; suffixes .s .h for the soft and hard limit
+)
+
+// Field is one name of vzlist's -o/-s/-L.
+type Field struct {
+	Name   string // as typed: "ctid", "numproc.m"
+	Header string // table column header
+	Help   string // one line for -L
+	Kind   Kind
+	List   bool // values are []string (an empty list in JSON, never null)
+	// Alias marks an old name of another field (veid, vpsid): accepted,
+	// but not repeated in a listing of every field.
+	Alias bool
+	// DiskUsage marks a field that needs the private areas walked
+	// (runtime.EntryOptions.DiskUsage).
+	DiskUsage bool
+	// Unavailable says why the field cannot be shown yet; it is refused
+	// by name rather than printed with an invented value.
+	Unavailable string
+	value       func(e *runtime.Entry) any
+	fromID      bool // known without CTID.conf (ctid, status)
+}
+
+// ErrUnknownField and ErrUnavailable are wrapped by the errors of Lookup,
+// ParseFields and ParseSort.
+var (
+	ErrUnknownField = errors.New("unknown field")
+	ErrUnavailable  = errors.New("not available yet")
+)
+
+// Value is f's value for e: nil when unset (or unknown, for a container
+// whose CTID.conf is broken), else a string, uint64, bool, []string or
+// runtime.State.
+func (f Field) Value(e *runtime.Entry) any {
+	if f.value == nil {
+		return nil
+	}
+	if e.Err != nil && !f.fromID {
+		return nil // only what the CTID itself tells is known
+	}
+	return f.value(e)
+}
+
+// Default field lists: vzlist's columns, and those of vzlist -n, which
+// shows names instead of hostnames.
+const (
+	DefaultFields = "ctid,numproc,status,ip,hostname"
+	NameFields    = "ctid,numproc,status,ip,name"
+)
+
+const (
+	noUBC   = "vzkit does not account beancounters"
+	noQuota = "vzkit does not apply disk quota limits"
+	noLimit = "vzkit does not apply CPU, I/O and memory limits"
+	noStat  = "vzkit does not measure it"
+)
+
+func str(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func list(l []string) any {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+func ctid(e *runtime.Entry) any {
+	n, _ := strconv.ParseUint(e.CTID, 10, 32)
+	return n
+}
+
+var table = buildTable()
+
+func buildTable() []Field {
+	t := []Field{
+		{Name: "ctid", Header: "CTID", Help: "container ID", value: ctid, fromID: true},
+		{Name: "veid", Header: "CTID", Help: "container ID (old name)", Alias: true, value: ctid, fromID: true},
+		{Name: "vpsid", Header: "CTID", Help: "container ID (old name)", Alias: true, value: ctid, fromID: true},
+		{Name: "private", Header: "PRIVATE", Help: "private area (VE_PRIVATE)", value: func(e *runtime.Entry) any { return str(e.Private) }},
+		{Name: "root", Header: "ROOT", Help: "where the root is mounted (VE_ROOT)", value: func(e *runtime.Entry) any { return str(e.Root) }},
+		{Name: "mount_opts", Header: "MOUNT_OPTS", Help: "mount options (MOUNT_OPTS)", Unavailable: "vzkit does not implement MOUNT_OPTS"},
+		{Name: "origin_sample", Header: "ORIGIN_SAMPLE", Help: "sample config the container was made from", value: func(e *runtime.Entry) any { return str(e.OriginSample) }},
+		{Name: "hostname", Header: "HOSTNAME", Help: "host name (HOSTNAME)", value: func(e *runtime.Entry) any { return str(e.Hostname) }},
+		{Name: "name", Header: "NAME", Help: "container name (NAME)", value: func(e *runtime.Entry) any { return str(e.Name) }},
+		{Name: "smart_name", Header: "SMARTNAME", Help: "name, or the CTID when it has none", fromID: true, value: func(e *runtime.Entry) any {
+			if e.Name != "" {
+				return e.Name
+			}
+			return e.CTID
+		}},
+		{Name: "description", Header: "DESCRIPTION", Help: "free text (DESCRIPTION)", value: func(e *runtime.Entry) any { return str(e.Description) }},
+		{Name: "ostemplate", Header: "OSTEMPLATE", Help: "template cache it was created from", value: func(e *runtime.Entry) any { return str(e.OSTemplate) }},
+		{Name: "ip", List: true, Header: "IP_ADDR", Help: "IP addresses (IP_ADDRESS)", value: func(e *runtime.Entry) any { return list(e.IPs) }},
+		{Name: "nameserver", List: true, Header: "NAMESERVER", Help: "DNS servers (NAMESERVER)", value: func(e *runtime.Entry) any { return list(e.Nameservers) }},
+		{Name: "searchdomain", List: true, Header: "SEARCHDOMAIN", Help: "DNS search domains (SEARCHDOMAIN)", value: func(e *runtime.Entry) any { return list(e.SearchDomains) }},
+		{Name: "status", Header: "STATUS", Help: "running, mounted, stopped, or error (CTID.conf unreadable)", fromID: true,
+			value: func(e *runtime.Entry) any { return e.Status }},
+	}
+	for _, b := range []struct{ name, header, help string }{
+		{"kmemsize", "KMEMSIZE", "kernel memory, bytes"},
+		{"lockedpages", "LOCKEDP", "locked memory, pages"},
+		{"privvmpages", "PRIVVMP", "allocated memory, pages"},
+		{"shmpages", "SHMP", "shared memory, pages"},
+		{"numproc", "NPROC", "processes"},
+		{"physpages", "PHYSP", "RAM in use, pages"},
+		{"vmguarpages", "VMGUARP", "guaranteed memory, pages"},
+		{"oomguarpages", "OOMGUARP", "memory guaranteed against the OOM killer, pages"},
+		{"numtcpsock", "NTCPSOCK", "TCP sockets"},
+		{"numflock", "NFLOCK", "file locks"},
+		{"numpty", "NPTY", "pseudo terminals"},
+		{"numsiginfo", "NSIGINFO", "queued signals"},
+		{"tcpsndbuf", "TCPSNDB", "TCP send buffers, bytes"},
+		{"tcprcvbuf", "TCPRCVB", "TCP receive buffers, bytes"},
+		{"othersockbuf", "OTHSOCKB", "other socket buffers, bytes"},
+		{"dgramrcvbuf", "DGRAMRB", "datagram receive buffers, bytes"},
+		{"numothersock", "NOTHSOCK", "non-TCP sockets"},
+		{"dcachesize", "DCACHESZ", "dentry and inode cache, bytes"},
+		{"numfile", "NFILE", "open files"},
+		{"numiptent", "NIPTENT", "iptables entries"},
+		{"swappages", "SWAPP", "swap in use, pages"},
+	} {
+		held := Field{Name: b.name, Header: b.header, Help: b.help + ", held", Kind: Beancounter, Unavailable: noUBC}
+		if b.name == "numproc" {
+			// The one beancounter vzkit counts: the processes in the
+			// container's cgroup, while it runs (vzlist shows "-" else).
+			held.Unavailable = ""
+			held.value = func(e *runtime.Entry) any {
+				if e.Status != runtime.StateRunning {
+					return nil
+				}
+				return uint64(e.NProc)
+			}
+		}
+		t = append(t, held)
+		for _, s := range []struct{ suffix, what string }{{"m", "maxheld"}, {"b", "barrier"}, {"l", "limit"}, {"f", "fail count"}} {
+			t = append(t, Field{
+				Name: b.name + "." + s.suffix, Header: b.header + "." + strings.ToUpper(s.suffix),
+				Help: b.help + ", " + s.what, Kind: Beancounter, Unavailable: noUBC,
+			})
+		}
+	}
+	for _, q := range []struct {
+		name, header, help string
+		usage              func(u *runtime.Entry) any
+	}{
+		{"diskspace", "DSPACE", "disk space of the private area, KB", func(e *runtime.Entry) any {
+			if e.Disk == nil {
+				return nil
+			}
+			return e.Disk.KBlocks
+		}},
+		{"diskinodes", "DINODES", "inodes of the private area", func(e *runtime.Entry) any {
+			if e.Disk == nil {
+				return nil
+			}
+			return e.Disk.Inodes
+		}},
+	} {
+		t = append(t,
+			Field{Name: q.name, Header: q.header, Help: q.help + ", used", Kind: Quota, DiskUsage: true, value: q.usage},
+			Field{Name: q.name + ".s", Header: q.header + ".S", Help: q.help + ", soft limit", Kind: Quota, Unavailable: noQuota},
+			Field{Name: q.name + ".h", Header: q.header + ".H", Help: q.help + ", hard limit", Kind: Quota, Unavailable: noQuota},
+		)
+	}
+	t = append(t,
+		Field{Name: "laverage", Header: "LAVERAGE", Help: "load average", Unavailable: noStat},
+		Field{Name: "uptime", Header: "UPTIME", Help: "time since start", Unavailable: noStat},
+		Field{Name: "cpulimit", Header: "CPULIM", Help: "CPU limit, percent", Unavailable: noLimit},
+		Field{Name: "cpuunits", Header: "CPUUNI", Help: "CPU weight", Unavailable: noLimit},
+		Field{Name: "cpus", Header: "CPUS", Help: "CPUs it may use", Unavailable: noLimit},
+		Field{Name: "ioprio", Header: "IOP", Help: "I/O priority", Unavailable: noLimit},
+		Field{Name: "onboot", Header: "ONBOOT", Help: "started at boot (ONBOOT)", value: func(e *runtime.Entry) any { return e.OnBoot }},
+		Field{Name: "bootorder", Header: "BOOTORDER", Help: "boot order (BOOTORDER)", value: func(e *runtime.Entry) any {
+			if e.BootOrder == nil {
+				return nil
+			}
+			return *e.BootOrder
+		}},
+		Field{Name: "layout", Header: "LAYOUT", Help: "storage layout: plain or overlay", value: func(e *runtime.Entry) any { return str(e.Layout) }},
+		Field{Name: "features", List: true, Header: "FEATURES", Help: "features (FEATURES, NAME:on|off)", value: func(e *runtime.Entry) any { return list(e.Features) }},
+		Field{Name: "vswap", Header: "VSWAP", Help: "whether memory is limited the vswap way", Unavailable: noLimit},
+		Field{Name: "disabled", Header: "DISABL", Help: "whether starting is disabled (DISABLED)", value: func(e *runtime.Entry) any { return e.Disabled }},
+	)
+	return t
+}
+
+// All returns every field name vzlist knows, in vzlist -L's order.
+func All() []Field { return append([]Field(nil), table...) }
+
+// Shown returns the fields a listing of every field shows (vzlist -j
+// without -o): the available ones, without old names, suffixed values or
+// those that walk the private areas.
+func Shown() []Field {
+	var out []Field
+	for _, f := range table {
+		if f.Unavailable == "" && !f.Alias && !f.DiskUsage && !strings.Contains(f.Name, ".") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Lookup finds a field by name; an unavailable one is refused with its
+// reason.
+func Lookup(name string) (Field, error) {
+	for _, f := range table {
+		if f.Name != name {
+			continue
+		}
+		if f.Unavailable != "" {
+			return Field{}, fmt.Errorf("field %q: %w: %s", name, ErrUnavailable, f.Unavailable)
+		}
+		return f, nil
+	}
+	return Field{}, fmt.Errorf("%w %q (vzlist -L lists the fields)", ErrUnknownField, name)
+}
+
+// ParseFields parses the value of -o: field names separated by commas.
+func ParseFields(s string) ([]Field, error) {
+	var out []Field
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			return nil, fmt.Errorf("%w: empty name in field list %q", ErrUnknownField, s)
+		}
+		f, err := Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// NeedDiskUsage reports whether any of fs needs the private areas walked.
+func NeedDiskUsage(fs ...Field) bool {
+	for _, f := range fs {
+		if f.DiskUsage {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,251 @@
+package vzlist
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vzkit/vzkit/runtime"
+)
+
+func names(fs []Field) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+func TestParseFields(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []string
+		headers string
+		err     error
+		msg     string
+	}{
+		{in: DefaultFields, want: []string{"ctid", "numproc", "status", "ip", "hostname"}, headers: "CTID NPROC STATUS IP_ADDR HOSTNAME"},
+		{in: "veid, name ,ostemplate", want: []string{"veid", "name", "ostemplate"}, headers: "CTID NAME OSTEMPLATE"},
+		{in: "ctid,ctid", want: []string{"ctid", "ctid"}, headers: "CTID CTID"}, // vzlist allows a repeat
+		{in: "diskspace,diskinodes", want: []string{"diskspace", "diskinodes"}, headers: "DSPACE DINODES"},
+		{in: "smart_name,onboot,bootorder,layout", want: []string{"smart_name", "onboot", "bootorder", "layout"}, headers: "SMARTNAME ONBOOT BOOTORDER LAYOUT"},
+		{in: "ctid,nosuch", err: ErrUnknownField, msg: `unknown field "nosuch"`},
+		{in: "ctid,,name", err: ErrUnknownField, msg: "empty name"},
+		{in: "", err: ErrUnknownField, msg: "empty name"},
+		{in: "json", err: ErrUnknownField, msg: `unknown field "json"`}, // a format, never a field
+		{in: "numproc.m", err: ErrUnavailable, msg: `field "numproc.m": not available yet: vzkit does not account beancounters`},
+		{in: "ctid,physpages.l", err: ErrUnavailable, msg: `"physpages.l"`},
+		{in: "kmemsize", err: ErrUnavailable, msg: "beancounters"},
+		{in: "diskspace.s", err: ErrUnavailable, msg: "disk quota limits"},
+		{in: "cpulimit", err: ErrUnavailable, msg: "CPU"},
+		{in: "numproc.x", err: ErrUnknownField},
+	} {
+		fs, err := ParseFields(tc.in)
+		if tc.err != nil {
+			if !errors.Is(err, tc.err) || !strings.Contains(fmt.Sprint(err), tc.msg) {
+				t.Errorf("ParseFields(%q) = %v, want %v containing %q", tc.in, err, tc.err, tc.msg)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(names(fs), tc.want) {
+			t.Errorf("ParseFields(%q) = %v, %v; want %v", tc.in, names(fs), err, tc.want)
+			continue
+		}
+		var h []string
+		for _, f := range fs {
+			h = append(h, f.Header)
+		}
+		if got := strings.Join(h, " "); got != tc.headers {
+			t.Errorf("ParseFields(%q) headers %q, want %q", tc.in, got, tc.headers)
+		}
+	}
+}
+
+// Every beancounter has its four suffixed names, all refused until
+// beancounters exist; -L lists them.
+func TestBeancounterNamesReserved(t *testing.T) {
+	all := names(All())
+	for _, b := range []string{"numproc", "physpages", "kmemsize", "swappages", "numfile"} {
+		for _, s := range []string{"", ".m", ".b", ".l", ".f"} {
+			if !slices.Contains(all, b+s) {
+				t.Errorf("field %s%s missing from the table", b, s)
+			}
+			if s != "" {
+				if _, err := Lookup(b + s); !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Lookup(%s%s) = %v, want ErrUnavailable", b, s, err)
+				}
+			}
+		}
+	}
+	for _, f := range Shown() {
+		if f.Unavailable != "" || f.Alias || strings.Contains(f.Name, ".") || f.DiskUsage {
+			t.Errorf("Shown includes %s", f.Name)
+		}
+	}
+	if got := names(Shown()); !slices.Contains(got, "ctid") || slices.Contains(got, "veid") || !slices.Contains(got, "numproc") {
+		t.Errorf("Shown = %v", got)
+	}
+}
+
+func TestParseSort(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		field string
+		rev   bool
+		err   error
+	}{
+		{"hostname", "hostname", false, nil},
+		{"-numproc", "numproc", true, nil},
+		{" -ip", "ip", true, nil},
+		{"veid", "veid", false, nil},
+		{"-", "", false, ErrUnknownField},
+		{"", "", false, ErrUnknownField},
+		{"--ctid", "", false, ErrUnknownField},
+		{"nosuch", "", false, ErrUnknownField},
+		{"-numproc.f", "", false, ErrUnavailable},
+	} {
+		k, err := ParseSort(tc.in)
+		if tc.err != nil {
+			if !errors.Is(err, tc.err) {
+				t.Errorf("ParseSort(%q) = %v, want %v", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || k.Field.Name != tc.field || k.Reverse != tc.rev {
+			t.Errorf("ParseSort(%q) = %s %v %v, want %s %v", tc.in, k.Field.Name, k.Reverse, err, tc.field, tc.rev)
+		}
+	}
+}
+
+func entries() []runtime.Entry {
+	b := uint64(5)
+	return []runtime.Entry{
+		{CTID: "9", Name: "db", Hostname: "db.example.org", IPs: []string{"10.0.0.10"}, Status: runtime.StateStopped},
+		{CTID: "10", Name: "web", Hostname: "web1.example.org", IPs: []string{"10.0.0.9", "10.0.0.11"}, Status: runtime.StateRunning,
+			Running: true, NProc: 12, OnBoot: true, BootOrder: &b, Description: "front/end web"},
+		{CTID: "101", Hostname: "web2.example.org", Status: runtime.StateMounted},
+		{CTID: "102", Status: runtime.StateError, Err: errors.New("102.conf:3: bad"), Running: true},
+		{CTID: "4000", Name: "web-test", Hostname: "WEB3.example.org", IPs: []string{}, Status: runtime.StateRunning, Running: true, NProc: 3},
+	}
+}
+
+func ids(es []runtime.Entry) string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.CTID)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestSort(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"ctid", "9 10 101 102 4000"},         // numbers, not strings
+		{"-ctid", "4000 102 101 10 9"},        // reversed
+		{"numproc", "9 101 102 4000 10"},      // unset ("-") first, then 3, 12
+		{"-numproc", "10 4000 9 101 102"},     // ties keep CTID order
+		{"status", "10 4000 101 9 102"},       // running, mounted, stopped, error
+		{"hostname", "102 4000 9 10 101"},     // unset, then byte order (upper case first)
+		{"ip", "101 102 4000 10 9"},           // 10.0.0.9 before 10.0.0.10
+		{"name", "101 102 9 10 4000"},         // unset first
+		{"smart_name", "101 102 9 10 4000"},   // CTIDs stand in for names
+		{"onboot", "102 9 101 4000 10"},       // unknown, no, yes
+		{"bootorder", "9 101 102 4000 10"},    // unset first
+		{"-description", "10 9 101 102 4000"}, // the one set, then the unset ones
+	} {
+		k, err := ParseSort(tc.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es := entries()
+		Sort(es, k)
+		if got := ids(es); got != tc.want {
+			t.Errorf("sort by %s: %s, want %s", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	for _, tc := range []struct {
+		f       Filter
+		want    string
+		missing []string
+		err     bool
+	}{
+		{f: Filter{}, want: "10 102 4000"},                    // running only; the broken one runs
+		{f: Filter{All: true}, want: "9 10 101 102 4000"},     // all
+		{f: Filter{Stopped: true}, want: "9 101"},             // not running, mounted included
+		{f: Filter{Args: []string{"9", "web"}}, want: "9 10"}, // names too, any state, CTID order
+		{f: Filter{Args: []string{"9"}, Stopped: true}, want: "9"},
+		{f: Filter{Args: []string{"10"}, Stopped: true}, want: ""}, // -S still applies
+		{f: Filter{Args: []string{"102"}}, want: "102"},            // a broken one by CTID
+		{f: Filter{Args: []string{"9", "77", "nosuch"}}, want: "9", missing: []string{"77", "nosuch"}},
+		{f: Filter{Args: []string{"bad name"}}, err: true},
+		{f: Filter{Args: []string{"0"}}, err: true},
+		{f: Filter{All: true, Hostname: "web*"}, want: "10 101"}, // case matters; broken never match
+		{f: Filter{All: true, Hostname: "[Ww][Ee][Bb]?.*"}, want: "10 101 4000"},
+		{f: Filter{All: true, Hostname: "[!w]*"}, want: "9 4000"},
+		{f: Filter{All: true, Name: "web*"}, want: "10 4000"},
+		{f: Filter{All: true, Name: "*"}, want: "9 10 4000"},   // no name: no match
+		{f: Filter{All: true, Description: "*/*"}, want: "10"}, // * matches '/', as fnmatch without flags
+		{f: Filter{All: true, Name: "web", Hostname: "*2*"}, want: ""},
+		{f: Filter{All: true, Hostname: "web["}, err: true},
+	} {
+		got, missing, err := tc.f.Select(entries())
+		if tc.err {
+			if !errors.Is(err, runtime.ErrBadParam) {
+				t.Errorf("%+v: err %v, want ErrBadParam", tc.f, err)
+			}
+			continue
+		}
+		if err != nil || ids(got) != tc.want || !slices.Equal(missing, tc.missing) {
+			t.Errorf("%+v: %q missing %v err %v; want %q missing %v", tc.f, ids(got), missing, err, tc.want, tc.missing)
+		}
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, tc := range []struct {
+		pat, s string
+		match  bool
+	}{
+		{"a*b", "a/x/b", true},
+		{"a?c", "abc", true},
+		{"a?c", "ac", false},
+		{`a\*`, "a*", true},
+		{`a\*`, "ab", false},
+		{"[]x]", "]", true},
+		{"[a-c]z", "bz", true},
+		{"[^a-c]z", "bz", false},
+		{"a.b", "axb", false}, // regexp metacharacters are literal
+		{"(x)+", "(x)+", true},
+		{"web", "web1", false}, // anchored
+	} {
+		re, err := compileGlob(tc.pat)
+		if err != nil {
+			t.Errorf("compileGlob(%q): %v", tc.pat, err)
+			continue
+		}
+		if got := re.MatchString(tc.s); got != tc.match {
+			t.Errorf("%q matches %q: %v, want %v", tc.pat, tc.s, got, tc.match)
+		}
+	}
+}
+
+func TestValuesOfABrokenEntry(t *testing.T) {
+	e := entries()[3]
+	e.OnBoot = false // zero as it is
+	for _, n := range []string{"hostname", "onboot", "layout", "numproc", "ip"} {
+		f, _ := Lookup(n)
+		if v := f.Value(&e); v != nil {
+			t.Errorf("%s of a broken entry = %v, want unset", n, v)
+		}
+	}
+	for n, want := range map[string]any{"ctid": uint64(102), "status": runtime.StateError, "smart_name": "102"} {
+		f, _ := Lookup(n)
+		if v := f.Value(&e); v != want {
+			t.Errorf("%s of a broken entry = %#v, want %#v", n, v, want)
+		}
+	}
+}
