@@ -62,8 +62,8 @@ install: build
 	install -D -m 0755 $(BIN)/vzpkg $(DESTDIR)$(PREFIX)/sbin/vzpkg
 	install -D -m 0755 $(BIN)/vzctl $(DESTDIR)$(PREFIX)/sbin/vzctl
 	ln -sf vzctl $(DESTDIR)$(PREFIX)/sbin/vzlist   # vzctl run as vzlist is vzlist(8)
-	$(BIN)/vzpkg man $(DESTDIR)$(PREFIX)/share/man/man8
-	$(BIN)/vzctl man $(DESTDIR)$(PREFIX)/share/man/man8
+	$(BIN)/vzpkg man $(DESTDIR)$(PREFIX)/share/man   # man8/vzpkg*.8
+	$(BIN)/vzctl man $(DESTDIR)$(PREFIX)/share/man   # man8/vzctl*.8, vzlist.8, man5/ctid.conf.5, vz.conf.5
 	mkdir -p $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	$(BIN)/vzpkg completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vzpkg
 	$(BIN)/vzctl completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vzctl

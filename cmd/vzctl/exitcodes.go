@@ -26,25 +26,28 @@ const (
 	exitWaitFailed      = 133
 )
 
-// exitCodesHelp is appended to vzctl's --help.
-const exitCodesHelp = `
+// exitCodes are vzctl's documented exit codes: in --help and, as a table,
+// in every man page.
+var exitCodes = []cli.ExitCode{
+	{Code: 0, Meaning: "success"},
+	{Code: 1, Meaning: "failure (the message says why)"},
+	{Code: exitLocked, Meaning: "the container is locked by another vzctl operation"},
+	{Code: exitNotExist, Meaning: "the container does not exist (no CTID.conf)"},
+	{Code: exitSyntax, Meaning: "bad command line: unknown command or flag, missing argument"},
+	{Code: exitBadValue, Meaning: "invalid parameter value"},
+	{Code: exitNotRunning, Meaning: "the container is not running"},
+	{Code: exitRunning, Meaning: "the container is running"},
+	{Code: exitPrivateMissing, Meaning: "the container's private area is missing"},
+	{Code: exitPrivateExists, Meaning: "the container's private area already exists"},
+	{Code: exitBadConfig, Meaning: "a container's CTID.conf cannot be read or parsed (file:line named)"},
+	{Code: exitTemplateMissing, Meaning: "OS template cache not found"},
+	{Code: exitStartDisabled, Meaning: `start disabled (DISABLED="yes"; start --force)`},
+	{Code: exitWaitFailed, Meaning: "start --wait: the boot did not finish in time"},
+}
 
-Exit codes (OpenVZ's):
-   0  success
-   1  failure (the message says why)
-   9  the container is locked by another vzctl operation
-  14  the container does not exist (no CTID.conf)
-  20  bad command line: unknown command or flag, missing argument
-  21  invalid parameter value
-  31  the container is not running
-  32  the container is running
-  43  the container's private area is missing
-  44  the container's private area already exists
-  85  a container's CTID.conf cannot be read or parsed (file:line named)
-  91  OS template cache not found
- 105  start disabled (DISABLED="yes"; start --force)
- 133  start --wait: the boot did not finish in time
-exec, exec2, runscript and enter exit with the status of the command.`
+// exitCodesHelp is appended to vzctl's --help.
+var exitCodesHelp = "\n\nExit codes (OpenVZ's):\n" + cli.ExitCodeTable(exitCodes) +
+	"exec, exec2, runscript and enter exit with the status of the command."
 
 // ctErr gives a runtime error OpenVZ's exit code.
 func ctErr(err error) error {

@@ -27,7 +27,7 @@ commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` 
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
 	root.AddCommand(
 		cli.ConfigCommand(&a.Globals),
-		cli.ManCommand(root, newVzlistCommand()),
+		cli.ManCommand(manual(root, newVzlistCommand())),
 	)
 	// One file per command, each built by its constructor.
 	for _, add := range []func(*app) *cobra.Command{

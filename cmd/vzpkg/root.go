@@ -26,6 +26,9 @@ Templates are looked up by name in --templates directories, then
 
 Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
 3 lint found problems.`,
+		Example: `  vzpkg list
+  vzpkg build debian-12-minimal
+  vzctl create 101 --ostemplate debian-12-minimal`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -36,7 +39,7 @@ Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cli.UsageError(err) })
 	root.AddCommand(
 		cli.ConfigCommand(&a.Globals),
-		cli.ManCommand(root),
+		cli.ManCommand(manual(root)),
 	)
 	// One file per command, each built by its constructor.
 	for _, add := range []func(*app) *cobra.Command{
@@ -45,5 +48,6 @@ Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
 	} {
 		root.AddCommand(add(a))
 	}
+	completeTree(root, a)
 	return root
 }

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
@@ -45,29 +43,6 @@ func (g *Globals) Config() (*vzconf.Global, error) {
 	}
 	g.conf = c
 	return c, nil
-}
-
-// ManCommand returns a hidden command that writes man pages for root, and
-// for the other programs the binary is (vzctl is also vzlist), into a
-// directory (used by `make install`).
-func ManCommand(root *cobra.Command, others ...*cobra.Command) *cobra.Command {
-	return &cobra.Command{
-		Use:    "man DIR",
-		Short:  "Write man pages into DIR",
-		Args:   cobra.ExactArgs(1),
-		Hidden: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := os.MkdirAll(args[0], 0o755); err != nil {
-				return err
-			}
-			for _, c := range append([]*cobra.Command{root}, others...) {
-				if err := doc.GenManTree(c, &doc.GenManHeader{Section: "8", Source: "vzkit"}, args[0]); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}
 }
 
 // ConfigCommand prints the effective global settings and their origins.
