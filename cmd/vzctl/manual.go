@@ -66,4 +66,3 @@ func vzConfPage() string {
 	}
 	return b.String()
 }
-

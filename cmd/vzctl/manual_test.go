@@ -78,4 +78,3 @@ func TestManPages(t *testing.T) {
 		t.Errorf("vz.conf.5 STOP_TIMEOUT entry:\n%s", vz)
 	}
 }
-
