@@ -14,4 +14,12 @@ var (
 	ErrPrivateExists    = errors.New("container private area already exists")
 	ErrTemplateNotFound = errors.New("OS template cache not found")
 	ErrBadParam         = errors.New("invalid parameter")
+	// ErrBadIP is an address a container cannot have: not an address at
+	// all, or one of a kind no container may use (loopback, ...).
+	ErrBadIP = errors.New("invalid IP address")
+	// ErrBadNameserver is a --nameserver that is not an IP address, or an
+	// "inherit" that finds no resolver a container can use.
+	ErrBadNameserver = errors.New("invalid DNS nameserver")
+	// ErrIPInUse is an address another container or the host already uses.
+	ErrIPInUse = errors.New("IP address already in use")
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -121,6 +122,10 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 			return fmt.Errorf("container %s: clean up stopped sandbox: %w", ctid, err)
 		}
 	}
+	ips, err := parseIPs(c.IPs())
+	if err != nil {
+		return fmt.Errorf("container %s: IP_ADDRESS in %s: %w", ctid, c.ConfPath, err)
+	}
 	if err := s.ensureIDRange(c); err != nil {
 		return err
 	}
@@ -211,12 +216,11 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 	if err != nil {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
-	if s.Net != nil {
-		ns := fmt.Sprintf("/proc/%d/ns/net", st.InitPID)
-		if err := s.Net.Attach(ctx, ctid, ns, c.IPs()); err != nil {
-			return fmt.Errorf("container %s: network: %w", ctid, err)
+	if s.Net != nil && len(ips) > 0 {
+		if err := s.attach(ctx, c, st.InitPID, ips); err != nil {
+			return err
 		}
-	} else if len(c.IPs()) > 0 {
+	} else if len(ips) > 0 {
 		s.log().Warn("no network backend: IP_ADDRESS not configured", "ctid", ctid)
 	}
 	// Recorded before the wait, so that a stop after an interrupted start
@@ -225,6 +229,26 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		return err
 	}
 	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind)
+}
+
+// attach connects a starting container with addresses to the network,
+// once no one else (the host, a running container) holds them. Only now
+// does the host get what routed networking needs (forwarding, proxy ARP;
+// package runtime/net): a host whose containers have no address is left
+// as it is.
+func (s *Store) attach(ctx context.Context, c *Container, pid int, ips []netip.Prefix) error {
+	lk, err := s.ipLock()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	defer lk.Unlock()
+	if err := s.checkIPsFree(ctx, c.ID, ips, false); err != nil {
+		return fmt.Errorf("container %s: IP_ADDRESS: %w", c.ID, err)
+	}
+	if err := s.Net.Attach(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), c.IPs()); err != nil {
+		return fmt.Errorf("container %s: network: %w", c.ID, err)
+	}
+	return nil
 }
 
 // detectInit tells the init of a root from its /sbin/init: systemd,

@@ -15,6 +15,9 @@ const (
 	exitRunning         = 32
 	exitPrivateMissing  = 43
 	exitPrivateExists   = 44
+	exitBadIP           = 71 // VZ_BADIP
+	exitBadNameserver   = 72 // VZ_BADDNSSRV (vzerror.h; not in vzctl(8)'s table)
+	exitIPInUse         = 78 // VZ_IP_INUSE
 	exitTemplateMissing = 91
 )
 
@@ -31,6 +34,10 @@ Exit codes (OpenVZ's):
   32  the container is running
   43  the container's private area is missing
   44  the container's private area already exists
+  71  invalid IP address (not an address, or loopback, multicast,
+      unspecified, link-local or broadcast)
+  72  invalid DNS nameserver
+  78  IP address already in use (by another container or the host)
   91  OS template cache not found
 exec, exec2, runscript and enter exit with the status of the command.`
 
@@ -50,6 +57,9 @@ func ctErr(err error) error {
 		{runtime.ErrPrivateMissing, exitPrivateMissing},
 		{runtime.ErrPrivateExists, exitPrivateExists},
 		{runtime.ErrTemplateNotFound, exitTemplateMissing},
+		{runtime.ErrBadIP, exitBadIP},
+		{runtime.ErrBadNameserver, exitBadNameserver},
+		{runtime.ErrIPInUse, exitIPInUse},
 		{runtime.ErrBadParam, cli.ExitUsage},
 	} {
 		if errors.Is(err, m.target) {
