@@ -182,8 +182,8 @@ func TestCheckIPsFree(t *testing.T) {
 		ip, want string
 	}{
 		{"10.9.0.3", ""},
-		{"10.9.0.1", ""},  // its own
-		{"10.9.0.7", ""},  // its own, live
+		{"10.9.0.1", ""}, // its own
+		{"10.9.0.7", ""}, // its own, live
 		{"192.0.2.2", "192.0.2.2 is already used by the host on eth0"},
 		{"2001:db8::2/64", "2001:db8::2 is already used by container 102"},
 		{"10.9.0.8", "10.9.0.8 is already used by running container 103 (routed to its veth103.0)"},
