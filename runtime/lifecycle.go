@@ -173,11 +173,8 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		ID:         sandboxID(ctid),
 		Root:       root,
 		StateDir:   s.sandboxDir(),
-		Hostname:   c.Get("HOSTNAME"),
+		Hostname:   hostnameOf(c),
 		CgroupPath: s.cgroupPath(ctid),
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname = "ct" + ctid
 	}
 	prof.apply(&cfg)
 	var argv []string
@@ -229,6 +226,57 @@ func (s *Store) start(ctx context.Context, ctid string) (err error) {
 		return err
 	}
 	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind)
+}
+
+// hostnameOf is the kernel hostname of c's sandboxes: HOSTNAME, else
+// "ctCTID".
+func hostnameOf(c *Container) string {
+	if h := c.Get("HOSTNAME"); h != "" {
+		return h
+	}
+	return "ct" + c.ID
+}
+
+// oneOff runs fn in stopped container c as OpenVZ runs a script there:
+// its root mounted (and unmounted afterwards, unless it was mounted
+// before), no init, and run giving each process a sandbox of its own on
+// that root with the privileges the container has running (as a minimal
+// init's: no extras for an init that is not there) and only a loopback
+// network. suffix tells the sandbox apart from the container's own, which
+// cannot run meanwhile: the caller holds c's lock.
+func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func(run func(sandbox.Process) (int, error)) error) (err error) {
+	if err := s.ensureIDRange(c); err != nil {
+		return err
+	}
+	was, err := s.IsMounted(c)
+	if err != nil {
+		return err
+	}
+	if err := s.mount(c); err != nil {
+		return err
+	}
+	if !was {
+		defer func() {
+			if uerr := s.umount(c); uerr != nil && err == nil {
+				err = uerr
+			}
+		}()
+	}
+	prof, err := profileOf(c, InitMinimal)
+	if err != nil {
+		return err
+	}
+	root, _, err := s.openGate(c, prof.idmap)
+	if err != nil {
+		return err
+	}
+	defer s.closeGate(c.ID)
+	cfg := sandbox.Config{
+		ID: sandboxID(c.ID) + "-" + suffix, Root: root, StateDir: s.sandboxDir(),
+		Hostname: hostnameOf(c), CgroupPath: s.cgroupPath(c.ID) + "-" + suffix,
+	}
+	prof.apply(&cfg)
+	return fn(func(p sandbox.Process) (int, error) { return sandbox.Run(ctx, cfg, p) })
 }
 
 // attach connects a starting container with addresses to the network,

@@ -423,50 +423,19 @@ func setUTSHostname(pid int, h string) error {
 }
 
 // setPasswords runs the distro's set_userpass script in the running
-// container, or in a temporary sandbox on the mounted root of a stopped one.
+// container, or in a one-off sandbox on the mounted root of a stopped one.
 func (s *Store) setPasswords(ctx context.Context, c *Container, sb *sandbox.Sandbox, users []string) error {
-	var cfg sandbox.Config
-	if sb == nil {
-		// A stopped container: a one-off sandbox on its mounted root, with
-		// the privileges it would have running (as a minimal init: no
-		// extras for an init that is not there).
-		if err := s.ensureIDRange(c); err != nil {
-			return err
-		}
-		was, err := s.IsMounted(c)
+	do := func(run func(sandbox.Process) (int, error)) error {
+		// The root is mounted by now: its os-release names the distro.
+		script, err := distroScript(c, distros.SetUserPass)
 		if err != nil {
-			return err
+			return fmt.Errorf("container %s: --userpasswd: %w", c.ID, err)
 		}
-		if err := s.mount(c); err != nil {
-			return err
-		}
-		if !was {
-			defer s.umount(c)
-		}
-		prof, err := profileOf(c, InitMinimal)
-		if err != nil {
-			return err
-		}
-		root, _, err := s.openGate(c, prof.idmap)
-		if err != nil {
-			return err
-		}
-		defer s.closeGate(c.ID)
-		cfg = sandbox.Config{
-			ID: sandboxID(c.ID) + "-set", Root: root, StateDir: s.sandboxDir(),
-			Hostname: c.Get("HOSTNAME"), CgroupPath: s.cgroupPath(c.ID) + "-set",
-		}
-		prof.apply(&cfg)
+		env := []string{"USERPW=" + strings.Join(users, "\n")}
+		return runSetupScript(ctx, c, script, distros.SetUserPass, env, run)
 	}
-	script, err := distroScript(c, distros.SetUserPass)
-	if err != nil {
-		return fmt.Errorf("container %s: --userpasswd: %w", c.ID, err)
+	if sb != nil {
+		return do(func(p sandbox.Process) (int, error) { return sb.Exec(ctx, p) })
 	}
-	env := []string{"USERPW=" + strings.Join(users, "\n")}
-	return runSetupScript(ctx, c, script, distros.SetUserPass, env, func(p sandbox.Process) (int, error) {
-		if sb != nil {
-			return sb.Exec(ctx, p)
-		}
-		return sandbox.Run(ctx, cfg, p)
-	})
+	return s.oneOff(ctx, c, "set", do)
 }
