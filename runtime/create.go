@@ -127,10 +127,9 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 			return nil, err
 		}
 	}
-	for _, ip := range o.IPs {
-		if err := validIP(ip); err != nil {
-			return nil, err
-		}
+	ips, err := parseIPs(o.IPs)
+	if err != nil {
+		return nil, fmt.Errorf("--ipadd: %w", err)
 	}
 	lk, err := s.LockCT(o.CTID)
 	if err != nil {
@@ -221,6 +220,11 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 			return nil, fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
 		}
 	}
+	// Checked before the unpack, so that a taken address costs nothing,
+	// and again under ipLock once CTID.conf is about to take it.
+	if err := s.checkIPsFree(ctx, o.CTID, ips, true); err != nil {
+		return nil, fmt.Errorf("container %s: --ipadd: %w", o.CTID, err)
+	}
 	if o.Privileged {
 		conf.Set(KeyPrivileged, "yes")
 	}
@@ -307,6 +311,16 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(ips) > 0 {
+		ilk, err := s.ipLock()
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", o.CTID, err)
+		}
+		defer ilk.Unlock()
+		if err := s.checkIPsFree(ctx, o.CTID, ips, true); err != nil {
+			return nil, fmt.Errorf("container %s: --ipadd: %w", o.CTID, err)
+		}
 	}
 	if err := s.registerConf(o.CTID, conf); err != nil {
 		return nil, err

@@ -98,4 +98,18 @@
 //     distros without scripts; the kernel hostname is set from the host in
 //     the container's UTS namespace. IP addresses go to a Network
 //     implementation supplied by the caller (package runtime/net).
+//   - Addresses are checked when they are set (ipaddr.go): kinds no
+//     container can have (loopback, multicast, unspecified, link-local,
+//     broadcast) are ErrBadIP; one that another container's IP_ADDRESS
+//     lists, that the host has on an interface, or that the host routes
+//     to a running container is an IPInUseError. The check and the write
+//     that takes the address (CTID.conf at set and create, the routes at
+//     start) happen under one host-wide lock (LOCKDIR/.ipaddr.lck), so two
+//     racing sets cannot both take it. NAMESERVER="inherit" is the host's
+//     resolv.conf without its loopback resolvers, read at each start and set.
+//   - The host's routing sysctls (forwarding, proxy ARP) are changed only
+//     when a container with an address is attached (start, set --ipadd).
+//   - runscript on a stopped container, like set --userpasswd there, runs
+//     in a one-off sandbox (oneOff) on the mounted root: the container's
+//     namespaces and privileges, no init, loopback only, under its lock.
 package runtime

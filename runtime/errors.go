@@ -19,4 +19,12 @@ var (
 	// ErrBadConfig is a CTID.conf that exists but cannot be read or parsed;
 	// the error names the file (and line, for a syntax error).
 	ErrBadConfig = errors.New("invalid config")
+	// ErrBadIP is an address a container cannot have: not an address at
+	// all, or one of a kind no container may use (loopback, ...).
+	ErrBadIP = errors.New("invalid IP address")
+	// ErrBadNameserver is a --nameserver that is not an IP address, or an
+	// "inherit" that finds no resolver a container can use.
+	ErrBadNameserver = errors.New("invalid DNS nameserver")
+	// ErrIPInUse is an address another container or the host already uses.
+	ErrIPInUse = errors.New("IP address already in use")
 )

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"strings"
 
 	"github.com/vzkit/vzkit/internal/saferoot"
@@ -28,19 +27,6 @@ func validHostname(h string) error {
 				return fmt.Errorf("%w: hostname %q: character %q", ErrBadParam, h, c)
 			}
 		}
-	}
-	return nil
-}
-
-func validIP(s string) error {
-	var err error
-	if strings.Contains(s, "/") {
-		_, err = netip.ParsePrefix(s)
-	} else {
-		_, err = netip.ParseAddr(s)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: IP address %q: %v", ErrBadParam, s, err)
 	}
 	return nil
 }
@@ -84,7 +70,13 @@ func (s *Store) writeConfFiles(c *Container) error {
 			return fmt.Errorf("container %s: %w", c.ID, err)
 		}
 	}
-	ns, search := strings.Fields(c.Get("NAMESERVER")), strings.Fields(c.Get("SEARCHDOMAIN"))
+	ns, search, err := s.dnsOf(c, s.log().Info)
+	if err != nil {
+		// The host's resolvers changed since set checked them: the
+		// container keeps the resolv.conf it has rather than not starting.
+		s.log().Warn("resolv.conf left as it is", "ctid", c.ID, "err", err)
+		ns, search = nil, nil
+	}
 	if len(ns) > 0 || len(search) > 0 {
 		if err := writeResolvConf(r, ns, search); err != nil {
 			return fmt.Errorf("container %s: %w", c.ID, err)

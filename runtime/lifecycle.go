@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -138,6 +139,10 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 			return fmt.Errorf("container %s: clean up stopped sandbox: %w", ctid, err)
 		}
 	}
+	ips, err := parseIPs(c.IPs())
+	if err != nil {
+		return fmt.Errorf("container %s: IP_ADDRESS in %s: %w", ctid, c.ConfPath, err)
+	}
 	if err := s.ensureIDRange(c); err != nil {
 		return err
 	}
@@ -185,11 +190,8 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 		ID:         sandboxID(ctid),
 		Root:       root,
 		StateDir:   s.sandboxDir(),
-		Hostname:   c.Get("HOSTNAME"),
+		Hostname:   hostnameOf(c),
 		CgroupPath: s.cgroupPath(ctid),
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname = "ct" + ctid
 	}
 	prof.apply(&cfg)
 	var argv []string
@@ -228,12 +230,11 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err != nil {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
-	if s.Net != nil {
-		ns := fmt.Sprintf("/proc/%d/ns/net", st.InitPID)
-		if err := s.Net.Attach(ctx, ctid, ns, c.IPs()); err != nil {
-			return fmt.Errorf("container %s: network: %w", ctid, err)
+	if s.Net != nil && len(ips) > 0 {
+		if err := s.attach(ctx, c, st.InitPID, ips); err != nil {
+			return err
 		}
-	} else if len(c.IPs()) > 0 {
+	} else if len(ips) > 0 {
 		s.log().Warn("no network backend: IP_ADDRESS not configured", "ctid", ctid)
 	}
 	// Recorded before the wait, so that a stop after an interrupted start
@@ -242,6 +243,77 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 		return err
 	}
 	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind, o.Wait)
+}
+
+// hostnameOf is the kernel hostname of c's sandboxes: HOSTNAME, else
+// "ctCTID".
+func hostnameOf(c *Container) string {
+	if h := c.Get("HOSTNAME"); h != "" {
+		return h
+	}
+	return "ct" + c.ID
+}
+
+// oneOff runs fn in stopped container c as OpenVZ runs a script there:
+// its root mounted (and unmounted afterwards, unless it was mounted
+// before), no init, and run giving each process a sandbox of its own on
+// that root with the privileges the container has running (as a minimal
+// init's: no extras for an init that is not there) and only a loopback
+// network. suffix tells the sandbox apart from the container's own, which
+// cannot run meanwhile: the caller holds c's lock.
+func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func(run func(sandbox.Process) (int, error)) error) (err error) {
+	if err := s.ensureIDRange(c); err != nil {
+		return err
+	}
+	was, err := s.IsMounted(c)
+	if err != nil {
+		return err
+	}
+	if err := s.mount(c); err != nil {
+		return err
+	}
+	if !was {
+		defer func() {
+			if uerr := s.umount(c); uerr != nil && err == nil {
+				err = uerr
+			}
+		}()
+	}
+	prof, err := profileOf(c, InitMinimal)
+	if err != nil {
+		return err
+	}
+	root, _, err := s.openGate(c, prof.idmap)
+	if err != nil {
+		return err
+	}
+	defer s.closeGate(c.ID)
+	cfg := sandbox.Config{
+		ID: sandboxID(c.ID) + "-" + suffix, Root: root, StateDir: s.sandboxDir(),
+		Hostname: hostnameOf(c), CgroupPath: s.cgroupPath(c.ID) + "-" + suffix,
+	}
+	prof.apply(&cfg)
+	return fn(func(p sandbox.Process) (int, error) { return sandbox.Run(ctx, cfg, p) })
+}
+
+// attach connects a starting container with addresses to the network,
+// once no one else (the host, a running container) holds them. Only now
+// does the host get what routed networking needs (forwarding, proxy ARP;
+// package runtime/net): a host whose containers have no address is left
+// as it is.
+func (s *Store) attach(ctx context.Context, c *Container, pid int, ips []netip.Prefix) error {
+	lk, err := s.ipLock()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	defer lk.Unlock()
+	if err := s.checkIPsFree(ctx, c.ID, ips, false); err != nil {
+		return fmt.Errorf("container %s: IP_ADDRESS: %w", c.ID, err)
+	}
+	if err := s.Net.Attach(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), c.IPs()); err != nil {
+		return fmt.Errorf("container %s: network: %w", c.ID, err)
+	}
+	return nil
 }
 
 // detectInit tells the init of a root from its /sbin/init: systemd,

@@ -1,6 +1,9 @@
 package runtime
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // Network connects containers to the host's network. Package runtime/net
 // implements it (veth pairs, bridge or routed); vzctl wires it into
@@ -14,4 +17,20 @@ type Network interface {
 	// Detach removes what Attach made on the host side; a container that
 	// was never attached is not an error.
 	Detach(ctx context.Context, ctid string) error
+	// HostAddrs lists the addresses in use on the host: those of its
+	// interfaces, and those it routes to the host side of a container
+	// (CTID set when that container is one of ctids). It only reads.
+	HostAddrs(ctx context.Context, ctids []string) ([]HostAddr, error)
+}
+
+// HostAddr is an address in use on the host.
+type HostAddr struct {
+	Addr netip.Addr
+	// Dev is the host interface that carries it, or for a Routed address
+	// the container host side it is routed to.
+	Dev string
+	// Routed: a running container's address, routed to its host side.
+	Routed bool
+	// CTID is the container of a Routed address, when known.
+	CTID string
 }

@@ -65,6 +65,28 @@ func (s *Store) Set(ctx context.Context, ctid string, o SetOptions) error {
 	if err := s.changeConf(c, &o); err != nil {
 		return err
 	}
+	if len(o.IPAdd) > 0 {
+		// Held until the addresses are saved and configured, so that a
+		// concurrent set or create sees them taken.
+		ilk, err := s.ipLock()
+		if err != nil {
+			return fmt.Errorf("container %s: %w", ctid, err)
+		}
+		defer ilk.Unlock()
+		adds, err := parseIPs(o.IPAdd)
+		if err != nil {
+			return err
+		}
+		if err := s.checkIPsFree(ctx, ctid, adds, true); err != nil {
+			return fmt.Errorf("container %s: --ipadd: %w", ctid, err)
+		}
+	}
+	if o.Nameservers != nil || o.SearchDomains != nil {
+		// "inherit" must find something now, not at the next start.
+		if _, _, err := s.dnsOf(c, s.log().Warn); err != nil {
+			return err
+		}
+	}
 	sb, pid, err := s.running(c)
 	if err != nil {
 		return err
@@ -102,39 +124,24 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 		c.Conf.Set("HOSTNAME", o.Hostname)
 	}
 	if len(o.IPAdd) > 0 || len(o.IPDel) > 0 {
-		ips := c.IPs()
-		for _, ip := range o.IPDel {
-			if ip == "all" {
-				o.IPDel = ips
-				ips = nil
-				break
-			}
-			if err := validIP(ip); err != nil {
-				return err
-			}
-			ips = slices.DeleteFunc(ips, func(x string) bool { return x == ip })
-		}
-		for _, ip := range o.IPAdd {
-			if err := validIP(ip); err != nil {
-				return err
-			}
-			if !slices.Contains(ips, ip) {
-				ips = append(ips, ip)
-			}
+		ips, err := changeIPs(c.IPs(), o)
+		if err != nil {
+			return err
 		}
 		c.Conf.Set("IP_ADDRESS", strings.Join(ips, " "))
 	}
-	for _, ns := range o.Nameservers {
-		if err := validIP(ns); err != nil {
-			return err
-		}
+	if err := checkNameservers(o.Nameservers); err != nil {
+		return err
 	}
 	if o.Nameservers != nil {
 		c.Conf.Set("NAMESERVER", strings.Join(o.Nameservers, " "))
 	}
 	for _, d := range o.SearchDomains {
+		if d == inherit && len(o.SearchDomains) == 1 {
+			continue
+		}
 		if err := validHostname(d); err != nil {
-			return err
+			return fmt.Errorf("--searchdomain: %w", err)
 		}
 	}
 	if o.SearchDomains != nil {
@@ -211,6 +218,51 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 	return nil
 }
 
+// changeIPs applies --ipdel, then --ipadd, to the IP_ADDRESS entries ips.
+// Entries are matched by address ("192.0.2.10" removes "192.0.2.10/24"),
+// so an address is listed once; o.IPDel becomes the entries removed, for
+// the live change. A saved entry is removable whatever it is; an added one
+// must pass ParseIP.
+func changeIPs(ips []string, o *SetOptions) ([]string, error) {
+	same := func(a, b string) bool {
+		x, okx := confAddr(a)
+		y, oky := confAddr(b)
+		return a == b || okx && oky && x == y
+	}
+	var removed []string
+	for _, del := range o.IPDel {
+		if del == "all" {
+			removed, ips = append(removed, ips...), nil
+			continue
+		}
+		if _, ok := confAddr(del); !ok && !slices.Contains(ips, del) {
+			_, err := ParseIP(del)
+			return nil, fmt.Errorf("--ipdel: %w", err)
+		}
+		n := len(removed)
+		ips = slices.DeleteFunc(ips, func(x string) bool {
+			if same(x, del) {
+				removed = append(removed, x)
+				return true
+			}
+			return false
+		})
+		if len(removed) == n {
+			// Not saved, perhaps live (set without --save): removed there.
+			removed = append(removed, del)
+		}
+	}
+	o.IPDel = removed
+	for _, add := range o.IPAdd {
+		if _, err := ParseIP(add); err != nil {
+			return nil, fmt.Errorf("--ipadd: %w", err)
+		}
+		ips = slices.DeleteFunc(ips, func(x string) bool { return same(x, add) })
+		ips = append(ips, add)
+	}
+	return ips, nil
+}
+
 // mergeOnOff merges "NAME:on|off" changes into an OpenVZ on/off list key.
 func mergeOnOff(c *Container, key string, changes []string, check func(string) error) error {
 	if len(changes) == 0 {
@@ -259,7 +311,11 @@ func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox
 		}
 	}
 	if o.Nameservers != nil || o.SearchDomains != nil {
-		env := []string{"NAMESERVER=" + c.Get("NAMESERVER"), "SEARCHDOMAIN=" + c.Get("SEARCHDOMAIN")}
+		ns, search, err := s.dnsOf(c, s.log().Info) // warned in Set
+		if err != nil {
+			return err
+		}
+		env := []string{"NAMESERVER=" + strings.Join(ns, " "), "SEARCHDOMAIN=" + strings.Join(search, " ")}
 		if err := s.setupFiles(ctx, c, sb, distros.SetDNS, env); err != nil {
 			return err
 		}
@@ -373,50 +429,19 @@ func setUTSHostname(pid int, h string) error {
 }
 
 // setPasswords runs the distro's set_userpass script in the running
-// container, or in a temporary sandbox on the mounted root of a stopped one.
+// container, or in a one-off sandbox on the mounted root of a stopped one.
 func (s *Store) setPasswords(ctx context.Context, c *Container, sb *sandbox.Sandbox, users []string) error {
-	var cfg sandbox.Config
-	if sb == nil {
-		// A stopped container: a one-off sandbox on its mounted root, with
-		// the privileges it would have running (as a minimal init: no
-		// extras for an init that is not there).
-		if err := s.ensureIDRange(c); err != nil {
-			return err
-		}
-		was, err := s.IsMounted(c)
+	do := func(run func(sandbox.Process) (int, error)) error {
+		// The root is mounted by now: its os-release names the distro.
+		script, err := distroScript(c, distros.SetUserPass)
 		if err != nil {
-			return err
+			return fmt.Errorf("container %s: --userpasswd: %w", c.ID, err)
 		}
-		if err := s.mount(c); err != nil {
-			return err
-		}
-		if !was {
-			defer s.umount(c)
-		}
-		prof, err := profileOf(c, InitMinimal)
-		if err != nil {
-			return err
-		}
-		root, _, err := s.openGate(c, prof.idmap)
-		if err != nil {
-			return err
-		}
-		defer s.closeGate(c.ID)
-		cfg = sandbox.Config{
-			ID: sandboxID(c.ID) + "-set", Root: root, StateDir: s.sandboxDir(),
-			Hostname: c.Get("HOSTNAME"), CgroupPath: s.cgroupPath(c.ID) + "-set",
-		}
-		prof.apply(&cfg)
+		env := []string{"USERPW=" + strings.Join(users, "\n")}
+		return runSetupScript(ctx, c, script, distros.SetUserPass, env, run)
 	}
-	script, err := distroScript(c, distros.SetUserPass)
-	if err != nil {
-		return fmt.Errorf("container %s: --userpasswd: %w", c.ID, err)
+	if sb != nil {
+		return do(func(p sandbox.Process) (int, error) { return sb.Exec(ctx, p) })
 	}
-	env := []string{"USERPW=" + strings.Join(users, "\n")}
-	return runSetupScript(ctx, c, script, distros.SetUserPass, env, func(p sandbox.Process) (int, error) {
-		if sb != nil {
-			return sb.Exec(ctx, p)
-		}
-		return sandbox.Run(ctx, cfg, p)
-	})
+	return s.oneOff(ctx, c, "set", do)
 }

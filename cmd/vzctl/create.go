@@ -67,6 +67,10 @@ without one) is read from the cache's /sbin/init now and recorded as
 INIT_KIND; --init sets it. From then on it is configuration: what the
 container later puts at /sbin/init changes nothing about its privileges.
 
+--ipadd takes an address as "vzctl set --ipadd" does, with the same
+checks: an address another container or the host uses is refused (exit 78)
+before anything is unpacked.
+
 --ostemplate oci://REGISTRY/REPO:TAG (or oci://REGISTRY/REPO@sha256:DIGEST)
 pulls a cache pushed by "vzpkg cache push" into the cache directory first
 (every digest checked), then creates from it. The template is named after
@@ -118,7 +122,7 @@ plain HTTP to it.`,
 	f.StringVar(&o.OSTemplate, "ostemplate", "", "template cache name (default OSTEMPLATE of an existing CTID.conf, else DEF_OSTEMPLATE of vz.conf)")
 	f.StringVar(&o.Config, "config", "", "sample config ve-NAME.conf-sample (default CONFIGFILE of vz.conf)")
 	f.StringVar(&o.Hostname, "hostname", "", "container hostname")
-	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address (repeatable)")
+	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address, A or A/PREFIX (repeatable)")
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
 	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow plain HTTP to that registry")
 	f.StringVar(&o.Layout, "layout", "", "storage layout: plain (simfs) or overlay (default VE_LAYOUT of vz.conf)")

@@ -21,6 +21,9 @@ const (
 	exitPrivateMissing  = 43
 	exitPrivateExists   = 44
 	exitBadConfig       = 85 // VZ_INVALID_CONFIG
+	exitBadIP           = 71 // VZ_BADIP
+	exitBadNameserver   = 72 // VZ_BADDNSSRV (vzerror.h; not in vzctl(8)'s table)
+	exitIPInUse         = 78 // VZ_IP_INUSE
 	exitTemplateMissing = 91
 	exitStartDisabled   = 105
 	exitWaitFailed      = 133
@@ -39,6 +42,9 @@ var exitCodes = []cli.ExitCode{
 	{Code: exitRunning, Meaning: "the container is running"},
 	{Code: exitPrivateMissing, Meaning: "the container's private area is missing"},
 	{Code: exitPrivateExists, Meaning: "the container's private area already exists"},
+	{Code: exitBadIP, Meaning: "invalid IP address (not an address, or loopback, multicast, unspecified, link-local or broadcast)"},
+	{Code: exitBadNameserver, Meaning: "invalid DNS nameserver"},
+	{Code: exitIPInUse, Meaning: "IP address already in use (by another container or the host)"},
 	{Code: exitBadConfig, Meaning: "a container's CTID.conf cannot be read or parsed (file:line named)"},
 	{Code: exitTemplateMissing, Meaning: "OS template cache not found"},
 	{Code: exitStartDisabled, Meaning: `start disabled (DISABLED="yes"; start --force)`},
@@ -69,6 +75,9 @@ func ctErr(err error) error {
 		{runtime.ErrStartDisabled, exitStartDisabled},
 		{runtime.ErrBootTimeout, exitWaitFailed},
 		{runtime.ErrBadParam, exitBadValue},
+		{runtime.ErrBadIP, exitBadIP},
+		{runtime.ErrBadNameserver, exitBadNameserver},
+		{runtime.ErrIPInUse, exitIPInUse},
 	} {
 		if errors.Is(err, m.target) {
 			return cli.WithCode(m.code, err)

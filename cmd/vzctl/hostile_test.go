@@ -106,6 +106,7 @@ func TestHostileContainerRoot(t *testing.T) {
 				{"set", ctid, "--userpasswd", "root:s3cret"},
 				{"runscript", ctid, script},
 				{"stop", ctid},
+				{"runscript", ctid, script}, // stopped: root mounted, no init
 				{"set", ctid, "--userpasswd", "root:s3cret"},
 				{"clone", ctid, fmt.Sprint(540 + r)},
 				{"destroy", fmt.Sprint(540 + r)},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/vzkit/vzkit/runtime"
 	vznet "github.com/vzkit/vzkit/runtime/net"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
@@ -104,6 +105,29 @@ func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []st
 		errs = append(errs, vznet.AddIP(ctx, nsPath, n.id(ctid), cfg, ip))
 	}
 	return errors.Join(errs...)
+}
+
+// HostAddrs reads the host's addresses and routed container addresses
+// (vznet.Host.Addrs); a route is credited to one of ctids by its host side's
+// name, which only this network's naming can tell.
+func (n *network) HostAddrs(ctx context.Context, ctids []string) ([]runtime.HostAddr, error) {
+	addrs, err := vznet.Host{}.Addrs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owner := map[string]string{}
+	for _, id := range ctids {
+		owner[n.config(id).HostIfName] = id
+	}
+	out := make([]runtime.HostAddr, 0, len(addrs))
+	for _, a := range addrs {
+		h := runtime.HostAddr{Addr: a.Addr, Dev: a.Dev, Routed: a.Routed}
+		if a.Routed {
+			h.CTID = owner[a.Dev]
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 func (n *network) Detach(ctx context.Context, ctid string) error {

@@ -11,9 +11,22 @@ import (
 func newRunscriptCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "runscript CTID FILE",
-		Short: "Copy a shell script into a running container and run it",
-		Long: `Copy FILE from the host into the container's /tmp under a fresh name, run
-it with /bin/sh, remove it, and exit with its status.`,
+		Short: "Run a script from the host inside a container, running or stopped",
+		Long: `Copy FILE from the host into the container under a fresh random name, run
+it with the interpreter its first line names (#!/bin/bash, #!/usr/bin/env
+python3, ...; /bin/sh when it has no #! line), remove the copy, and exit
+with the script's status. The script gets vzctl's stdin, stdout and
+stderr.
+
+On a running container the script runs beside its other processes. On a
+stopped container it runs as OpenVZ runs it: the container's root is
+mounted, the script runs in the container's namespaces, with its
+privileges but without its init (no services, no network beyond
+loopback), and the root is unmounted again; the container stays stopped,
+and is locked meanwhile, so it cannot be started under the script.
+
+  vzctl runscript 101 setup.sh
+  vzctl runscript 101 ./fix-fstab.sh    # on a stopped container too`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, id, err := a.container(args[0])

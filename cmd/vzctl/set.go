@@ -22,6 +22,29 @@ survives a restart; a stopped container needs --save (except for
 --userpasswd, which is applied to the stopped container's files and never
 saved). --ipadd, --ipdel, --nameserver and --searchdomain repeat.
 
+Addresses (--ipadd A or A/PREFIX, IPv4 or IPv6) are checked when they are
+set, not at the next start: loopback, multicast, unspecified (0.0.0.0, ::),
+link-local (169.254.0.0/16, fe80::/10) and broadcast addresses are refused
+(exit 71), and so is an address that another container's CTID.conf lists,
+that a running container holds, or that the host has on one of its
+interfaces (exit 78, naming who has it). Two sets racing for one address
+cannot both get it. --ipdel matches by address (192.0.2.10 removes
+192.0.2.10/24); --ipdel all removes every one.
+
+--nameserver inherit (and --searchdomain inherit) give the container the
+host's resolvers (search domains) from its /etc/resolv.conf, read again at
+every start, as OpenVZ does. Resolvers on a loopback address (such as
+systemd-resolved's 127.0.0.53) are skipped, with a warning: inside the
+container that address is the container's own loopback. When only such
+resolvers are there, systemd-resolved's upstream servers
+(/run/systemd/resolve/resolv.conf) are used; when nothing usable is left,
+the set fails (exit 72).
+
+  vzctl set 101 --ipadd 192.0.2.10 --ipadd 2001:db8::10 --save
+  vzctl set 101 --ipdel 192.0.2.10 --save
+  vzctl set 101 --nameserver inherit --searchdomain inherit --save
+  vzctl set 101 --nameserver 192.0.2.53 --nameserver 192.0.2.54 --save
+
 The privilege settings take effect at the next start and need --save:
   --privileged yes|no     yes: the container's root is the host's root (see
                           "vzctl create --help" for the risk); no: it gets
@@ -59,8 +82,8 @@ The privilege settings take effect at the next start and need --save:
 	f.StringVar(&o.Hostname, "hostname", "", "hostname")
 	f.StringArrayVar(&o.IPAdd, "ipadd", nil, "add an IP address (A or A/PREFIX)")
 	f.StringArrayVar(&o.IPDel, "ipdel", nil, `remove an IP address ("all": every one)`)
-	f.StringArrayVar(&nameservers, "nameserver", nil, "DNS server address")
-	f.StringArrayVar(&searchdomains, "searchdomain", nil, "DNS search domain")
+	f.StringArrayVar(&nameservers, "nameserver", nil, `DNS server address ("inherit": the host's)`)
+	f.StringArrayVar(&searchdomains, "searchdomain", nil, `DNS search domain ("inherit": the host's)`)
 	f.StringArrayVar(&o.UserPasswd, "userpasswd", nil, "set USER:PASSWORD (creates the user if missing)")
 	f.StringVar(&o.OnBoot, "onboot", "", "start at boot (start --all-onboot): yes or no")
 	f.StringVar(&o.Name, "name", "", "container name")

@@ -111,7 +111,7 @@ func testMinimalTemplate(t *testing.T, name, codename, ctid string) {
 	})
 	e.must("vzctl", "start", ctid)
 	const queryFormat = "-f=${Package}\t${Version}\t${Architecture}\n"
-	installed := nonEmptyLines(e.must("vzctl", "exec", ctid, "dpkg-query", "-W", queryFormat))
+	installed := nonEmptyLines(e.must("vzctl", "exec", ctid, "dpkg-query -W '"+queryFormat+"'"))
 
 	t.Run("manifest-lists-installed-packages", func(t *testing.T) {
 		var listed []string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -157,20 +158,22 @@ func ParseIPAddress(s string) ([]netip.Prefix, error) {
 }
 
 // ParseIP parses one address with an optional /prefix (see ParseIPAddress).
+// Its errors name the value as given, in an admin's words.
 func ParseIP(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("IP address %q: %w", s, err)
-		}
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
+	addr, bits, hasBits := strings.Cut(s, "/")
+	a, err := netip.ParseAddr(addr)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("IP address %q: %w", s, err)
+		return netip.Prefix{}, fmt.Errorf("invalid IP address %q", s)
 	}
 	if a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("IP address %q: zones are not allowed", s)
+		return netip.Prefix{}, fmt.Errorf("invalid IP address %q: zones (%%%s) are not allowed", s, a.Zone())
 	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	if !hasBits {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	n, err := strconv.Atoi(bits)
+	if err != nil || n < 0 || n > a.BitLen() || bits != strconv.Itoa(n) {
+		return netip.Prefix{}, fmt.Errorf("invalid IP address %q: prefix length %q: want 0 to %d", s, bits, a.BitLen())
+	}
+	return netip.PrefixFrom(a, n), nil
 }

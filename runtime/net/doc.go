@@ -20,10 +20,22 @@
 // "via 169.254.0.1 dev eth0 onlink" (and "via fe80::1 dev eth0"). A fixed
 // link-local gateway was chosen over the host's own address so the
 // container config never depends on how the host is numbered, and it is
-// the same for every container. IPv4 forwarding (IPv6 forwarding when an
-// IPv6 address is routed) and proxy_arp on the host side are switched on
-// in the host namespace, and proxy_arp on Config.UplinkDev when given so the
-// LAN reaches the containers; those sysctls are the only thread-switching part.
+// the same for every container.
+//
+// Host-wide sysctls: routed mode needs net.ipv4.ip_forward=1 (and
+// net.ipv6.conf.all.forwarding=1 once an IPv6 address is routed),
+// net.ipv4.conf.<host side>.proxy_arp=1, and proxy_arp on Config.UplinkDev
+// when given, so that the LAN reaches the containers. They are written only
+// by Setup and AddIP, that is when a container with an address is
+// attached, never by reading calls (Addrs, Teardown) or by a host whose
+// containers have no address; each change is logged with its old value,
+// and nothing is switched back on teardown (other containers, or the
+// admin, may rely on it). For a named Host they are the only
+// thread-switching part.
+//
+// Addrs reads, without changing anything, the addresses of the host's
+// interfaces and the single-address routes to veths (routed containers'
+// live addresses), for the caller's check that an address is free.
 //
 // Static IPv6 addresses are added with IFA_F_NODAD: they are assigned by the
 // admin, and DAD would only delay first use by a couple of seconds.
