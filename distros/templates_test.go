@@ -74,24 +74,57 @@ func TestShippedTemplates(t *testing.T) {
 	}
 }
 
-// TestMinimalIsMainOnly: a minimal Debian template must match
-// `mmdebstrap --variant=minbase SUITE MIRROR`: one repository, main only.
-func TestMinimalIsMainOnly(t *testing.T) {
-	for _, name := range []string{"debian-12-minimal", "debian-13-minimal"} {
-		tp, err := loader().Load(context.Background(), name)
+// TestUpdatesAndSecuritySuites: every shipped Debian and Ubuntu template
+// (minimal ones too) installs from its release, updates and security
+// suites, so no cache is built without its security fixes; a minimal one
+// stays mmdebstrap's minbase (no extra packages).
+func TestUpdatesAndSecuritySuites(t *testing.T) {
+	ents, err := loader().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, e := range ents {
+		tp, err := loader().Load(context.Background(), e.Name)
+		if errors.Is(err, metadata.ErrAbstract) {
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(tp.Repositories) != 1 || tp.Packages.Variant != "minbase" || len(tp.Packages.Include) != 0 {
-			t.Errorf("%s: %+v %+v", name, tp.Repositories, tp.Packages)
+		if tp.Distro != "debian" && tp.Distro != "ubuntu" {
+			continue
 		}
-		std, err := loader().Load(context.Background(), strings.Replace(name, "minimal", "standard", 1))
+		checked++
+		x, err := tp.Expand(map[string]string{"mirror": "http://m.example.org/x", "security_mirror": "http://s.example.org/x"})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", e.Name, err)
 		}
-		if refs := std.Referenced(); strings.Join(refs, ",") != "mirror,security_mirror" {
-			t.Errorf("%s standard: uses %v", name, refs)
+		code := x.Variables["codename"]
+		suites := map[string]string{}
+		for _, r := range x.Repositories {
+			for _, s := range r.Suites {
+				suites[s] = r.URL
+			}
 		}
+		want := map[string]string{code: "http://m.example.org/x", code + "-updates": "http://m.example.org/x", code + "-security": "http://s.example.org/x"}
+		if tp.Distro == "ubuntu" {
+			want[code+"-security"] = "http://m.example.org/x" // Ubuntu's mirrors carry it
+		}
+		if len(suites) != 3 {
+			t.Errorf("%s: suites %v, want %v", e.Name, suites, want)
+		}
+		for s, url := range want {
+			if suites[s] != url {
+				t.Errorf("%s: suite %s from %q, want %q", e.Name, s, suites[s], url)
+			}
+		}
+		if tp.Variant == "minimal" && (tp.Packages.Variant != "minbase" || len(tp.Packages.Include) != 0) {
+			t.Errorf("%s: packages %+v, want mmdebstrap's minbase", e.Name, tp.Packages)
+		}
+	}
+	if checked < 6 {
+		t.Errorf("checked %d Debian and Ubuntu templates, want the 6 shipped", checked)
 	}
 }
 

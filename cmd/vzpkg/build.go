@@ -29,6 +29,7 @@ import (
 
 type buildOptions struct {
 	resolveOptions
+	sources  sourcesOptions
 	outDir   string
 	keepRoot bool
 	tmpfs    tmpfsMode
@@ -58,9 +59,11 @@ sources, in that order; the build says which it used. SOURCE_DATE_EPOCH, when
 set, clamps every timestamp in the cache; otherwise the newest package's build
 date is used. Nothing half-built is left behind on failure or Ctrl-C. The root is built
 in a tmpfs when MemAvailable allows (--tmpfs), which spares the disk dpkg's
-many small writes and makes removing it instant.`,
+many small writes and makes removing it instant.
+`+sourcesHelp,
 		Example: `  vzpkg build debian-12-minimal
-  vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches`,
+  vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches
+  vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -69,6 +72,7 @@ many small writes and makes removing it instant.`,
 		},
 	}
 	addResolveFlags(c, &o.resolveOptions)
+	addSourcesFlags(c, &o.sources)
 	c.Flags().StringVarP(&o.outDir, "output-dir", "o", "", "write the cache here instead of $TEMPLATE/cache")
 	c.Flags().StringVar(&o.lockfile, "lockfile", "", "install exactly the packages pinned in this lock file (see vzpkg lock); fails naming what changed")
 	c.Flags().StringVar(&o.signKey, "sign", "", "sign the cache with this OpenPGP secret key file (writes NAME.tar.zst.asc)")
@@ -152,13 +156,21 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	if a.Verbose {
 		dpkgLog = out
 	}
-	main := t.Repositories[0]
+	sources, sourceVars, err := a.containerSources(ctx, name, p.vars, o.resolveOptions, o.sources)
+	if err != nil {
+		return err
+	}
+	for _, v := range sourceVars {
+		if v.Name != "arch" {
+			fmt.Fprintf(out, "apt sources of the cache: $%s = %s\n", v.Name, v.Value)
+		}
+	}
 	err = p.stage("install", func() error {
 		return deb.Bootstrap(ctx, deb.BootstrapOptions{
 			Root:      root,
 			Essential: essential,
 			Packages:  rest,
-			Sources:   deb.Sources{Mirror: p.mirror(), Suite: main.Suites[0], Components: main.Components},
+			Sources:   sources,
 			StateDir:  stateDir,
 			PreInstall: func(ctx context.Context, _ string) error {
 				return p.runTemplateScript(ctx, root, stateDir, metadata.PreInstall, out)

@@ -190,17 +190,42 @@ func hostDebianMirror(t *testing.T, codename string) string {
 	return strings.TrimRight(m.URI, "/")
 }
 
-// mmdebstrapTar runs `mmdebstrap --variant=minbase SUITE OUT.tar "deb MIRROR
-// SUITE main"`, the oracle for what a minimal template must contain, with
-// the SOURCE_DATE_EPOCH the cache was built with: maintainer scripts write
+// hostDebianSecurityMirror is the Debian security archive of this host's apt
+// sources.
+func hostDebianSecurityMirror(t *testing.T, codename string) string {
+	t.Helper()
+	es, err := aptsources.ReadHost("/etc/apt")
+	if err != nil {
+		t.Skipf("no usable host apt sources: %v", err)
+	}
+	m, err := aptsources.Pick(es, aptsources.Query{Distro: "debian", Suite: codename, Security: true})
+	if err != nil {
+		t.Skipf("the host's apt sources name no Debian security archive: %v", err)
+	}
+	return strings.TrimRight(m.URI, "/")
+}
+
+// debianSources are the three suites every Debian template installs from,
+// as mmdebstrap takes them (and as the cache's sources.list has them).
+func debianSources(mirror, security, suite string) []string {
+	return []string{
+		fmt.Sprintf("deb %s %s main", mirror, suite),
+		fmt.Sprintf("deb %s %s-updates main", mirror, suite),
+		fmt.Sprintf("deb %s %s-security main", security, suite),
+	}
+}
+
+// mmdebstrapTar runs `mmdebstrap --variant=minbase SUITE OUT.tar SOURCES...`,
+// the oracle for what a minimal template must contain, with the
+// SOURCE_DATE_EPOCH the cache was built with: maintainer scripts write
 // dates from it (the password-change day in /etc/shadow).
-func mmdebstrapTar(t *testing.T, suite, mirror string, sourceDateEpoch int64) string {
+func mmdebstrapTar(t *testing.T, suite string, sources []string, sourceDateEpoch int64) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "mmdebstrap-"+suite+".tar")
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 	start := time.Now()
-	c := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", suite, out, fmt.Sprintf("deb %s %s main", mirror, suite))
+	c := exec.CommandContext(ctx, "mmdebstrap", append([]string{"--variant=minbase", suite, out}, sources...)...)
 	c.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", sourceDateEpoch))
 	if b, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("mmdebstrap %s: %v\n%s", suite, err, b)

@@ -20,7 +20,8 @@ var e2eSuites = []struct {
 }
 
 // mmdebstrapAllowed are the only paths where a vzkit minimal cache may differ
-// from `mmdebstrap --variant=minbase` of the same suite and mirror.
+// from `mmdebstrap --variant=minbase` of the same suites (release, updates,
+// security) and mirrors.
 var mmdebstrapAllowed = []allowedDiff{
 	{"/dev/", "mmdebstrap (root mode) puts device nodes and /dev/fd links in its tarball; a vzkit " +
 		"cache leaves /dev empty because vzctl mounts a fresh /dev for every container start, as OpenVZ caches do"},
@@ -156,7 +157,8 @@ func testMinimalTemplate(t *testing.T, name, codename, ctid string) {
 	// The oracle: mmdebstrap from the same mirror with the same
 	// SOURCE_DATE_EPOCH, unpacked as root.
 	mmRoot := t.TempDir()
-	untar(t, mmdebstrapTar(t, codename, mirror, m.Archive.SourceDateEpoch), mmRoot, false)
+	sources := debianSources(mirror, hostDebianSecurityMirror(t, codename), codename)
+	untar(t, mmdebstrapTar(t, codename, sources, m.Archive.SourceDateEpoch), mmRoot, false)
 
 	t.Run("packages-match-mmdebstrap", func(t *testing.T) {
 		b, err := exec.Command("dpkg-query", "--admindir="+filepath.Join(mmRoot, "var/lib/dpkg"), "-W", queryFormat).Output()
@@ -173,6 +175,10 @@ func testMinimalTemplate(t *testing.T, name, codename, ctid string) {
 	t.Run("files-match-mmdebstrap", func(t *testing.T) {
 		ourRoot := t.TempDir()
 		untar(t, cachePath, ourRoot, true)
+		// The containers' apt gets every suite, on the host's mirrors.
+		if b, err := os.ReadFile(filepath.Join(ourRoot, "etc/apt/sources.list")); err != nil || string(b) != strings.Join(sources, "\n")+"\n" {
+			t.Errorf("the cache's /etc/apt/sources.list = %q (%v), want %q", b, err, sources)
+		}
 		ours, theirs := walkTree(t, ourRoot, mmdebstrapNormalized), walkTree(t, mmRoot, mmdebstrapNormalized)
 		t.Logf("figure: %s: %d paths in the vzkit cache, %d in mmdebstrap's tarball", name, len(ours), len(theirs))
 		diffs, used := compareTrees(ours, theirs, mmdebstrapAllowed)

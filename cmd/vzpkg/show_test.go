@@ -36,8 +36,8 @@ func TestShowMirrorOrigin(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Repositories) != 3 || doc.Repositories[2].URL != "http://example.org/debian-security" ||
-		doc.Repositories[2].Suites[0] != "trixie-security" || doc.Repositories[1].Suites[0] != "trixie-updates" {
+	if len(doc.Repositories) != 2 || doc.Repositories[1].URL != "http://example.org/debian-security" ||
+		doc.Repositories[1].Suites[0] != "trixie-security" || strings.Join(doc.Repositories[0].Suites, " ") != "trixie trixie-updates" {
 		t.Errorf("resolved repositories: %+v", doc.Repositories)
 	}
 

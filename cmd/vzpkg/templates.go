@@ -52,6 +52,9 @@ type resolveOptions struct {
 	Mirror         string // --mirror: $mirror
 	SecurityMirror string // --security-mirror: $security_mirror
 	Arch           string // --arch: $arch
+	// hostOnly takes the mirrors from the host's apt sources alone, past
+	// VZKIT_MIRROR_* (see containerSources).
+	hostOnly bool
 }
 
 func addResolveFlags(c *cobra.Command, o *resolveOptions) {
@@ -146,7 +149,7 @@ func resolveVars(t *metadata.Template, o resolveOptions) (*resolvedTemplate, err
 		switch {
 		case given != "":
 			v.Value, v.From = given, flag
-		case os.Getenv(env) != "":
+		case os.Getenv(env) != "" && !o.hostOnly:
 			v.Value, v.From = os.Getenv(env), env
 		default:
 			if !entriesRead {

@@ -21,17 +21,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sources is where the finished root's apt looks for packages.
+// Sources is where the finished root's apt looks for packages: one entry
+// per suite, in order (the main suite, then its updates and security
+// suites), as mmdebstrap writes the sources it is given.
 type Sources struct {
-	Mirror     string   // base URL, e.g. the mirror the packages came from
-	Suite      string   // e.g. bookworm
-	Components []string // default: main
+	Entries []Source
 	// Keyring, when set, is a host keyring file copied to
 	// /etc/apt/keyrings/<base name> and named by Signed-By in a deb822
 	// /etc/apt/sources.list.d/debian.sources. When empty the root trusts
-	// what its own keyring package installed, and a one-line
+	// what its own keyring package installed, and a one-line-per-entry
 	// /etc/apt/sources.list is written (mmdebstrap's choice in that case).
 	Keyring string
+}
+
+// Source is one suite of a mirror.
+type Source struct {
+	Mirror     string   // base URL: the public mirror, not a build-time one
+	Suite      string   // e.g. bookworm, bookworm-security
+	Components []string // default: main
 }
 
 // BootstrapOptions describes one bootstrap.
@@ -98,8 +105,13 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if len(opts.Essential) == 0 {
 		return errors.New("deb: bootstrap: no Essential packages given")
 	}
-	if opts.Sources.Mirror == "" || opts.Sources.Suite == "" {
-		return errors.New("deb: bootstrap: Sources.Mirror and Sources.Suite are required")
+	if len(opts.Sources.Entries) == 0 {
+		return errors.New("deb: bootstrap: Sources needs an entry")
+	}
+	for _, e := range opts.Sources.Entries {
+		if e.Mirror == "" || e.Suite == "" {
+			return errors.New("deb: bootstrap: every Sources entry needs a Mirror and a Suite")
+		}
 	}
 	root, err := filepath.Abs(opts.Root)
 	if err != nil {
@@ -484,15 +496,20 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
 
-// writeSources writes the root's apt sources for the mirror it came from.
+// writeSources writes the root's apt sources.
 func writeSources(r *saferoot.Root, s Sources) error {
-	comps := s.Components
-	if len(comps) == 0 {
-		comps = []string{"main"}
+	comps := func(e Source) string {
+		if len(e.Components) == 0 {
+			return "main"
+		}
+		return strings.Join(e.Components, " ")
 	}
 	if s.Keyring == "" {
-		line := fmt.Sprintf("deb %s %s %s\n", s.Mirror, s.Suite, strings.Join(comps, " "))
-		return writeFile(r, "etc/apt/sources.list", []byte(line), 0o644)
+		var b strings.Builder
+		for _, e := range s.Entries {
+			fmt.Fprintf(&b, "deb %s %s %s\n", e.Mirror, e.Suite, comps(e))
+		}
+		return writeFile(r, "etc/apt/sources.list", []byte(b.String()), 0o644)
 	}
 	key, err := os.ReadFile(s.Keyring)
 	if err != nil {
@@ -505,9 +522,12 @@ func writeSources(r *saferoot.Root, s Sources) error {
 	if err := writeFile(r, keyPath, key, 0o644); err != nil {
 		return err
 	}
-	src := fmt.Sprintf("Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
-		s.Mirror, s.Suite, strings.Join(comps, " "), keyPath)
-	return writeFile(r, "etc/apt/sources.list.d/debian.sources", []byte(src), 0o644)
+	var stanzas []string
+	for _, e := range s.Entries {
+		stanzas = append(stanzas, fmt.Sprintf("Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
+			e.Mirror, e.Suite, comps(e), keyPath))
+	}
+	return writeFile(r, "etc/apt/sources.list.d/debian.sources", []byte(strings.Join(stanzas, "\n")), 0o644)
 }
 
 // writeFile replaces name in the root with a new file of exactly mode (no

@@ -289,7 +289,7 @@ func TestBootstrapMinbase(t *testing.T) {
 			cpu0, start := cpuTime(), time.Now()
 			err := Bootstrap(context.Background(), BootstrapOptions{
 				Root: ours, Essential: ess, Packages: rest,
-				Sources:            Sources{Mirror: "file://" + mirror, Suite: testSuite},
+				Sources:            Sources{Entries: []Source{{Mirror: "file://" + mirror, Suite: testSuite}}},
 				StateDir:           filepath.Join(base, "state"),
 				Stdout:             &log,
 				Stderr:             &log,

@@ -312,24 +312,31 @@ func TestWriteSources(t *testing.T) {
 	}
 	defer host.Check(t)
 	r := openSafe(t, root)
-	if err := writeSources(r, Sources{Mirror: "http://mirror.invalid/debian", Suite: "bookworm"}); err != nil {
+	if err := writeSources(r, Sources{Entries: []Source{
+		{Mirror: "http://mirror.invalid/debian", Suite: "bookworm"},
+		{Mirror: "http://mirror.invalid/debian", Suite: "bookworm-updates"},
+	}}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(root, "etc/apt/sources.list"))
-	if string(b) != "deb http://mirror.invalid/debian bookworm main\n" {
+	if string(b) != "deb http://mirror.invalid/debian bookworm main\ndeb http://mirror.invalid/debian bookworm-updates main\n" {
 		t.Errorf("sources.list = %q", b)
 	}
 	key := filepath.Join(fixtures, "debian-archive/keyrings/debian-archive-keyring.gpg")
 	if _, err := os.Stat(key); err != nil {
 		t.Skip("keyring fixture missing")
 	}
-	err := writeSources(r, Sources{Mirror: "http://mirror.invalid/debian", Suite: "bookworm",
-		Components: []string{"main", "contrib"}, Keyring: key})
+	err := writeSources(r, Sources{Entries: []Source{
+		{Mirror: "http://mirror.invalid/debian", Suite: "bookworm", Components: []string{"main", "contrib"}},
+		{Mirror: "http://security.invalid/debian-security", Suite: "bookworm-security"},
+	}, Keyring: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ = os.ReadFile(filepath.Join(root, "etc/apt/sources.list.d/debian.sources"))
 	want := "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm\nComponents: main contrib\n" +
+		"Signed-By: /etc/apt/keyrings/debian-archive-keyring.gpg\n\n" +
+		"Types: deb\nURIs: http://security.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n" +
 		"Signed-By: /etc/apt/keyrings/debian-archive-keyring.gpg\n"
 	if string(b) != want {
 		t.Errorf("debian.sources = %q", b)

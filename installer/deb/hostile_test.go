@@ -365,7 +365,7 @@ func TestBootstrapThenInstallHostile(t *testing.T) {
 			run := fmt.Sprint(i)
 			root := filepath.Join(e.base, "root-"+run)
 			stateDir := filepath.Join(e.base, "state-"+run)
-			src := Sources{Mirror: "file:///srv/mirror", Suite: testSuite}
+			src := Sources{Entries: []Source{{Mirror: "file:///srv/mirror", Suite: testSuite}}}
 			// Every other run writes deb822 sources and a keyring instead
 			// of sources.list; the symlink run does, for its symlinked
 			// sources.list.d and keyrings directories.
@@ -521,7 +521,7 @@ func TestBootstrapHostileFails(t *testing.T) {
 	var err error
 	hostiletest.Within(t, hostileBound, func() {
 		err = Bootstrap(ctx, BootstrapOptions{
-			Root: root, Essential: ess, Sources: Sources{Mirror: "file:///srv/mirror", Suite: testSuite},
+			Root: root, Essential: ess, Sources: Sources{Entries: []Source{{Mirror: "file:///srv/mirror", Suite: testSuite}}},
 			Sandbox: e.sandbox("fails"), StateDir: stateDir, Stdout: &log, Stderr: &log,
 		})
 	})
