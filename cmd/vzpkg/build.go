@@ -60,7 +60,7 @@ set, clamps every timestamp in the cache; otherwise the newest package's build
 date is used. Nothing half-built is left behind on failure or Ctrl-C. The root is built
 in a tmpfs when MemAvailable allows (--tmpfs), which spares the disk dpkg's
 many small writes and makes removing it instant.
-`+sourcesHelp,
+` + sourcesHelp,
 		Example: `  vzpkg build debian-12-minimal
   vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches
   vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian`,
