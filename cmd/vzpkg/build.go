@@ -59,7 +59,10 @@ sources, in that order; the build says which it used. SOURCE_DATE_EPOCH, when
 set, clamps every timestamp in the cache; otherwise the newest package's build
 date is used. Nothing half-built is left behind on failure or Ctrl-C. The root is built
 in a tmpfs when MemAvailable allows (--tmpfs), which spares the disk dpkg's
-many small writes and makes removing it instant.
+many small writes and makes removing it instant. The install stage, the
+longest, shows dpkg's progress: on a terminal the package being unpacked or
+configured and the count ("install: configuring libc6 (37/94)"), in a log one
+line per dpkg step with its count and time.
 ` + sourcesHelp,
 		Example: `  vzpkg build debian-12-minimal
   vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches
@@ -165,8 +168,19 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 			fmt.Fprintf(out, "apt sources of the cache: $%s = %s\n", v.Name, v.Value)
 		}
 	}
+	progress := cli.NewSteps(out, "install")
 	err = p.stage("install", func() error {
 		return deb.Bootstrap(ctx, deb.BootstrapOptions{
+			Progress: func(e deb.Progress) {
+				switch {
+				case e.Finished:
+					progress.Done(string(e.Step), e.Done, e.Total)
+				case e.Package == "":
+					progress.Start(string(e.Step), e.Total)
+				default:
+					progress.Item(string(e.Step), e.Package, e.Done, e.Total)
+				}
+			},
 			Root:      root,
 			Essential: essential,
 			Packages:  rest,

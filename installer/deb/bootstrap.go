@@ -57,8 +57,12 @@ type BootstrapOptions struct {
 	// "pre-install" scripts).
 	PreInstall     func(ctx context.Context, root string) error
 	Stdout, Stderr io.Writer // dpkg's output; nil = discarded
-	Parallel       int       // concurrent payload extractions; 0 = GOMAXPROCS
-	Logger         *slog.Logger
+	// Progress, when set, receives an event as each dpkg step starts and
+	// ends and as it unpacks or configures each package (from dpkg's
+	// --status-fd), for a progress display; it must not block.
+	Progress func(Progress)
+	Parallel int // concurrent payload extractions; 0 = GOMAXPROCS
+	Logger   *slog.Logger
 	// ReinstallEssential runs `dpkg --install` over the extracted
 	// Essential set, as debootstrap and mmdebstrap do. By default the
 	// extracted files are registered in dpkg's database as unpacked, their
@@ -158,7 +162,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	// (mmdebstrap does the same); --no-triggers: trigger processing waits
 	// for the final configure.
 	if opts.ReinstallEssential {
-		if err := b.dpkg(ctx, "install essential", append([]string{"--install", "--force-depends", "--no-triggers"}, b.debArgs(opts.Essential)...), nil, nil); err != nil {
+		if err := b.dpkgStep(ctx, "install essential", StepInstall, len(ess), append([]string{"--install", "--force-depends", "--no-triggers"}, b.debArgs(opts.Essential)...)); err != nil {
 			return err
 		}
 	} else {
@@ -177,12 +181,12 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		if err := applyDiversions(r, ess, results); err != nil {
 			return err
 		}
-		if err := b.dpkg(ctx, "configure essential", []string{"--configure", "--pending", "--force-depends", "--no-triggers"}, nil, nil); err != nil {
+		if err := b.dpkgStep(ctx, "configure essential", StepConfigure, len(ess), []string{"--configure", "--pending", "--force-depends", "--no-triggers"}); err != nil {
 			return err
 		}
 	}
 	if len(rest) > 0 {
-		if err := b.dpkg(ctx, "unpack", append([]string{"--unpack", "--force-depends", "--no-triggers"}, b.debArgs(opts.Packages)...), nil, nil); err != nil {
+		if err := b.dpkgStep(ctx, "unpack", StepUnpack, len(rest), append([]string{"--unpack", "--force-depends", "--no-triggers"}, b.debArgs(opts.Packages)...)); err != nil {
 			return err
 		}
 	}
@@ -191,7 +195,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 			return fmt.Errorf("deb: bootstrap: pre-install hook: %w", err)
 		}
 	}
-	if err := b.dpkg(ctx, "configure", []string{"--configure", "--pending", "--force-depends"}, nil, nil); err != nil {
+	if err := b.dpkgStep(ctx, "configure", StepConfigure, len(rest), []string{"--configure", "--pending", "--force-depends"}); err != nil {
 		return err
 	}
 	if err := b.triggersAndAudit(ctx); err != nil {
@@ -414,6 +418,22 @@ func (b *builder) debArgs(debs []string) []string {
 // dpkg runs the root's own dpkg with args in a fresh sandbox.
 func (b *builder) dpkg(ctx context.Context, step string, args []string, stdin io.Reader, stdout io.Writer) error {
 	return b.run(ctx, step, append([]string{"dpkg"}, args...), stdin, stdout)
+}
+
+// dpkgStep runs one dpkg step of total packages, reporting its progress to
+// opts.Progress (dpkg's --status-fd lines, read from its stdout).
+func (b *builder) dpkgStep(ctx context.Context, step string, kind Step, total int, args []string) error {
+	if b.opts.Progress == nil {
+		return b.dpkg(ctx, step, args, nil, nil)
+	}
+	out := b.opts.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	w := newStatusWriter(out, kind, total, b.opts.Progress)
+	err := b.dpkg(ctx, step, append([]string{"--status-fd", "1"}, args...), nil, w)
+	w.finish()
+	return err
 }
 
 // run runs argv in a fresh sandbox on the root; stdout, when not nil,

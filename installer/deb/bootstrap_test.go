@@ -286,6 +286,7 @@ func TestBootstrapMinbase(t *testing.T) {
 			defer os.RemoveAll(ours)
 			var log bytes.Buffer
 			hookRan := false
+			var events []Progress
 			cpu0, start := cpuTime(), time.Now()
 			err := Bootstrap(context.Background(), BootstrapOptions{
 				Root: ours, Essential: ess, Packages: rest,
@@ -294,6 +295,7 @@ func TestBootstrapMinbase(t *testing.T) {
 				Stdout:             &log,
 				Stderr:             &log,
 				ReinstallEssential: mode.reinstall,
+				Progress:           func(p Progress) { events = append(events, p) },
 				PreInstall: func(ctx context.Context, root string) error {
 					// Every package is unpacked: apt's binary is there,
 					// but apt is not configured yet, so its conffile
@@ -316,10 +318,43 @@ func TestBootstrapMinbase(t *testing.T) {
 			if !hookRan {
 				t.Error("PreInstall hook not called")
 			}
+			checkProgress(t, events, len(ess), len(rest))
 			compareTrees(t, ref, ours, mirror)
 			checkNoLeftovers(t, ours)
 			checkInside(t, ours) // last: apt-get check writes apt's caches
 		})
+	}
+}
+
+// checkProgress: every dpkg step reported its start, each of its packages
+// once, in order of a rising count, and its end with every package done.
+func checkProgress(t *testing.T, events []Progress, ess, rest int) {
+	t.Helper()
+	var steps []string
+	for i, e := range events {
+		switch {
+		case e.Package == "" && !e.Finished:
+			steps = append(steps, fmt.Sprintf("%s/%d", e.Step, e.Total))
+			if e.Done != 0 {
+				t.Errorf("event %d: a step starts with %d done", i, e.Done)
+			}
+		case e.Finished:
+			if e.Done != e.Total {
+				t.Errorf("step %s ended with %d of %d packages reported", e.Step, e.Done, e.Total)
+			}
+		default:
+			prev := events[i-1]
+			if prev.Step != e.Step || e.Done != prev.Done+1 || e.Total != prev.Total {
+				t.Errorf("event %d: %+v after %+v", i, e, prev)
+			}
+		}
+	}
+	want := []string{fmt.Sprintf("configure/%d", ess), fmt.Sprintf("unpack/%d", rest), fmt.Sprintf("configure/%d", rest)}
+	if events[0].Step == StepInstall {
+		want[0] = fmt.Sprintf("install/%d", ess)
+	}
+	if strings.Join(steps, " ") != strings.Join(want, " ") {
+		t.Errorf("progress steps %v, want %v", steps, want)
 	}
 }
 

@@ -118,3 +118,56 @@ func HumanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// Steps shows the progress of a sequence of steps that each handle a
+// counted set of items (dpkg unpacking, then configuring, packages). On a
+// terminal it redraws one line: "install: configuring libc6 (37/94)";
+// elsewhere it prints one line as each step ends, with its count and time.
+type Steps struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	label string
+	start time.Time
+}
+
+// NewSteps starts a step display.
+func NewSteps(w io.Writer, label string) *Steps {
+	return &Steps{w: w, tty: IsTerminal(w), label: label}
+}
+
+// Start notes that step (a verb: "unpack", "configure") begins on total
+// items.
+func (s *Steps) Start(step string, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.start = time.Now()
+	if s.tty {
+		fmt.Fprintf(s.w, "\r\033[K%s: %s %d packages", s.label, step, total)
+	}
+}
+
+// Item notes that item, the done-th of total, is being handled by step.
+func (s *Steps) Item(step, item string, done, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tty {
+		fmt.Fprintf(s.w, "\r\033[K%s: %s %s (%d/%d)", s.label, gerund(step), item, done, total)
+	}
+}
+
+// Done notes that step ended having handled done of total items.
+func (s *Steps) Done(step string, done, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tty {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+	fmt.Fprintf(s.w, "%s: %s %d/%d packages in %s\n", s.label, step, done, total, time.Since(s.start).Round(10*time.Millisecond))
+}
+
+// gerund turns a step's verb into its -ing form: unpack -> unpacking,
+// configure -> configuring.
+func gerund(verb string) string {
+	return strings.TrimSuffix(verb, "e") + "ing"
+}

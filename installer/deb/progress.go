@@ -1,0 +1,106 @@
+package deb
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"sync"
+)
+
+// Step is one dpkg run of an install, as Progress reports it.
+type Step string
+
+const (
+	StepUnpack    Step = "unpack"
+	StepConfigure Step = "configure"
+	StepInstall   Step = "install" // unpack and configure in one dpkg --install
+)
+
+// Progress is one event of an install: a step starting (Done 0, Package
+// ""), dpkg beginning to unpack or configure Package (Done counts the
+// packages of the step so far, that one included), or a step ending
+// (Finished). Total is the number of packages the step handles.
+type Progress struct {
+	Step     Step
+	Package  string
+	Done     int
+	Total    int
+	Finished bool
+}
+
+// statusWriter reads dpkg's --status-fd lines ("processing: configure:
+// libc6:amd64") from what dpkg writes to fd 1, turns them into Progress
+// events and passes every other line on to out, dpkg's own log.
+type statusWriter struct {
+	mu      sync.Mutex
+	out     io.Writer
+	report  func(Progress)
+	step    Step
+	total   int
+	done    int
+	seen    map[string]bool
+	partial []byte
+}
+
+func newStatusWriter(out io.Writer, step Step, total int, report func(Progress)) *statusWriter {
+	report(Progress{Step: step, Total: total})
+	return &statusWriter{out: out, report: report, step: step, total: total, seen: map[string]bool{}}
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		w.line(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *statusWriter) line(l string) {
+	rest, ok := strings.CutPrefix(l, "processing: ")
+	if !ok {
+		if strings.HasPrefix(l, "status: ") {
+			return // state changes: processing lines are enough
+		}
+		io.WriteString(w.out, l+"\n")
+		return
+	}
+	action, pkg, ok := strings.Cut(rest, ": ")
+	if !ok {
+		return
+	}
+	// dpkg says "install" (or "upgrade") when it starts to unpack a
+	// package and "configure" when it configures one; dpkg --install does
+	// both, and counts a package once it is configured.
+	counted := action == "configure"
+	if w.step == StepUnpack {
+		counted = action == "install" || action == "upgrade"
+	}
+	if !counted {
+		return
+	}
+	name, _, _ := strings.Cut(pkg, ":")
+	if w.seen[name] {
+		return
+	}
+	w.seen[name] = true
+	w.done++
+	w.report(Progress{Step: w.step, Package: name, Done: w.done, Total: w.total})
+}
+
+// finish flushes a last unterminated line and reports the end of the step.
+func (w *statusWriter) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.line(string(w.partial))
+		w.partial = nil
+	}
+	w.report(Progress{Step: w.step, Done: w.done, Total: w.total, Finished: true})
+}
