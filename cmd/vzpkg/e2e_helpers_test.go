@@ -225,7 +225,9 @@ func mmdebstrapTar(t *testing.T, suite string, sources []string, sourceDateEpoch
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 	start := time.Now()
-	c := exec.CommandContext(ctx, "mmdebstrap", append([]string{"--variant=minbase", suite, out}, sources...)...)
+	// One argument of several lines: mmdebstrap then writes them as one
+	// sources.list without the blank lines it puts between arguments.
+	c := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", suite, out, strings.Join(sources, "\n"))
 	c.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", sourceDateEpoch))
 	if b, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("mmdebstrap %s: %v\n%s", suite, err, b)

@@ -59,7 +59,7 @@ type BootstrapOptions struct {
 	Stdout, Stderr io.Writer // dpkg's output; nil = discarded
 	// Progress, when set, receives an event as each dpkg step starts and
 	// ends and as it unpacks or configures each package (from dpkg's
-	// --status-fd), for a progress display; it must not block.
+	// messages), for a progress display; it must not block.
 	Progress func(Progress)
 	Parallel int // concurrent payload extractions; 0 = GOMAXPROCS
 	Logger   *slog.Logger
@@ -421,7 +421,7 @@ func (b *builder) dpkg(ctx context.Context, step string, args []string, stdin io
 }
 
 // dpkgStep runs one dpkg step of total packages, reporting its progress to
-// opts.Progress (dpkg's --status-fd lines, read from its stdout).
+// opts.Progress (from dpkg's messages on its stdout).
 func (b *builder) dpkgStep(ctx context.Context, step string, kind Step, total int, args []string) error {
 	if b.opts.Progress == nil {
 		return b.dpkg(ctx, step, args, nil, nil)
@@ -431,7 +431,7 @@ func (b *builder) dpkgStep(ctx context.Context, step string, kind Step, total in
 		out = io.Discard
 	}
 	w := newStatusWriter(out, kind, total, b.opts.Progress)
-	err := b.dpkg(ctx, step, append([]string{"--status-fd", "1"}, args...), nil, w)
+	err := b.dpkg(ctx, step, args, nil, w)
 	w.finish()
 	return err
 }

@@ -28,9 +28,12 @@ type Progress struct {
 	Finished bool
 }
 
-// statusWriter reads dpkg's --status-fd lines ("processing: configure:
-// libc6:amd64") from what dpkg writes to fd 1, turns them into Progress
-// events and passes every other line on to out, dpkg's own log.
+// statusWriter reads dpkg's messages ("Unpacking libc6:amd64 (2.36-9) ...",
+// "Setting up libc6:amd64 (2.36-9) ..."), which dpkg prints untranslated
+// under the build's LC_ALL=C.UTF-8, turns them into Progress events and
+// passes every line on to out, dpkg's own log. (dpkg's --status-fd would be
+// a machine format, but dpkg marks that descriptor close-on-exec: on fd 1
+// the maintainer scripts would lose their stdout.)
 type statusWriter struct {
 	mu      sync.Mutex
 	out     io.Writer
@@ -63,26 +66,19 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 }
 
 func (w *statusWriter) line(l string) {
-	rest, ok := strings.CutPrefix(l, "processing: ")
-	if !ok {
-		if strings.HasPrefix(l, "status: ") {
-			return // state changes: processing lines are enough
-		}
-		io.WriteString(w.out, l+"\n")
-		return
-	}
-	action, pkg, ok := strings.Cut(rest, ": ")
-	if !ok {
-		return
-	}
-	// dpkg says "install" (or "upgrade") when it starts to unpack a
-	// package and "configure" when it configures one; dpkg --install does
-	// both, and counts a package once it is configured.
-	counted := action == "configure"
+	io.WriteString(w.out, l+"\n")
+	// dpkg --install unpacks, then configures: a package counts once it
+	// is set up.
+	verb := "Setting up "
 	if w.step == StepUnpack {
-		counted = action == "install" || action == "upgrade"
+		verb = "Unpacking "
 	}
-	if !counted {
+	rest, ok := strings.CutPrefix(l, verb)
+	if !ok {
+		return
+	}
+	pkg, _, ok := strings.Cut(rest, " (")
+	if !ok || pkg == "" || strings.ContainsAny(pkg, " /") {
 		return
 	}
 	name, _, _ := strings.Cut(pkg, ":")

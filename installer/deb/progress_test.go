@@ -3,15 +3,14 @@ package deb
 import (
 	"bytes"
 	"os"
-	"strings"
 	"testing"
 )
 
-// TestStatusWriter feeds real dpkg --status-fd 1 output (testdata, from
-// dpkg --unpack and --configure --pending of one package), written in
+// TestStatusWriter feeds real dpkg output (testdata, from dpkg --unpack and
+// --configure --pending of one package under LC_ALL=C.UTF-8), written in
 // small pieces as a pipe delivers it.
 func TestStatusWriter(t *testing.T) {
-	sample, err := os.ReadFile("testdata/dpkg-status-fd.txt")
+	sample, err := os.ReadFile("testdata/dpkg-output.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,18 +38,18 @@ func TestStatusWriter(t *testing.T) {
 				t.Errorf("%s: event %d %+v, want %+v", c.step, i, got[i], c.want[i])
 			}
 		}
-		// dpkg's own messages still reach its log; the status lines do not.
-		if !strings.Contains(log.String(), "Setting up vzt (1) ...\n") || strings.Contains(log.String(), "processing:") || strings.Contains(log.String(), "status:") {
+		// dpkg's messages all reach its log.
+		if log.String() != string(sample) {
 			t.Errorf("%s: log:\n%s", c.step, log.String())
 		}
 	}
 }
 
 func FuzzStatusWriter(f *testing.F) {
-	if b, err := os.ReadFile("testdata/dpkg-status-fd.txt"); err == nil {
+	if b, err := os.ReadFile("testdata/dpkg-output.txt"); err == nil {
 		f.Add(b)
 	}
-	f.Add([]byte("processing: configure: libc6:amd64\nprocessing: configure\nprocessing: : \n"))
+	f.Add([]byte("Setting up libc6:amd64 (2.36-9) ...\nSetting up (\nSetting up a b (1)\nUnpacking x (1) over (0) ...\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var events []Progress
 		w := newStatusWriter(&bytes.Buffer{}, StepConfigure, 3, func(p Progress) { events = append(events, p) })
