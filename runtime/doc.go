@@ -63,7 +63,14 @@
 //     SIGTERM/SIGPWR. The kind of init is also recorded in
 //     STATEDIR/ct/CTID.init so that stop asks it the right way (SIGRTMIN+3
 //     to systemd, `telinit 0` to sysvinit, SIGTERM to the minimal init) and
-//     waits STOP_TIMEOUT before it kills.
+//     waits STOP_TIMEOUT (CTID.conf's, else vz.conf's) before it kills.
+//     start waits for the boot to finish; with StartOptions.Wait a boot
+//     past the timeout is ErrBootTimeout. DISABLED="yes" refuses a start
+//     (ErrStartDisabled) unless StartOptions.Force.
+//   - OpenVZ's files are taken as they are: VE_LAYOUT simfs is the plain
+//     layout and ploop is refused by name (ParseLayout); an existing
+//     CTID.conf without a private area is what create starts from, and
+//     VE_ROOT/VE_PRIVATE keep $VEID and take the root prefix (expand).
 //   - A real init (security.go) gets what it needs to boot and to power
 //     off, beyond runc's default profile. Both kinds: a fresh tmpfs /run
 //     (image content copied up) and /run/lock; CAP_SYS_BOOT with reboot(2)
