@@ -82,7 +82,7 @@ type IPInUseError struct {
 	// Dev is the host interface that carries it, or the container's host
 	// side that the host routes it to (Live).
 	Dev string
-	// Live: a running container holds it (the host routes it to its
+	// Live: running container CTID holds it (the host routes it to its
 	// host side), whether or not its CTID.conf lists it.
 	Live bool
 }
@@ -93,8 +93,6 @@ func (e *IPInUseError) Error() string {
 		return fmt.Sprintf("%s is already used by running container %s (routed to its %s)", e.Addr, e.CTID, e.Dev)
 	case e.CTID != "":
 		return fmt.Sprintf("%s is already used by container %s", e.Addr, e.CTID)
-	case e.Live:
-		return fmt.Sprintf("%s is already used by a container: the host routes it to %s", e.Addr, e.Dev)
 	}
 	return fmt.Sprintf("%s is already used by the host on %s", e.Addr, e.Dev)
 }
@@ -111,36 +109,39 @@ func (s *Store) ipLock() (*Lock, error) { return s.lockFile(".ipaddr", true) }
 // checkIPsFree returns an *IPInUseError for the first of ips that someone
 // other than container ctid holds: with confs, another container whose
 // IP_ADDRESS lists it; always, the host (an address of one of its
-// interfaces) and a running container the host routes it to (Network). The
-// caller holds ipLock.
+// interfaces) and a running container of this store that the host routes
+// it to (Network). Routes to veths of no container here are not counted:
+// they belong to another vzkit (a VZKIT_ROOT prefix, such as a parallel
+// test run) or to the admin's own set-up, which this store does not
+// manage. The caller holds ipLock.
 func (s *Store) checkIPsFree(ctx context.Context, ctid string, ips []netip.Prefix, confs bool) error {
 	if len(ips) == 0 {
 		return nil
 	}
+	cts, err := s.List()
+	if err != nil {
+		return err
+	}
 	ids := []string{ctid}
 	saved := map[netip.Addr]string{}
-	if confs {
-		cts, err := s.List()
-		if err != nil {
-			return err
+	for _, c := range cts {
+		if c.ID == ctid {
+			continue
 		}
-		for _, c := range cts {
-			if c.ID == ctid {
-				continue
-			}
-			ids = append(ids, c.ID)
-			for _, f := range c.IPs() {
-				if a, ok := confAddr(f); ok {
-					if _, dup := saved[a]; !dup {
-						saved[a] = c.ID
-					}
+		ids = append(ids, c.ID)
+		if !confs {
+			continue
+		}
+		for _, f := range c.IPs() {
+			if a, ok := confAddr(f); ok {
+				if _, dup := saved[a]; !dup {
+					saved[a] = c.ID
 				}
 			}
 		}
 	}
 	var host []HostAddr
 	if s.Net != nil {
-		var err error
 		if host, err = s.Net.HostAddrs(ctx, ids); err != nil {
 			return fmt.Errorf("container %s: check whether its addresses are free: %w", ctid, err)
 		}
@@ -151,7 +152,7 @@ func (s *Store) checkIPsFree(ctx context.Context, ctid string, ips []netip.Prefi
 			return &IPInUseError{Addr: a, CTID: id}
 		}
 		for _, h := range host {
-			if h.Addr != a || (h.Routed && h.CTID == ctid) {
+			if h.Addr != a || h.Routed && (h.CTID == "" || h.CTID == ctid) {
 				continue
 			}
 			return &IPInUseError{Addr: a, CTID: h.CTID, Dev: h.Dev, Live: h.Routed}

@@ -175,6 +175,7 @@ func TestCheckIPsFree(t *testing.T) {
 		{Addr: netip.MustParseAddr("192.0.2.2"), Dev: "eth0"},
 		{Addr: netip.MustParseAddr("10.9.0.7"), Dev: "veth101.0", Routed: true, CTID: "101"},
 		{Addr: netip.MustParseAddr("10.9.0.8"), Dev: "veth103.0", Routed: true, CTID: "103"},
+		{Addr: netip.MustParseAddr("10.9.0.9"), Dev: "vzab12.0", Routed: true}, // another vzkit's
 	}}
 	newTestContainer(t, s, "101", "10.9.0.1 10.9.0.2/24")
 	newTestContainer(t, s, "102", "2001:db8::2")
@@ -182,6 +183,7 @@ func TestCheckIPsFree(t *testing.T) {
 		ip, want string
 	}{
 		{"10.9.0.3", ""},
+		{"10.9.0.9", ""}, // routed to no container of this store
 		{"10.9.0.1", ""}, // its own
 		{"10.9.0.7", ""}, // its own, live
 		{"192.0.2.2", "192.0.2.2 is already used by the host on eth0"},
