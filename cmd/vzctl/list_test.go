@@ -199,7 +199,7 @@ func TestVzlistSymlink(t *testing.T) {
 	// make install's man pages include vzlist.8.
 	dir := t.TempDir()
 	e.ok("man", dir)
-	if b, err := os.ReadFile(filepath.Join(dir, "vzlist.8")); err != nil || !bytes.Contains(b, []byte("hostname")) {
+	if b, err := os.ReadFile(filepath.Join(dir, "man8", "vzlist.8")); err != nil || !bytes.Contains(b, []byte("hostname")) {
 		t.Errorf("vzlist.8: %v", err)
 	}
 }

@@ -165,7 +165,7 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	}
 	for _, v := range sourceVars {
 		if v.Name != "arch" {
-			fmt.Fprintf(out, "apt sources of the cache: $%s = %s\n", v.Name, v.Value)
+			fmt.Fprintf(out, "container apt sources: $%s = %s\n", v.Name, v.Value)
 		}
 	}
 	progress := cli.NewSteps(out, "install")
