@@ -3,9 +3,13 @@ package deb
 import (
 	"bytes"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 )
+
+// packageNameRE is Debian policy's form of a package name (§5.6.1).
+var packageNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]{1,127}$`)
 
 // Step is one dpkg run of an install, as Progress reports it.
 type Step string
@@ -78,10 +82,16 @@ func (w *statusWriter) line(l string) {
 		return
 	}
 	pkg, _, ok := strings.Cut(rest, " (")
-	if !ok || pkg == "" || strings.ContainsAny(pkg, " /") {
+	if !ok {
 		return
 	}
 	name, _, _ := strings.Cut(pkg, ":")
+	// Maintainer scripts share dpkg's stdout: a line that only looks like
+	// dpkg's must not put its text (terminal escapes, say) on the admin's
+	// progress line. dpkg's own lines carry valid package names.
+	if !packageNameRE.MatchString(name) {
+		return
+	}
 	if w.seen[name] {
 		return
 	}

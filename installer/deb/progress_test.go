@@ -59,5 +59,22 @@ func FuzzStatusWriter(f *testing.F) {
 		if !last.Finished || last.Done > len(events) {
 			t.Fatalf("events %+v", events)
 		}
+		for _, e := range events {
+			if e.Package != "" && !packageNameRE.MatchString(e.Package) {
+				t.Fatalf("reported package %q", e.Package)
+			}
+		}
 	})
+}
+
+// A maintainer script that prints a line like dpkg's cannot put its text on
+// the progress line: only valid package names are reported.
+func TestStatusWriterIgnoresForgedLines(t *testing.T) {
+	var got []Progress
+	w := newStatusWriter(&bytes.Buffer{}, StepConfigure, 2, func(p Progress) { got = append(got, p) })
+	w.Write([]byte("Setting up \x1b[2J\x1b]0;owned\x07 (1) ...\nSetting up Bad_Name (1) ...\nSetting up libc6:amd64 (2.36-9) ...\n"))
+	w.finish()
+	if len(got) != 3 || got[1].Package != "libc6" || got[1].Done != 1 {
+		t.Errorf("events %+v, want only libc6 between start and end", got)
+	}
 }
