@@ -16,6 +16,7 @@ import (
 
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sign"
+	cachestore "github.com/vzkit/vzkit/cache/store"
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/repo/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
@@ -101,7 +102,7 @@ func (s *Store) CacheFile(name string) (string, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return "", fmt.Errorf("%w: OS template %q", ErrBadParam, name)
 	}
-	for _, ext := range []string{".tar.zst", ".tar.gz", ".tar.xz"} {
+	for _, ext := range cachestore.Extensions {
 		p := filepath.Join(s.G.CacheDir(), name+ext)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil

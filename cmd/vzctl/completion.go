@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	cachestore "github.com/vzkit/vzkit/cache/store"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
 	"github.com/vzkit/vzkit/runtime"
 	"github.com/vzkit/vzkit/runtime/vzlist"
@@ -85,7 +86,7 @@ func (a *app) completeCaches(cmd *cobra.Command, args []string, toComplete strin
 		return nil, cobra.ShellCompDirectiveError
 	}
 	var out []cobra.Completion
-	for _, ext := range []string{".tar.zst", ".tar.gz", ".tar.xz"} {
+	for _, ext := range cachestore.Extensions {
 		for _, name := range globNames(g.CacheDir(), "*"+ext, "", ext) {
 			out = append(out, name)
 		}

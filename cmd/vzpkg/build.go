@@ -94,7 +94,7 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 		return err
 	}
 	t := p.tmpl
-	for _, src := range p.vars {
+	for _, src := range p.resolved.Vars {
 		if src.Name != "arch" {
 			fmt.Fprintf(out, "$%s = %s (from %s)\n", src.Name, src.Value, src.From)
 		}
@@ -159,7 +159,7 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	if a.Verbose {
 		dpkgLog = out
 	}
-	sources, sourceVars, err := a.containerSources(ctx, name, p.vars, o.resolveOptions, o.sources)
+	sources, sourceVars, err := containerSources(p.resolved, o.resolveOptions, o.sources)
 	if err != nil {
 		return err
 	}

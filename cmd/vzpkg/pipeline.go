@@ -29,7 +29,7 @@ import (
 type pipeline struct {
 	conf     *vzconf.Global
 	tmpl     *metadata.Template
-	vars     []varValue
+	resolved *resolvedTemplate
 	client   *fetch.Client
 	store    *store.Store
 	out      io.Writer // progress and summary
@@ -72,13 +72,13 @@ func (a *app) newPipeline(ctx context.Context, name string, o resolveOptions, ou
 		log = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return &pipeline{
-		conf:   conf,
-		tmpl:   r.Template,
-		vars:   r.Vars,
-		client: fetch.New(fetch.Options{UserAgent: "vzkit/" + version, Logger: log}),
-		store:  st,
-		out:    out,
-		log:    log,
+		conf:     conf,
+		tmpl:     r.Template,
+		resolved: r,
+		client:   fetch.New(fetch.Options{UserAgent: "vzkit/" + version, Logger: log}),
+		store:    st,
+		out:      out,
+		log:      log,
 	}, nil
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -37,20 +36,13 @@ keeps the build's. Without a host entry for the distro, a build mirror that
 is not local (loopback, localhost, file:) is kept; a local one is an error.`
 
 // containerSources is the cache's apt sources: every suite of every
-// repository of template name, on the mirrors chosen by o (see
-// sourcesHelp). build are the variables the build used.
-func (a *app) containerSources(ctx context.Context, name string, build []varValue, ro resolveOptions, o sourcesOptions) (deb.Sources, []varValue, error) {
-	l, err := a.templateLoader()
-	if err != nil {
-		return deb.Sources{}, nil, err
-	}
-	t, err := l.Load(ctx, name)
-	if err != nil {
-		return deb.Sources{}, nil, err
-	}
+// repository of the template build resolved, on the mirrors chosen by o
+// (see sourcesHelp).
+func containerSources(build *resolvedTemplate, ro resolveOptions, o sourcesOptions) (deb.Sources, []varValue, error) {
+	t, name := build.Unexpanded, build.Unexpanded.Name
 	var host *resolvedTemplate // the host's own mirrors, looked up once if needed
 	chosen := resolveOptions{Arch: ro.Arch}
-	for _, v := range build {
+	for _, v := range build.Vars {
 		var given, flag string
 		var set *string
 		switch v.Name {

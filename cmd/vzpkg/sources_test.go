@@ -45,7 +45,7 @@ func TestContainerSources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, _, err := a.containerSources(ctx, "debian-12-minimal", r.Vars, c.build, c.o)
+			s, _, err := containerSources(r, c.build, c.o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestContainerSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.containerSources(ctx, "ubuntu-22.04-minimal", r.Vars, build, sourcesOptions{}); err == nil ||
+	if _, _, err := containerSources(r, build, sourcesOptions{}); err == nil ||
 		!strings.Contains(err.Error(), "--sources-mirror") || !strings.Contains(err.Error(), "localhost:8000") {
 		t.Errorf("loopback Ubuntu mirror without a host entry: %v", err)
 	}
@@ -73,7 +73,7 @@ func TestContainerSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := a.containerSources(ctx, "ubuntu-22.04-minimal", r.Vars, build, sourcesOptions{})
+	s, _, err := containerSources(r, build, sourcesOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

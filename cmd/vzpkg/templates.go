@@ -78,6 +78,9 @@ type varValue struct {
 type resolvedTemplate struct {
 	Template *metadata.Template
 	Vars     []varValue
+	// Unexpanded is Template before variable substitution, to expand
+	// again with other values (the cache's own apt sources).
+	Unexpanded *metadata.Template
 }
 
 // CheckKeys reports host key files the template names that are missing,
@@ -173,7 +176,7 @@ func resolveVars(t *metadata.Template, o resolveOptions) (*resolvedTemplate, err
 	if err != nil {
 		return nil, err
 	}
-	r.Template = x
+	r.Template, r.Unexpanded = x, t
 	return r, nil
 }
 
