@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/sys/capability"
 	"github.com/moby/sys/mountinfo"
@@ -159,9 +160,20 @@ func run(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
+// offline makes sure no loop device still holds img before it is worked
+// on as a filesystem offline: an unmount returns before the autoclear
+// detach has run, and a filesystem still mounted elsewhere must not be
+// resized under the kernel's feet.
+func offline(img string) error {
+	return loopdev.WaitDetached(img, 5*time.Second)
+}
+
 // fsck checks an image offline before a resize (resize2fs wants it):
 // exit 0 is clean, 1 errors corrected.
 func fsck(ctx context.Context, img string) error {
+	if err := offline(img); err != nil {
+		return err
+	}
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "e2fsck", "-f", "-p", img)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -241,6 +253,11 @@ func fsLog(fsfd int) string {
 
 func (l imageLayout) mount(c *Container, m *idmap.Map) error {
 	img := imagePath(c.Private)
+	// Never a second ext4 on the same file: an earlier mount may live on,
+	// detached but busy, and two would corrupt it.
+	if err := offline(img); err != nil {
+		return err
+	}
 	sb, size, err := readImage(img)
 	if err != nil {
 		return err
@@ -331,6 +348,9 @@ func (l imageLayout) setQuota(ctx context.Context, c *Container, d resource.Disk
 	if mounted {
 		s.log().Warn("QUOTAUGIDLIMIT: the image gets ext4 quota at the next start", "ctid", c.ID)
 		return nil
+	}
+	if err := offline(img); err != nil {
+		return err
 	}
 	return run(ctx, "tune2fs", "-O", "quota", img)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -84,4 +86,54 @@ func SetCapacity(dev *os.File) error {
 		return fmt.Errorf("loop device %s: set capacity: %w", dev.Name(), err)
 	}
 	return nil
+}
+
+// Backed lists the loop devices (as /dev/loopN) whose file is the one at
+// path, told by device and inode number, not by name.
+func Backed(path string) ([]string, error) {
+	var want unix.Stat_t
+	if err := unix.Stat(path, &want); err != nil {
+		return nil, err
+	}
+	ms, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			continue // detached meanwhile
+		}
+		var st unix.Stat_t
+		if unix.Stat(strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)"), &st) != nil {
+			continue
+		}
+		if st.Dev == want.Dev && st.Ino == want.Ino {
+			out = append(out, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(m))))
+		}
+	}
+	return out, nil
+}
+
+// WaitDetached waits until no loop device is backed by the file at path:
+// an autoclear device goes away a moment after its last user (the kernel
+// runs the detach asynchronously), and nothing may touch the file as a
+// filesystem offline before. It gives up after timeout and names the
+// devices still attached.
+func WaitDetached(path string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		devs, err := Backed(path)
+		if err != nil {
+			return err
+		}
+		if len(devs) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is still attached to %s (mounted somewhere, or in use)", path, strings.Join(devs, ", "))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
