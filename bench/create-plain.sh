@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 build_bins
 truncate -s 8G "$WORK/btrfs.img"
-mkfs.btrfs -q "$WORK/btrfs.img"
+mkfs.btrfs -q "$WORK/btrfs.img" >/dev/null 2>&1
 mkdir "$MNT"
 mount -o loop "$WORK/btrfs.img" "$MNT"
 CACHEDIR="$VZKIT_ROOT/var/lib/vzkit/template/cache"
