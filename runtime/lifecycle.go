@@ -182,6 +182,17 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err := s.writeConfFiles(c); err != nil {
 		return err
 	}
+	rc, err := s.Resources(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.sandboxResources(c, rc)
+	if err != nil {
+		return err
+	}
+	if err := s.applyDiskQuota(ctx, c, rc.Disk); err != nil {
+		return err
+	}
 	root, console, err := s.openGate(c, prof.idmap)
 	if err != nil {
 		return err
@@ -192,6 +203,7 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 		StateDir:   s.sandboxDir(),
 		Hostname:   hostnameOf(c),
 		CgroupPath: s.cgroupPath(ctid),
+		Resources:  res,
 	}
 	prof.apply(&cfg)
 	var argv []string
@@ -283,6 +295,15 @@ func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func
 	if err != nil {
 		return err
 	}
+	// A script in a stopped container is held as the container would be.
+	rc, err := s.Resources(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.sandboxResources(c, rc)
+	if err != nil {
+		return err
+	}
 	root, _, err := s.openGate(c, prof.idmap)
 	if err != nil {
 		return err
@@ -291,6 +312,7 @@ func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func
 	cfg := sandbox.Config{
 		ID: sandboxID(c.ID) + "-" + suffix, Root: root, StateDir: s.sandboxDir(),
 		Hostname: hostnameOf(c), CgroupPath: s.cgroupPath(c.ID) + "-" + suffix,
+		Resources: res,
 	}
 	prof.apply(&cfg)
 	return fn(func(p sandbox.Process) (int, error) { return sandbox.Run(ctx, cfg, p) })
