@@ -2,6 +2,7 @@ package resource
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -263,4 +264,25 @@ func FuzzParse(f *testing.F) {
 		}
 		c.Sandbox(host, nil)
 	})
+}
+
+// The README's table is the parameters' own: every one listed with the
+// way it is held.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Params {
+		row := "| `" + p.Key + "` | `--" + p.Flag + "` | "
+		i := strings.Index(string(b), row)
+		if i < 0 {
+			t.Errorf("README has no row for %s", p.Key)
+			continue
+		}
+		line, _, _ := strings.Cut(string(b[i:]), "\n")
+		if !strings.Contains(line, p.Enforcement.String()) || !strings.Contains(line, strings.ReplaceAll(p.Mapping, "|", `\|`)) {
+			t.Errorf("README row of %s is not its mapping (%s: %s):\n%s", p.Key, p.Enforcement, p.Mapping, line)
+		}
+	}
 }
