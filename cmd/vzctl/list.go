@@ -296,7 +296,8 @@ func (o object) MarshalJSON() ([]byte, error) {
 
 // vzlistValue is a value as vzlist 4's JSON has it: null for unset, [] for
 // an empty list, a beancounter as an object of its values ({"held": N},
-// the one vzkit has), a quota as {"usage": N}.
+// the one vzkit has), a quota as {"usage": N} (its limits as
+// {"softlimit": N} and {"hardlimit": N}).
 func vzlistValue(f vzlist.Field, v any) any {
 	switch f.Kind {
 	case vzlist.Beancounter:
@@ -305,7 +306,14 @@ func vzlistValue(f vzlist.Field, v any) any {
 		}
 	case vzlist.Quota:
 		if v != nil {
-			return map[string]any{"usage": v}
+			key := "usage"
+			switch {
+			case strings.HasSuffix(f.Name, ".s"):
+				key = "softlimit"
+			case strings.HasSuffix(f.Name, ".h"):
+				key = "hardlimit"
+			}
+			return map[string]any{key: v}
 		}
 	}
 	if f.List && v == nil {

@@ -38,7 +38,7 @@ func TestParseFields(t *testing.T) {
 		{in: "numproc.m", err: ErrUnavailable, msg: `field "numproc.m": not available yet: vzkit does not account beancounters`},
 		{in: "ctid,physpages.l", err: ErrUnavailable, msg: `"physpages.l"`},
 		{in: "kmemsize", err: ErrUnavailable, msg: "beancounters"},
-		{in: "diskspace.s", err: ErrUnavailable, msg: "disk quota limits"},
+		{in: "diskspace.s,diskinodes.h", want: []string{"diskspace.s", "diskinodes.h"}, headers: "DSPACE.S DINODES.H"},
 		{in: "cpulimit", err: ErrUnavailable, msg: "CPU"},
 		{in: "numproc.x", err: ErrUnknownField},
 	} {
