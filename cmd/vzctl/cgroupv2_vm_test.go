@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/internal/vmtest"
 )
 
@@ -22,8 +23,9 @@ import (
 // (the VM is a host of its own, so vzctl runs with its real paths).
 func vmVzctl(t *testing.T) vmtest.Options {
 	t.Helper()
+	testenv.NeedRoot(t, "the VM's root is built by vzpkg, and TestMain builds vzctl only as root")
 	if vzctlBin == "" {
-		t.Skip("needs root: TestMain builds vzctl only as root")
+		t.Fatal("TestMain did not build vzctl")
 	}
 	cacheDir := t.TempDir()
 	installCache(t, rootfsCache(t), filepath.Join(cacheDir, "debian-12-minimal.tar.zst"))

@@ -21,7 +21,11 @@
 // run asks for, copies the files, runs the script with its output between
 // two marker lines on the serial console, and powers off. The markers carry
 // a nonce of the run, and the closing one the script's exit status, which
-// Run returns. On any failure the whole console goes to the test log.
+// Run returns. On any failure the whole console goes to the test log;
+// VZKIT_VM_CONSOLE=1 also copies it to stderr as it comes.
+//
+// The VM is a Debian host as its initrd leaves it, with no systemd: /run
+// is the initrd's tmpfs (nodev, noexec, nosuid), as on a Debian host.
 //
 // qemu uses KVM where the CPU has hardware virtualisation (vmx or svm in
 // /proc/cpuinfo) and /dev/kvm opens, else TCG; VZKIT_VM_ACCEL=tcg or kvm

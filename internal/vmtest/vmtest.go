@@ -106,6 +106,9 @@ func Run(t testing.TB, script string, opts Options) (*Result, error) {
 	}
 	cmd.Stderr = cmd.Stdout
 	con := newConsole("vzkit-vm-begin " + nonce)
+	if os.Getenv("VZKIT_VM_CONSOLE") != "" {
+		con.live = os.Stderr
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("vmtest: start qemu: %v", err)
@@ -264,6 +267,7 @@ type console struct {
 	mu    sync.Mutex
 	buf   strings.Builder
 	begun time.Time
+	live  io.Writer // VZKIT_VM_CONSOLE: a copy of the console as it comes
 }
 
 func newConsole(begin string) *console { return &console{begin: begin} }
@@ -272,6 +276,9 @@ func (c *console) read(r io.Reader) {
 	br := bufio.NewReader(r)
 	for {
 		line, err := br.ReadString('\n')
+		if c.live != nil {
+			io.WriteString(c.live, line)
+		}
 		c.mu.Lock()
 		c.buf.WriteString(line)
 		if c.begun.IsZero() && strings.Contains(line, c.begin) {
