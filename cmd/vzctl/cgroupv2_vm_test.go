@@ -54,6 +54,16 @@ pid=$(vzctl status 101 -o json | sed -n 's/.*"init_pid": *\([0-9][0-9]*\).*/\1/p
 cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup)
 echo "ct-init-cgroup: $cg"
 dir=/sys/fs/cgroup$cg
+set -- --ram 256M --swap 128M --numproc 100 --cpuunits 3000 --cpulimit 50 --cpumask 0
+vzctl set 101 "$@"
+for f in memory.max memory.swap.max pids.max cpu.weight cpu.max cpuset.cpus; do
+	echo "live-$f: $(cat "$dir/$f")"
+done
+vzctl set 101 "$@" --save >/dev/null
+vzctl restart 101 >/dev/null
+pid=$(vzctl status 101 -o json | sed -n 's/.*"init_pid": *\([0-9][0-9]*\).*/\1/p')
+cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup)
+dir=/sys/fs/cgroup$cg
 for f in "$dir"/*; do
 	if [ -f "$f" ] && v=$(cat "$f" 2>/dev/null); then
 		echo "cgroup-file ${f##*/}: $(printf %s "$v" | tr '\n' ';')"
@@ -94,8 +104,17 @@ func TestVMCgroupV2(t *testing.T) {
 			t.Errorf("controller %s is not enabled for the container's cgroup (cgroup.controllers: %v)", c, ctrl)
 		}
 	}
-	for _, f := range []string{"memory.max", "memory.swap.max", "pids.max", "cpu.weight", "cpu.max"} {
-		t.Logf("container 101: %s = %s", f, vmCgroupFile(t, out, f))
+	// The v2 mapping of vzctl set, live and after --save and a restart.
+	for f, want := range map[string]string{
+		"memory.max": "268435456", "memory.swap.max": "134217728", "pids.max": "100",
+		"cpu.weight": "300", "cpu.max": "50000 100000", "cpuset.cpus": "0",
+	} {
+		if got := vmValue(t, out, "live-"+f); got != want {
+			t.Errorf("v2, set live: %s = %q, want %q", f, got, want)
+		}
+		if got := vmCgroupFile(t, out, f); got != want {
+			t.Errorf("v2, saved and restarted: %s = %q, want %q", f, got, want)
+		}
 	}
 	if got := vmValue(t, out, "cgroup-after-stop"); got != "removed" {
 		t.Errorf("after vzctl stop the container's cgroup is %s", got)

@@ -68,7 +68,7 @@ const (
 )
 
 const (
-	noLimit = "vzkit does not apply CPU, I/O and memory limits"
+	noLimit = "vzlist does not show it yet (the limit is applied: see CTID.conf or vzctl ubc)"
 	noStat  = "vzkit does not measure it"
 )
 
