@@ -3,13 +3,13 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
@@ -78,28 +78,61 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	if err := closeParent(private); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(private), debrisPrefix+o.Dst+"-")
+	layout, err := src.Layout()
 	if err != nil {
 		return err
 	}
+	disk, err := src.Disk()
+	if err != nil {
+		return err
+	}
+	tmp := tmpAreaName(filepath.Dir(private), o.Dst)
 	marker := creatingMarker(private)
 	renamed := false
 	defer func() {
 		if err != nil {
-			saferoot.RemoveTree(tmp)
+			removeArea(tmp)
 			if renamed {
-				saferoot.RemoveTree(private)
+				removeArea(private)
 			}
 			os.Remove(marker)
 		}
 	}()
-	// cp -a keeps what a root tree needs (owners, modes, hard links,
-	// devices, xattrs, file capabilities) and reflinks where it can.
-	var stderr bytes.Buffer
-	cp := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", "--", src.Private+"/.", tmp)
-	cp.Stderr = &stderr
-	if err := cp.Run(); err != nil {
-		return fmt.Errorf("clone %s to %s: cp: %w: %s", o.Src, o.Dst, err, strings.TrimSpace(stderr.String()))
+	srcSub, err := isSubvolume(src.Private)
+	if err != nil {
+		return err
+	}
+	switch {
+	case srcSub && sameFS(src.Private, filepath.Dir(private)):
+		// A snapshot: instant, and a subvolume of its own for the
+		// copy's qgroup.
+		if err := snapshotArea(src.Private, tmp); err != nil {
+			return fmt.Errorf("clone %s to %s: %w", o.Src, o.Dst, err)
+		}
+	default:
+		if layout == LayoutImage {
+			err = os.Mkdir(tmp, 0o700)
+		} else {
+			_, err = makeDirArea(tmp)
+		}
+		if err != nil {
+			return fmt.Errorf("clone %s to %s: %w", o.Src, o.Dst, err)
+		}
+		// cp -a keeps what a root tree needs (owners, modes, hard links,
+		// devices, xattrs, file capabilities), reflinks where it can and
+		// keeps an image file sparse.
+		var stderr bytes.Buffer
+		cp := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", "--", src.Private+"/.", tmp)
+		cp.Stderr = &stderr
+		if err := cp.Run(); err != nil {
+			return fmt.Errorf("clone %s to %s: cp: %w: %s", o.Src, o.Dst, err, strings.TrimSpace(stderr.String()))
+		}
+	}
+	if layout != LayoutImage {
+		// The copy's subvolume gets the source's DISKSPACE.
+		if err := s.limitDirArea(o.Dst, tmp, disk); err != nil && !errors.Is(err, ErrQuotaUnsupported) {
+			return err
+		}
 	}
 	// Beside the copy, never inside it: a name in the source tree (a
 	// symlink planted there) must not decide where vzkit writes.

@@ -17,7 +17,6 @@ import (
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sign"
 	cachestore "github.com/vzkit/vzkit/cache/store"
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/repo/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
@@ -242,51 +241,40 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
 
+	disk, err := pre.Disk()
+	if err != nil {
+		return nil, err
+	}
 	if err := closeParent(private); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(private), debrisPrefix+o.CTID+"-")
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
-	}
+	tmp := tmpAreaName(filepath.Dir(private), o.CTID)
 	marker := creatingMarker(private)
 	renamed := false
 	defer func() {
 		if err == nil {
 			return
 		}
-		saferoot.RemoveTree(tmp)
+		removeArea(tmp)
 		if renamed {
-			saferoot.RemoveTree(private)
+			removeArea(private)
 		}
 		os.Remove(marker)
 	}()
 
 	s.log().Info("creating container", "ctid", o.CTID, "cache", cache, "layout", layout)
-	treeRoot := tmp // where the container's / is, to tell its init
-	switch layout {
-	case LayoutPlain:
-		os.Chmod(tmp, 0o755) // the root directory of the container
-		if err := s.unpackCache(ctx, cache, tmp); err != nil {
-			return nil, fmt.Errorf("container %s: %w", o.CTID, err)
-		}
-	case LayoutOverlay:
-		sum, err := s.ensureLower(ctx, o.CTID, cache)
-		if err != nil {
-			return nil, err
-		}
-		conf.Set(overlayLowerKey, sum)
-		treeRoot = s.overlayLower(sum)
-		for _, d := range []string{"upper", "work"} {
-			if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
-				return nil, fmt.Errorf("container %s: %w", o.CTID, err)
-			}
-		}
+	// treeRoot is where the container's / can be read, to tell its init.
+	treeRoot, release, err := s.layoutOf(layout).populate(ctx, &newArea{
+		ctid: o.CTID, cache: cache, path: tmp, conf: conf, disk: disk,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
 	init := o.Init
 	if init == "" {
 		init = detectInit(treeRoot)
 	}
+	release()
 	conf.Set(KeyInitKind, string(init))
 	if err := writeCreatingMarker(marker, confPath); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
@@ -363,38 +351,6 @@ func (s *Store) registerConf(ctid string, conf *vzconf.File) error {
 	return nil
 }
 
-// ensureLower unpacks an overlay lower directory once per cache content.
-func (s *Store) ensureLower(ctx context.Context, ctid, cache string) (string, error) {
-	sum, err := cacheDigest(cache)
-	if err != nil {
-		return "", fmt.Errorf("container %s: %w", ctid, err)
-	}
-	lower := s.overlayLower(sum)
-	if err := closeParent(lower); err != nil {
-		return "", fmt.Errorf("container %s: %w", ctid, err)
-	}
-	if _, err := os.Stat(lower); err == nil {
-		return sum, nil
-	}
-	dir := filepath.Dir(lower)
-	tmp, err := os.MkdirTemp(dir, debrisPrefix+ctid+"-")
-	if err != nil {
-		return "", err
-	}
-	defer saferoot.RemoveTree(tmp) // no-op after the rename
-	os.Chmod(tmp, 0o755)
-	if err := s.unpackCache(ctx, cache, tmp); err != nil {
-		return "", fmt.Errorf("container %s: overlay lower: %w", ctid, err)
-	}
-	if err := os.Rename(tmp, lower); err != nil {
-		if _, serr := os.Stat(lower); serr == nil {
-			return sum, nil // another create won the race with the same content
-		}
-		return "", fmt.Errorf("container %s: overlay lower %s: %w", ctid, lower, err)
-	}
-	return sum, nil
-}
-
 // removeDebris deletes what killed creates and destroys left: temporary
 // directories whose container lock is free (or held by us, for ctid), and
 // ctid's private area when it still carries the creating marker and has no
@@ -403,11 +359,13 @@ func (s *Store) removeDebris(ctid, private string) {
 	if _, err := os.Lstat(creatingMarker(private)); err == nil {
 		if s.interruptedCreate(ctid, private) {
 			s.log().Info("removing private area of an interrupted create", "ctid", ctid, "path", private)
-			saferoot.RemoveTree(private)
+			removeArea(private)
 		}
 		os.Remove(creatingMarker(private))
 	}
-	for _, dir := range []string{filepath.Dir(private), filepath.Join(s.G.Get("TEMPLATE"), "overlay")} {
+	tmpl := s.G.Get("TEMPLATE")
+	for _, dir := range []string{filepath.Dir(private), filepath.Join(tmpl, "overlay"),
+		filepath.Join(tmpl, "unpacked"), filepath.Join(filepath.Dir(private), ".vzkit-unpacked")} {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			rest, ok := strings.CutPrefix(e.Name(), debrisPrefix)
@@ -423,7 +381,7 @@ func (s *Store) removeDebris(ctid, private string) {
 				defer l.Unlock()
 			}
 			s.log().Info("removing leftover of an interrupted operation", "path", filepath.Join(dir, e.Name()))
-			saferoot.RemoveTree(filepath.Join(dir, e.Name()))
+			removeArea(filepath.Join(dir, e.Name()))
 		}
 	}
 }
@@ -454,7 +412,7 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 	trash := ""
 	if _, err := os.Lstat(c.Private); err == nil {
 		trash = filepath.Join(filepath.Dir(c.Private), debrisPrefix+ctid+"-destroyed")
-		saferoot.RemoveTree(trash)
+		removeArea(trash)
 		if err := os.Rename(c.Private, trash); err != nil {
 			return fmt.Errorf("container %s: %w", ctid, err)
 		}
@@ -463,7 +421,7 @@ func (s *Store) Destroy(ctx context.Context, ctid string) error {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
 	if trash != "" {
-		if err := saferoot.RemoveTree(trash); err != nil {
+		if err := removeArea(trash); err != nil {
 			return fmt.Errorf("container %s: remove private area: %w", ctid, err)
 		}
 	}

@@ -27,4 +27,9 @@ var (
 	ErrBadNameserver = errors.New("invalid DNS nameserver")
 	// ErrIPInUse is an address another container or the host already uses.
 	ErrIPInUse = errors.New("IP address already in use")
+	// ErrQuotaUnsupported is a disk quota the container's layout, its
+	// filesystem or this kernel cannot enforce (QUOTAUGIDLIMIT without
+	// the kernel's quota formats, an unlimited DISKSPACE for an image).
+	// start reports it and goes on; set returns it.
+	ErrQuotaUnsupported = errors.New("disk quota not supported here")
 )

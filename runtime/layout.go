@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,15 +14,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/runtime/idmap"
+	"github.com/vzkit/vzkit/runtime/resource"
+	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
-// Layout is how a private area holds a container's files.
+// Layout is how a private area holds a container's files: the VE_LAYOUT
+// value CTID.conf keeps. What each one does is a layout (below).
 type Layout string
 
 // Storage layouts of a private area.
 const (
 	LayoutPlain   Layout = "plain"   // the private area is the root tree (OpenVZ's simfs)
 	LayoutOverlay Layout = "overlay" // private area holds upper/ and work/ over a shared lower
+	LayoutImage   Layout = "image"   // private area holds an ext4 image file (OpenVZ's ploop)
 )
 
 // overlayLowerKey is the CTID.conf key naming the shared lower directory of
@@ -29,19 +34,57 @@ const (
 const overlayLowerKey = "VE_OVERLAY_LOWER"
 
 // ParseLayout reads a VE_LAYOUT or --layout value. OpenVZ's names are
-// accepted for what they mean: simfs is the plain layout. ploop (an image
-// file per container) is OpenVZ's image layout, which this vzkit does not
-// have yet: it is refused by name rather than silently made plain.
+// accepted for what they mean: simfs is the plain layout, ploop (an image
+// file per container) the image layout.
 func ParseLayout(v string) (Layout, error) {
 	switch v {
 	case "plain", "simfs":
 		return LayoutPlain, nil
 	case "overlay":
 		return LayoutOverlay, nil
-	case "ploop", "image":
-		return "", fmt.Errorf("%w: layout %q (an image file per container) is not available in this vzkit yet: use simfs (plain) or overlay", ErrBadParam, v)
+	case "image", "ploop":
+		return LayoutImage, nil
 	}
-	return "", fmt.Errorf("%w: layout %q: want plain (simfs) or overlay", ErrBadParam, v)
+	return "", fmt.Errorf("%w: layout %q: want plain (simfs), overlay or image (ploop)", ErrBadParam, v)
+}
+
+// layout is what a storage layout does with a private area. Removing one
+// needs no layout: removeArea tells a subvolume from a directory itself.
+type layout interface {
+	// populate makes the private area of a new container at n.path (a
+	// name that does not exist yet, renamed into place by create) from
+	// the cache, and sets in n.conf what it needs to find the files
+	// again. It returns where the new root tree can be read (to tell its
+	// init) and what releases that view.
+	populate(ctx context.Context, n *newArea) (tree string, release func(), err error)
+	// mount mounts the private area at VE_ROOT, nodev, idmapped by m
+	// when m is not nil; VE_ROOT exists and is not mounted.
+	mount(c *Container, m *idmap.Map) error
+	// setQuota enforces d on c (see applyDiskQuota); mounted tells
+	// whether VE_ROOT is mounted.
+	setQuota(ctx context.Context, c *Container, d resource.Disk, mounted bool) error
+	// usage measures c's disk use and the limits the layout enforces.
+	usage(c *Container, d resource.Disk, mounted bool) (DiskUsage, error)
+}
+
+// newArea is a private area being made by create.
+type newArea struct {
+	ctid  string
+	cache string // the template cache file
+	path  string // where to make it (does not exist yet)
+	conf  *vzconf.File
+	disk  resource.Disk
+}
+
+// layoutOf is the layout that handles l.
+func (s *Store) layoutOf(l Layout) layout {
+	switch l {
+	case LayoutOverlay:
+		return overlayLayout{s}
+	case LayoutImage:
+		return imageLayout{s}
+	}
+	return plainLayout{s}
 }
 
 // IsMounted reports whether the container's root is mounted at VE_ROOT.
@@ -56,8 +99,9 @@ func (s *Store) IsMounted(c *Container) (bool, error) {
 	return ok, nil
 }
 
-// mount mounts the private area at VE_ROOT (bind or overlayfs), nodev, and
-// idmapped for an unprivileged container. Mounting a mounted container is
+// mount mounts the private area at VE_ROOT (a bind, an overlayfs or the
+// image's ext4, as its layout does it), nodev, and idmapped for an
+// unprivileged container. Mounting a mounted container is
 // not an error.
 func (s *Store) mount(c *Container) error {
 	m, err := c.IDMap()
@@ -78,25 +122,12 @@ func (s *Store) mount(c *Container) error {
 	if err := os.MkdirAll(c.Root, 0o755); err != nil {
 		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
-	layout, err := c.Layout()
+	l, err := c.Layout()
 	if err != nil {
 		return err
 	}
-	switch layout {
-	case LayoutPlain:
-		if err := idmap.Bind(c.Private, c.Root, m); err != nil {
-			return fmt.Errorf("container %s: %w", c.ID, err)
-		}
-	case LayoutOverlay:
-		lower := s.overlayLower(c.Get(overlayLowerKey))
-		if _, err := os.Stat(lower); err != nil {
-			return fmt.Errorf("container %s: overlay lower: %w", c.ID, err)
-		}
-		if err := idmap.Overlay("vzkit-"+c.ID, lower, c.Private, c.Root, m); err != nil {
-			return fmt.Errorf("container %s: %w", c.ID, err)
-		}
-	default:
-		return fmt.Errorf("container %s: layout %q", c.ID, layout)
+	if err := s.layoutOf(l).mount(c, m); err != nil {
+		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
 	// Private propagation: mounts made inside the root (by start) must not
 	// leak to the host's mount table.

@@ -150,6 +150,18 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err != nil {
 		return err
 	}
+	// The disk quota is in place before the init runs (an image is
+	// resized offline, before it is mounted). A second-level quota the
+	// host cannot give is said, not a reason to stay down.
+	rc, err := s.Resources(c)
+	if err != nil {
+		return err
+	}
+	if err := s.applyDiskQuota(ctx, c, rc.Disk); errors.Is(err, ErrQuotaUnsupported) {
+		s.log().Warn("disk quota not applied", "ctid", ctid, "err", err)
+	} else if err != nil {
+		return err
+	}
 	if err := s.mount(c); err != nil {
 		return err
 	}
@@ -182,15 +194,8 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err := s.writeConfFiles(c); err != nil {
 		return err
 	}
-	rc, err := s.Resources(c)
-	if err != nil {
-		return err
-	}
 	res, err := s.sandboxResources(c, rc)
 	if err != nil {
-		return err
-	}
-	if err := s.applyDiskQuota(ctx, c, rc.Disk); err != nil {
 		return err
 	}
 	root, console, err := s.openGate(c, prof.idmap)

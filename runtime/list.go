@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/resource"
 )
 
@@ -48,9 +47,10 @@ type Entry struct {
 	// Err is why CTID.conf could not be loaded (wrapping ErrBadConfig);
 	// then only CTID, Status (StateError) and Running are set.
 	Err error `json:"-"`
-	// Disk is the private area's usage, measured only when asked for
+	// Disk is the container's disk usage and enforced limits
+	// (Store.DiskUsage), measured only when asked for
 	// (EntryOptions.DiskUsage) and nil when it could not be.
-	Disk *saferoot.Usage `json:"-"`
+	Disk *DiskUsage `json:"-"`
 	// UBC is the container's beancounter table (see Store.Beancounters),
 	// read only when asked for (EntryOptions.Beancounters); nil when it
 	// could not be.
@@ -59,8 +59,9 @@ type Entry struct {
 
 // EntryOptions choose what Entries measures.
 type EntryOptions struct {
-	// DiskUsage walks each private area (see saferoot.TreeUsage): costly
-	// on large trees, so only when a listing shows or sorts by it.
+	// DiskUsage measures each container's disk use (Store.DiskUsage:
+	// a walk of a private area's tree, costly on large trees), so only
+	// when a listing shows or sorts by it.
 	DiskUsage bool
 	// Beancounters reads each container's resource configuration and,
 	// for a running one, its cgroup counters.
@@ -125,7 +126,7 @@ func (s *Store) Entries(o EntryOptions) ([]Entry, error) {
 		if o.DiskUsage {
 			// The private area is the container's own (hostile) tree:
 			// measured by handles, never followed out of it.
-			u, err := saferoot.TreeUsage(c.Private)
+			u, err := s.DiskUsage(c)
 			if err != nil {
 				s.log().Warn("disk usage not measured", "ctid", c.ID, "err", err)
 			} else {

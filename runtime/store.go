@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
@@ -21,6 +22,8 @@ type Store struct {
 	G   *vzconf.Global
 	Net Network      // nil: containers get only a loopback interface
 	Log *slog.Logger // nil: slog.Default()
+
+	warned sync.Map // warnOnce's keys: what was already said
 }
 
 // NewStore returns the store of g's containers.

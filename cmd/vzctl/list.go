@@ -302,7 +302,7 @@ func (o object) MarshalJSON() ([]byte, error) {
 // vzlistValue is a value as vzlist 4's JSON has it: null for unset, [] for
 // an empty list, a beancounter as an object of its values ({"held": N,
 // "maxheld": ..., "barrier": ..., "limit": ..., "failcnt": ...}), a quota
-// as {"usage": N}.
+// as {"usage": N} (its limits as {"softlimit": N} and {"hardlimit": N}).
 func vzlistValue(f vzlist.Field, e *runtime.Entry) any {
 	v := f.Value(e)
 	switch f.Kind {
@@ -312,7 +312,14 @@ func vzlistValue(f vzlist.Field, e *runtime.Entry) any {
 		}
 	case vzlist.Quota:
 		if v != nil {
-			return map[string]any{"usage": v}
+			key := "usage"
+			switch {
+			case strings.HasSuffix(f.Name, ".s"):
+				key = "softlimit"
+			case strings.HasSuffix(f.Name, ".h"):
+				key = "hardlimit"
+			}
+			return map[string]any{key: v}
 		}
 	}
 	if f.List && v == nil {

@@ -143,8 +143,8 @@ func TestListVzlistForms(t *testing.T) {
 			t.Errorf("list -L lacks %q:\n%s", l, names)
 		}
 	}
-	if s := e.code(21, "list", "-o", "ctid,diskspace.s"); !strings.Contains(s, `field "diskspace.s": not available yet: vzkit does not apply disk quota limits`) {
-		t.Errorf("list -o diskspace.s: %q", s)
+	if s := e.code(21, "list", "-o", "ctid,cpulimit"); !strings.Contains(s, `field "cpulimit": not available yet`) {
+		t.Errorf("list -o cpulimit: %q", s)
 	}
 	// OpenVZ's 21 for a bad value, 20 for a bad command line.
 	for _, bad := range [][]string{

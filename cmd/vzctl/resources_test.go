@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // cgroupValue reads a file of ctid's cgroup, from whichever hierarchy of
@@ -240,4 +241,24 @@ func TestResourceValuesRefused(t *testing.T) {
 			t.Errorf("a refused value was saved: %s in\n%s", k, conf)
 		}
 	}
+}
+
+// A host whose /run is noexec (Debian's) still starts minimal-init
+// containers: the init vzctl copies under STATEDIR must be executable.
+func TestMinimalInitOnNoexecRun(t *testing.T) {
+	e := newEnv(t)
+	state := e.path("run/vzkit")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", e.path("run"), "tmpfs", unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(e.path("run"), unix.MNT_DETACH) })
+	e.ok("create", "101", "--ostemplate", "debian-12-minimal")
+	e.ok("start", "101")
+	if out := e.ok("exec", "101", "echo", "ok"); strings.TrimSpace(out) != "ok" {
+		t.Errorf("exec in a container started under a noexec /run: %q", out)
+	}
+	e.ok("stop", "101")
 }

@@ -80,16 +80,43 @@ func clone(src string, userns *os.File, attrs uint64) (*os.File, error) {
 		return nil, fmt.Errorf("clone mount of %s: %w", src, err)
 	}
 	f := os.NewFile(uintptr(fd), src)
+	if err := setattr(f, userns, attrs); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("set attributes of the mount of %s: %w", src, err)
+	}
+	return f, nil
+}
+
+// setattr sets attrs on the detached mount mnt, and the id mapping of
+// userns when it is not nil.
+func setattr(mnt *os.File, userns *os.File, attrs uint64) error {
 	attr := unix.MountAttr{Attr_set: attrs}
 	if userns != nil {
 		attr.Attr_set |= unix.MOUNT_ATTR_IDMAP
 		attr.Userns_fd = uint64(userns.Fd())
 	}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("set attributes of the mount of %s: %w", src, err)
+	return unix.MountSetattr(int(mnt.Fd()), "", unix.AT_EMPTY_PATH, &attr)
+}
+
+// Attach mounts mnt, a detached mount of a whole filesystem (from
+// fsmount(2): an image's ext4), at dst with nodev, idmapped by m when m
+// is not nil, as Bind does for a directory.
+func Attach(mnt *os.File, dst string, m *Map) error {
+	var userns *os.File
+	if m != nil {
+		var err error
+		if userns, err = UserNS(*m); err != nil {
+			return err
+		}
+		defer userns.Close()
 	}
-	return f, nil
+	if err := setattr(mnt, userns, unix.MOUNT_ATTR_NODEV); err != nil {
+		return fmt.Errorf("set attributes of the mount for %s: %w", dst, err)
+	}
+	if err := unix.MoveMount(int(mnt.Fd()), "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount at %s: %w", dst, err)
+	}
+	return nil
 }
 
 // Bind mounts the directory src at dst with nodev (a container's tree never

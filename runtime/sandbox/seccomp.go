@@ -8,6 +8,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/internal/btrfs"
 )
 
 // deniedSyscalls are refused with EPERM: the syscalls that Docker's and
@@ -55,6 +57,18 @@ func defaultSeccomp(allow []string, nestedUserNS bool) *configs.Seccomp {
 			continue
 		}
 		sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
+	}
+	// No btrfs subvolume may be made inside a container: each has a
+	// qgroup of its own, outside the container's DISKSPACE limit, and
+	// would let it fill the disk. ENOTTY is what a filesystem without
+	// subvolumes answers, so tools that try (systemd-tmpfiles' "v"
+	// lines) fall back to a directory. The request is compared on its low
+	// 32 bits, as the kernel reads it, so high bits set by the caller do
+	// not slip past.
+	enotty := uint(unix.ENOTTY)
+	for _, req := range btrfs.SubvolumeCreateIoctls() {
+		sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: "ioctl", Action: configs.Errno, ErrnoRet: &enotty,
+			Args: []*configs.Arg{{Index: 1, Value: 0xffffffff, ValueTwo: uint64(req), Op: configs.MaskEqualTo}}})
 	}
 	if !nestedUserNS {
 		newUser := func(index uint) []*configs.Arg {

@@ -68,7 +68,6 @@ const (
 )
 
 const (
-	noQuota = "vzkit does not apply disk quota limits"
 	noLimit = "vzkit does not apply CPU, I/O and memory limits"
 	noStat  = "vzkit does not measure it"
 )
@@ -155,25 +154,32 @@ func buildTable() []Field {
 	}
 	for _, q := range []struct {
 		name, header, help string
-		usage              func(u *runtime.Entry) any
+		of                 func(d *runtime.DiskUsage) runtime.QuotaUsage
 	}{
-		{"diskspace", "DSPACE", "disk space of the private area, KB", func(e *runtime.Entry) any {
-			if e.Disk == nil {
-				return nil
-			}
-			return e.Disk.KBlocks
-		}},
-		{"diskinodes", "DINODES", "inodes of the private area", func(e *runtime.Entry) any {
-			if e.Disk == nil {
-				return nil
-			}
-			return e.Disk.Inodes
-		}},
+		{"diskspace", "DSPACE", "disk space, KB", func(d *runtime.DiskUsage) runtime.QuotaUsage { return d.Space }},
+		{"diskinodes", "DINODES", "inodes", func(d *runtime.DiskUsage) runtime.QuotaUsage { return d.Inodes }},
 	} {
+		of := q.of
+		limit := func(lim func(u runtime.QuotaUsage) resource.Value) func(e *runtime.Entry) any {
+			return func(e *runtime.Entry) any {
+				if e.Disk == nil || lim(of(e.Disk)).IsUnlimited() {
+					return nil
+				}
+				return uint64(lim(of(e.Disk)))
+			}
+		}
 		t = append(t,
-			Field{Name: q.name, Header: q.header, Help: q.help + ", used", Kind: Quota, DiskUsage: true, value: q.usage},
-			Field{Name: q.name + ".s", Header: q.header + ".S", Help: q.help + ", soft limit", Kind: Quota, Unavailable: noQuota},
-			Field{Name: q.name + ".h", Header: q.header + ".H", Help: q.help + ", hard limit", Kind: Quota, Unavailable: noQuota},
+			Field{Name: q.name, Header: q.header, Help: q.help + ", used", Kind: Quota, DiskUsage: true,
+				value: func(e *runtime.Entry) any {
+					if e.Disk == nil {
+						return nil
+					}
+					return of(e.Disk).Used
+				}},
+			Field{Name: q.name + ".s", Header: q.header + ".S", Help: q.help + ", soft limit (shown where the hard one is enforced; not enforced itself)",
+				Kind: Quota, DiskUsage: true, value: limit(func(u runtime.QuotaUsage) resource.Value { return u.Soft })},
+			Field{Name: q.name + ".h", Header: q.header + ".H", Help: q.help + ", hard limit (empty where the layout enforces none)",
+				Kind: Quota, DiskUsage: true, value: limit(func(u runtime.QuotaUsage) resource.Value { return u.Hard })},
 		)
 	}
 	t = append(t,
@@ -190,7 +196,7 @@ func buildTable() []Field {
 			}
 			return *e.BootOrder
 		}},
-		Field{Name: "layout", Header: "LAYOUT", Help: "storage layout: plain or overlay", value: func(e *runtime.Entry) any { return str(e.Layout) }},
+		Field{Name: "layout", Header: "LAYOUT", Help: "storage layout: plain, overlay or image", value: func(e *runtime.Entry) any { return str(e.Layout) }},
 		Field{Name: "features", List: true, Header: "FEATURES", Help: "features (FEATURES, NAME:on|off)", value: func(e *runtime.Entry) any { return list(e.Features) }},
 		Field{Name: "vswap", Header: "VSWAP", Help: "whether memory is limited the vswap way", Unavailable: noLimit},
 		Field{Name: "disabled", Header: "DISABL", Help: "whether starting is disabled (DISABLED)", value: func(e *runtime.Entry) any { return e.Disabled }},

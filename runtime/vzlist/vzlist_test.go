@@ -37,7 +37,7 @@ func TestParseFields(t *testing.T) {
 		{in: "", err: ErrUnknownField, msg: "empty name"},
 		{in: "json", err: ErrUnknownField, msg: `unknown field "json"`}, // a format, never a field
 		{in: "numproc.m,physpages.l,kmemsize", want: []string{"numproc.m", "physpages.l", "kmemsize"}, headers: "NPROC.M PHYSP.L KMEMSIZE"},
-		{in: "diskspace.s", err: ErrUnavailable, msg: "disk quota limits"},
+		{in: "diskspace.s,diskinodes.h", want: []string{"diskspace.s", "diskinodes.h"}, headers: "DSPACE.S DINODES.H"},
 		{in: "cpulimit", err: ErrUnavailable, msg: "CPU"},
 		{in: "numproc.x", err: ErrUnknownField},
 	} {
@@ -101,7 +101,7 @@ func TestParseSort(t *testing.T) {
 		{"--ctid", "", false, ErrUnknownField},
 		{"nosuch", "", false, ErrUnknownField},
 		{"-numproc.f", "numproc.f", true, nil},
-		{"-diskspace.h", "", false, ErrUnavailable},
+		{"-cpulimit", "", false, ErrUnavailable},
 	} {
 		k, err := ParseSort(tc.in)
 		if tc.err != nil {
