@@ -262,7 +262,7 @@ func TestBeancounterValues(t *testing.T) {
 		field     string
 		run, stop any
 	}{
-		{"numproc", uint64(7), nil},
+		{"numproc", uint64(99), nil}, // the process count
 		{"numproc.m", uint64(40), nil},
 		{"numproc.b", uint64(100), uint64(100)},
 		{"numproc.l", uint64(120), uint64(120)},
