@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,7 +57,7 @@ func TestUbcForkBombContained(t *testing.T) {
 	e := newEnv(t)
 	e.ok("create", "101", "--ostemplate", "debian-12-minimal")
 	e.ok("start", "101")
-	e.ok("set", "101", "--numproc", "100")
+	e.ok("set", "101", "--numproc", "100", "--save")
 	_, dirs := e.running("101")
 
 	// 300 sleepers, three times the limit; the shell gives up at the
@@ -66,7 +67,7 @@ func TestUbcForkBombContained(t *testing.T) {
 	var code int
 	go func() {
 		defer close(done)
-		_, stderr, code = e.run("exec", "101", "sh", "-c", "for i in $(seq 300); do sleep 3 & done; wait")
+		_, stderr, code = e.run("exec", "101", "for i in $(seq 300); do sleep 3 & done; wait")
 	}()
 	select {
 	case <-done:
@@ -77,10 +78,9 @@ func TestUbcForkBombContained(t *testing.T) {
 		t.Errorf("300 forks under --numproc 100 all succeeded (stderr %q)", stderr)
 	}
 	// The host is fine: it forks as ever.
-	if err := os.WriteFile(filepath.Join(t.TempDir(), "x"), nil, 0o644); err != nil {
-		t.Fatal(err)
+	if out, err := exec.Command("sh", "-c", "for i in $(seq 200); do true & done; wait; echo host ok").CombinedOutput(); err != nil || string(out) != "host ok\n" {
+		t.Errorf("the host cannot fork after the bomb: %q %v", out, err)
 	}
-	var err string
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		o, s, c := e.run("exec", "101", "true")
 		if c == 0 {
@@ -89,10 +89,8 @@ func TestUbcForkBombContained(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("exec 101 true after the bomb: exit %d %s %s", c, o, s)
 		}
-		err = s
 		time.Sleep(500 * time.Millisecond)
 	}
-	_ = err
 
 	r := e.ubc("101")["101"]["numproc"]
 	if r.failcnt == 0 || r.maxheld > 100 || r.maxheld < 50 || r.barrier != 100 || r.limit != 100 {
@@ -145,8 +143,9 @@ func TestUbcOOMStaysInside(t *testing.T) {
 		}
 	}()
 
-	// The shell doubles a string until the memory cgroup is full.
-	_, stderr, code := e.run("exec", "101", "sh", "-c", "x=a; while true; do x=$x$x; done")
+	// The shell doubles a string until the memory cgroup is full (exec
+	// runs its words as one shell command line, as OpenVZ's does).
+	_, stderr, code := e.run("exec", "101", "x=a; while true; do x=$x$x; done")
 	time.Sleep(time.Second) // 102 keeps answering after the kill too
 	close(stop)
 	wg.Wait()
@@ -223,7 +222,7 @@ func TestUbcMatchesCgroup(t *testing.T) {
 	// Memory moves a little between two reads: within 10%.
 	near := func(a, b uint64) bool { return a*10 >= b*9 && b*10 >= a*9 }
 	pp := u["physpages"]
-	if !near(pp.held, num(usage)/4096) || pp.limit != 128<<20/4096 || pp.barrier != pp.limit {
+	if !near(pp.held, num(usage)/4096) || pp.limit != 128<<20/4096 || pp.barrier != 0 {
 		t.Errorf("physpages %+v: %s %d bytes, want held in pages and limit %d", pp, usage, num(usage), 128<<20/4096)
 	}
 	if has(peak) && !near(pp.maxheld, num(peak)/4096) {
@@ -243,9 +242,8 @@ func TestUbcMatchesCgroup(t *testing.T) {
 
 	// vzlist's fields: the same values; a stopped container has its
 	// barrier and limit, and "-" for what only a running one has.
-	got := e.ok("list", "-a", "-H", "-o", "ctid,numproc,numproc.b,numproc.l,physpages.l,swappages.l")
-	want := "101 " + strconv.FormatUint(np.held, 10) + " 40 50 32768 " + strconv.Itoa(unlimited) + "\n" +
-		"102 - 60 60 " + strconv.Itoa(unlimited) + " " + strconv.Itoa(unlimited) + "\n"
+	got := e.ok("list", "-a", "-H", "-o", "ctid,numproc.f,numproc.b,numproc.l")
+	want := "101 0 40 50\n102 - 60 60\n"
 	var norm []string
 	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
 		norm = append(norm, strings.Join(strings.Fields(l), " "))

@@ -156,6 +156,9 @@ func (c *Counters) readMemoryV1(dir string) error {
 	c.OOMKills = r.keyed("memory.oom_control")["oom_kill"]
 	// memory.memsw counts RAM and swap together, and only with swap
 	// accounting on (swapaccount=1).
+	// A hit of the RAM+swap limit is one of the memory limit too.
+	swfail, _ := r.num("memory.memsw.failcnt")
+	c.MemoryFail += swfail
 	if memsw, ok := r.num("memory.memsw.usage_in_bytes"); ok {
 		c.HasSwap = true
 		if memsw > c.Memory {

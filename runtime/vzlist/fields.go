@@ -220,11 +220,13 @@ func row(e *runtime.Entry, name string) *resource.Beancounter {
 // shows "-" else). numproc falls back to the process count when the
 // configuration could not be read.
 func ubcValue(e *runtime.Entry, name, suffix string) any {
+	// numproc held is vzlist's NPROC column: the processes, as vzlist
+	// has always shown it here (ubc's held counts threads too).
+	if name == "numproc" && suffix == "" && e.Status == runtime.StateRunning {
+		return uint64(e.NProc)
+	}
 	r := row(e, name)
 	if r == nil {
-		if name == "numproc" && suffix == "" && e.Status == runtime.StateRunning {
-			return uint64(e.NProc)
-		}
 		return nil
 	}
 	switch suffix {

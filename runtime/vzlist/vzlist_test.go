@@ -102,6 +102,7 @@ func TestParseSort(t *testing.T) {
 		{"nosuch", "", false, ErrUnknownField},
 		{"-numproc.f", "numproc.f", true, nil},
 		{"-diskspace.h", "diskspace.h", true, nil},
+		{"-cpulimit", "", false, ErrUnavailable},
 	} {
 		k, err := ParseSort(tc.in)
 		if tc.err != nil {
@@ -262,7 +263,7 @@ func TestBeancounterValues(t *testing.T) {
 		field     string
 		run, stop any
 	}{
-		{"numproc", uint64(7), nil},
+		{"numproc", uint64(99), nil}, // the process count
 		{"numproc.m", uint64(40), nil},
 		{"numproc.b", uint64(100), uint64(100)},
 		{"numproc.l", uint64(120), uint64(120)},
