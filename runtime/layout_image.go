@@ -50,8 +50,8 @@ func imagePath(private string) string { return filepath.Join(private, imageDir, 
 // down to whole blocks.
 func imageSize(d resource.Disk) (int64, error) {
 	if d.Space.Limit.IsUnlimited() {
-		return 0, fmt.Errorf("%w: the image layout makes a filesystem of DISKSPACE's hard limit, and DISKSPACE is unlimited: "+
-			"set it (e.g. DISKSPACE=\"10G:10G\" in CTID.conf or the sample, or set --diskspace)", ErrQuotaUnsupported)
+		return 0, fmt.Errorf("%w: %w: the image layout makes a filesystem of DISKSPACE's hard limit, and DISKSPACE is unlimited: "+
+			"set it (e.g. DISKSPACE=\"10G:10G\" in CTID.conf or the sample, or set --diskspace)", ErrBadParam, ErrQuotaUnsupported)
 	}
 	b := int64(d.SpaceBytes()) / imageBlock * imageBlock
 	if b < minImage {
