@@ -271,6 +271,10 @@ func (f Field) Beancounter(e *runtime.Entry) *UBC {
 	u := &UBC{Barrier: uint64(r.Barrier), Limit: uint64(r.Limit)}
 	if e.Status == runtime.StateRunning {
 		u.Held, u.MaxHeld, u.FailCnt = &r.Held, &r.MaxHeld, &r.FailCnt
+		if f.Name == "numproc" { // as the NPROC column: processes
+			n := uint64(e.NProc)
+			u.Held = &n
+		}
 	}
 	return u
 }

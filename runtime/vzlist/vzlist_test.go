@@ -283,7 +283,7 @@ func TestBeancounterValues(t *testing.T) {
 		}
 	}
 	f, _ := Lookup("numproc")
-	if u := f.Beancounter(&run); u == nil || *u.Held != 7 || *u.MaxHeld != 40 || u.Barrier != 100 || u.Limit != 120 || *u.FailCnt != 3 {
+	if u := f.Beancounter(&run); u == nil || *u.Held != 99 || *u.MaxHeld != 40 || u.Barrier != 100 || u.Limit != 120 || *u.FailCnt != 3 {
 		t.Errorf("Beancounter(running) = %+v", u)
 	}
 	if u := f.Beancounter(&stop); u == nil || u.Held != nil || u.FailCnt != nil || u.Limit != 120 {
