@@ -42,7 +42,7 @@ var UBCResources = []UBCResource{
 	{Name: "numproc", param: "NUMPROC",
 		Counter: "pids.current, pids.peak, pids.events max (forks refused)"},
 	{Name: "physpages", param: "PHYSPAGES",
-		Counter: "memory.usage_in_bytes, max_usage_in_bytes, failcnt (v1); memory.current, memory.peak, memory.events max (v2)"},
+		Counter: "memory.usage_in_bytes, max_usage_in_bytes, failcnt (v1); memory.current, memory.peak, memory.events max (v2); failcnt at least the OOM kills"},
 	{Name: "vmguarpages"},
 	{Name: "oomguarpages", Approximate: true,
 		Counter: "RAM+swap in use, as physpages+swappages; failcnt: processes killed by the OOM killer (v1 memory.oom_control, v2 memory.events oom_kill)"},
@@ -96,7 +96,9 @@ func countersOf(b *Beancounter, name string, n *sandbox.Counters) bool {
 	case "privvmpages", "physpages":
 		b.Held, b.MaxHeld = pages(n.Memory), pages(max(n.MemoryPeak, n.Memory))
 		if name == "physpages" {
-			b.FailCnt = n.MemoryFail
+			// An OOM kill is the limit hit too, and on some v1 kernels
+			// (6.18 here) it is the only trace: failcnt stays 0.
+			b.FailCnt = max(n.MemoryFail, n.OOMKills)
 		}
 		return n.HasMemory
 	case "shmpages":
