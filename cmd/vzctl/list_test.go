@@ -97,7 +97,7 @@ func TestListVzlistForms(t *testing.T) {
 	got := e.ok("list", "-j", "-o", "ctid,name,ip,status,numproc,onboot,ostemplate", "101", "1000")
 	// numproc is the whole beancounter, barrier and limit alone for a
 	// stopped container; maxheld is the cgroup's peak, whatever it was.
-	unl := "9223372036854775807"
+	unl := "4096" // NUMPROC of the basic sample the containers were made from
 	want := `[{"ctid":101,"name":"web","ip":["10.9.77.2","10.9.77.3"],"status":"running","numproc":{"held":` + np +
 		`,"maxheld":M,"barrier":` + unl + `,"limit":` + unl + `,"failcnt":0},"onboot":false,"ostemplate":"debian-12-minimal"},` +
 		`{"ctid":1000,"name":null,"ip":[],"status":"stopped","numproc":{"barrier":` + unl + `,"limit":` + unl + `},"onboot":false,"ostemplate":"debian-12-minimal"}]`
