@@ -29,5 +29,6 @@
 //
 // qemu uses KVM where the CPU has hardware virtualisation (vmx or svm in
 // /proc/cpuinfo) and /dev/kvm opens, else TCG; VZKIT_VM_ACCEL=tcg or kvm
-// forces one. Under TCG on two cores a boot to the script takes about 20 s.
+// forces one. Under TCG on two cores a boot to the script takes 20 s on an
+// idle machine, up to a minute on a loaded one.
 package vmtest

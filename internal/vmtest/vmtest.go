@@ -24,7 +24,7 @@ import (
 )
 
 // Options shape one run. The zero value is a 2 GiB, 2-CPU VM with the
-// loop, overlay and quota_v2 modules loaded and a 5-minute deadline.
+// loop, overlay and quota_v2 modules loaded and a 10-minute deadline.
 type Options struct {
 	// MemoryMiB is the VM's memory (default 2048).
 	MemoryMiB int
@@ -38,8 +38,9 @@ type Options struct {
 	// and quota_v2: what vzkit's layouts and quotas use). A script may
 	// modprobe more itself.
 	Modules []string
-	// Timeout bounds the whole run, boot included (default 5 minutes, or
-	// less when the test's own deadline is nearer).
+	// Timeout bounds the whole run, boot included (default 10 minutes, or
+	// less when the test's own deadline is nearer); a guard against a hung
+	// VM, not a speed check: a loaded 2-core TCG host takes minutes.
 	Timeout time.Duration
 }
 
@@ -84,7 +85,7 @@ func Run(t testing.TB, script string, opts Options) (*Result, error) {
 
 	timeout := opts.Timeout
 	if timeout == 0 {
-		timeout = 5 * time.Minute
+		timeout = 10 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -230,11 +231,14 @@ func qemuArgs(img *Image, disk string, accel string, opts Options) []string {
 	if accel == "kvm" {
 		cpu = "host"
 	}
+	// The root's writes go to a throw-away overlay (snapshot=on), so
+	// cache=unsafe loses nothing: it only spares the guest's flushes,
+	// which dpkg and vzctl create issue by the thousand.
 	return []string{
 		"-accel", accel, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
 		"-kernel", img.Kernel, "-initrd", img.Initrd, "-append", kernelArgs,
-		"-drive", "file=" + img.Root + ",if=virtio,format=raw,snapshot=on",
+		"-drive", "file=" + img.Root + ",if=virtio,format=raw,snapshot=on,cache=unsafe",
 		"-drive", "file=" + disk + ",if=virtio,format=raw,readonly=on",
 	}
 }
