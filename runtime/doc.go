@@ -19,10 +19,39 @@
 //     free uid range), fails on it.
 //   - One operation per container at a time: an flock on LOCKDIR/CTID.lck,
 //     taken without waiting (ErrLocked, OpenVZ's exit 9).
-//   - Layouts: "plain" keeps the root tree itself in the private area and
-//     bind-mounts it at VE_ROOT; "overlay" unpacks each cache once, read-only,
-//     into TEMPLATE/overlay/<sha256 of the cache> and keeps only upper/ and
-//     work/ in the private area, joined with overlayfs at VE_ROOT.
+//   - Layouts (one implementation each of the layout interface: populate
+//     at create, mount, setQuota, usage): "plain" keeps the root tree itself
+//     in the private area and bind-mounts it at VE_ROOT; "overlay" unpacks
+//     each cache once, read-only, into TEMPLATE/overlay/<sha256 of the
+//     cache> and keeps only upper/ and work/ in the private area, joined
+//     with overlayfs at VE_ROOT; "image" keeps an ext4 in a sparse file
+//     (VE_PRIVATE/root.hdd/root.hdd), attached at each mount to a loop
+//     device with autoclear and mounted from fsmount (idmapped like plain).
+//     Where the private areas are on btrfs, a plain or overlay private area
+//     is a subvolume, and plain create snapshots a read-only subvolume
+//     holding the cache unpacked once (TEMPLATE/unpacked/<sha256>, or
+//     .vzkit-unpacked beside the private areas when TEMPLATE is on another
+//     filesystem); elsewhere it reflinks that copy's files where the
+//     filesystem can (FICLONE), else unpacks. The copy is made by the very
+//     unpack that makes a private area, and a snapshot of it is the same
+//     tree to the last owner, mode and xattr. Private areas are removed
+//     by removeArea: a subvolume with its nested ones by id, a tree by
+//     saferoot's walk; nothing the container keeps inside is followed.
+//   - Disk quota (quota.go): applyDiskQuota, at start before the init and
+//     at set, enforces DISKSPACE's hard limit as a btrfs qgroup limit on
+//     referenced bytes (live; quota is turned on for the filesystem when
+//     off, with a warning) or as the image's size (grown offline at the
+//     next start, or online with CAP_SYS_RESOURCE; shrunk offline, never
+//     below what the files use; e2fsck/resize2fs run only once no loop
+//     device holds the image). Elsewhere, and for DISKINODES on btrfs,
+//     nothing is enforced and the log says why, from /proc/filesystems and
+//     the kernel's config (CONFIG_QFMT_V2, CONFIG_XFS_QUOTA). QUOTAUGIDLIMIT
+//     needs the image layout on a kernel with the quota formats (the ext4
+//     gets the quota feature and usrquota,grpquota); elsewhere it is
+//     ErrQuotaUnsupported, which start reports and set returns. Soft
+//     limits are shown, never enforced. A container's seccomp filter
+//     refuses btrfs subvolume creation (ENOTTY), so it cannot make a
+//     subvolume outside its qgroup.
 //   - Containers are unprivileged by default. Each gets a range of 65536
 //     host uids and gids of its own (LOCAL_UID/LOCAL_GID in CTID.conf,
 //     allocated from vz.conf's LOCAL_UID/LOCAL_GID, skipping other
@@ -68,7 +97,7 @@
 //     past the timeout is ErrBootTimeout. DISABLED="yes" refuses a start
 //     (ErrStartDisabled) unless StartOptions.Force.
 //   - OpenVZ's files are taken as they are: VE_LAYOUT simfs is the plain
-//     layout and ploop is refused by name (ParseLayout); an existing
+//     layout and ploop the image layout (ParseLayout); an existing
 //     CTID.conf without a private area is what create starts from, and
 //     VE_ROOT/VE_PRIVATE keep $VEID and take the root prefix (expand).
 //   - A real init (security.go) gets what it needs to boot and to power

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -57,6 +58,9 @@ func (s *Store) applyDiskQuota(ctx context.Context, c *Container, d resource.Dis
 	l, err := c.Layout()
 	if err != nil {
 		return err
+	}
+	if fi, err := os.Lstat(c.Private); err != nil || !fi.IsDir() {
+		return fmt.Errorf("container %s: %s: %w", c.ID, c.Private, ErrPrivateMissing)
 	}
 	mounted, err := s.IsMounted(c)
 	if err != nil {
@@ -137,9 +141,17 @@ func (s *Store) limitDirArea(ctid, path string, d resource.Disk) error {
 			ErrQuotaUnsupported, d.UGIDLimit, qfmtNote())
 	}
 	if !sub {
-		if !d.Space.Limit.IsUnlimited() || !d.Inodes.Limit.IsUnlimited() {
-			s.warnOnce(ctid+" notenforced", "DISKSPACE and DISKINODES are not enforced for this container",
-				"ctid", ctid, "private", path, "why", dirQuotaMissing(fd, path))
+		var keys []string
+		if !d.Space.Limit.IsUnlimited() {
+			keys = append(keys, "DISKSPACE")
+		}
+		if !d.Inodes.Limit.IsUnlimited() {
+			keys = append(keys, "DISKINODES")
+		}
+		if len(keys) > 0 {
+			// The parent, not path: create works under a temporary name.
+			s.warnOnce(ctid+" notenforced", strings.Join(keys, " and ")+" not enforced for this container",
+				"ctid", ctid, "private areas", filepath.Dir(path), "why", dirQuotaMissing(fd))
 		}
 		return ugid
 	}
@@ -236,9 +248,9 @@ func fsName(t int64) string {
 	return fmt.Sprintf("a filesystem of type %#x", t)
 }
 
-// dirQuotaMissing says why a directory-tree private area at path (fd)
-// gets no quota: its filesystem, and what this kernel has for it.
-func dirQuotaMissing(fd int, path string) string {
+// dirQuotaMissing says why a directory-tree private area (fd) gets no
+// quota: its filesystem, and what this kernel has for it.
+func dirQuotaMissing(fd int) string {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(fd, &st); err != nil {
 		return err.Error()

@@ -28,7 +28,7 @@ func completeTree(root *cobra.Command, a *app) {
 			case "config", "applyconfig":
 				return a.completeSamples
 			case "layout":
-				return cli.Values("plain", "simfs", "overlay")
+				return cli.Values("plain", "simfs", "overlay", "image", "ploop")
 			case "onboot", "disabled", "privileged":
 				return yesNo
 			case "init":

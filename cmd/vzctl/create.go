@@ -15,7 +15,7 @@ func newCreateCommand(a *app) *cobra.Command {
 	var o runtime.CreateOptions
 	var insecureRegistry bool
 	c := &cobra.Command{
-		Use:   "create CTID [--ostemplate NAME] [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|simfs|overlay] [--root PATH] [--private PATH] [--privileged] [--init KIND]",
+		Use:   "create CTID [--ostemplate NAME] [--config NAME] [--hostname H] [--ipadd A] [--name N] [--layout plain|simfs|overlay|image|ploop] [--root PATH] [--private PATH] [--privileged] [--init KIND]",
 		Short: "Create a container from a template cache",
 		Long: `Create container CTID from the template cache TEMPLATE/cache/NAME.tar.zst
 (.tar.gz and .tar.xz too; the compression is read from the file's magic
@@ -44,11 +44,24 @@ Create is all or nothing: the cache is unpacked next to the private area
 under a temporary name and CTID.conf is written last, so an interrupted
 create (Ctrl-C, SIGTERM, even kill -9) leaves no container behind.
 
---layout plain (OpenVZ's simfs) keeps the root tree in the private area;
-OpenVZ's ploop (an image file per container) is not available yet and is
-refused by name. --layout overlay
-unpacks each cache once, read-only, under TEMPLATE/overlay and keeps only
-the container's changes in its private area.
+--layout plain (OpenVZ's simfs) keeps the root tree in the private area.
+Where the private areas are on btrfs, the area is a subvolume whose qgroup
+limits it to DISKSPACE's hard limit, and create snapshots a read-only copy
+of the cache unpacked once (TEMPLATE/unpacked), which takes milliseconds;
+elsewhere it reflinks that copy's files where the filesystem can, else
+unpacks (FAST_PLAIN_CREATE="no" in vz.conf always unpacks). On another
+filesystem DISKSPACE is not enforced, and start says why.
+
+--layout overlay unpacks each cache once, read-only, under TEMPLATE/overlay
+and keeps only the container's changes in its private area (on btrfs a
+subvolume, limited to DISKSPACE: the changes, not the shared lower).
+
+--layout image (OpenVZ's ploop) makes an ext4 of DISKSPACE's hard limit
+(DISKINODES' inodes) in a sparse file, VE_PRIVATE/root.hdd/root.hdd, on a
+loop device at each mount: the container sees its own filesystem and its
+size in df. DISKSPACE must not be unlimited. A raised DISKSPACE grows the
+image at the next start (online where the host has CAP_SYS_RESOURCE); a
+lowered one shrinks it at the next start, never below what is used.
 
 Containers are unprivileged by default: the container's root is an
 unprivileged host uid (a range of 65536 host uids and gids of its own,
@@ -85,6 +98,7 @@ plain HTTP to it.`,
 		Example: `  vzctl create 101 --ostemplate debian-12-minimal --hostname web1 --ipadd 192.0.2.10
   vzctl create 102 --ostemplate debian-12-minimal --layout overlay --config vswap-256m
   vzctl create 103 --private '/srv/vz/private/$VEID' --root '/srv/vz/root/$VEID'
+  vzctl create 105 --layout image --config basic   # an ext4 of the sample's DISKSPACE (10G:11G: 11G)
   vzctl create 104      # from a CTID.conf already in CONFDIR (OSTEMPLATE inside)`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -125,7 +139,7 @@ plain HTTP to it.`,
 	f.StringArrayVar(&o.IPs, "ipadd", nil, "IP address, A or A/PREFIX (repeatable)")
 	f.StringVar(&o.Name, "name", "", "container name, usable in place of the CTID")
 	f.BoolVar(&insecureRegistry, "insecure-registry", false, "with oci://, allow plain HTTP to that registry")
-	f.StringVar(&o.Layout, "layout", "", "storage layout: plain (simfs) or overlay (default VE_LAYOUT of vz.conf)")
+	f.StringVar(&o.Layout, "layout", "", "storage layout: plain (simfs), overlay or image (ploop) (default VE_LAYOUT of vz.conf)")
 	f.StringVar(&o.Root, "root", "", "VE_ROOT, where the running container's root is mounted ($VEID: the CTID)")
 	f.StringVar(&o.Private, "private", "", "VE_PRIVATE, the container's private area ($VEID: the CTID)")
 	f.BoolVar(&o.Privileged, "privileged", false, "the container's root is the host's root (no user namespace): see above for the risk")

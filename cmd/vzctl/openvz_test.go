@@ -176,13 +176,22 @@ func TestStartStopForms(t *testing.T) {
 	e.ok("stop", "101")
 	e.code(21, "set", "101", "--disabled", "maybe", "--save")
 
-	// ploop is OpenVZ's image layout: refused by name, with the line.
-	e.code(21, "create", "102", "--ostemplate", "debian-12-minimal", "--layout", "ploop")
+	// ploop is OpenVZ's image layout: an ext4 image of the sample's
+	// DISKSPACE (basic: 10G:11G), sparse.
+	e.ok("create", "102", "--ostemplate", "debian-12-minimal", "--layout", "ploop")
+	if got := e.confValue("102", "VE_LAYOUT"); got != "image" {
+		t.Errorf("--layout ploop recorded as %q, want image", got)
+	}
+	if fi, err := os.Stat(e.path("var/lib/vzkit/private/102/root.hdd/root.hdd")); err != nil || fi.Size() != 11<<30 {
+		t.Errorf("image of 102: %v", err)
+	}
+	e.ok("destroy", "102")
+	// A CTID.conf saying ploop without a DISKSPACE: refused, naming it.
 	if err := os.WriteFile(e.path("etc/vzkit/conf/103.conf"), []byte("OSTEMPLATE=\"debian-12-minimal\"\nVE_LAYOUT=\"ploop\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s := e.code(21, "create", "103"); !strings.Contains(s, "103.conf:2: VE_LAYOUT") || !strings.Contains(s, "ploop") {
-		t.Errorf("create from a CTID.conf with VE_LAYOUT=ploop: %s", s)
+	if s := e.code(21, "create", "103"); !strings.Contains(s, "DISKSPACE is unlimited") {
+		t.Errorf("create from a CTID.conf with VE_LAYOUT=ploop and no DISKSPACE: %s", s)
 	}
 	if _, err := os.Stat(e.path("etc/vzkit/conf/103.conf")); err != nil {
 		t.Errorf("a refused create removed the admin's CTID.conf: %v", err)

@@ -29,7 +29,7 @@ var ContainerKeys = []Key{
 	{Name: "ORIGIN_SAMPLE", Help: "the sample configuration (ve-NAME.conf-sample) create started from"},
 	{Name: "VE_ROOT", Help: "where the running container's root is mounted; $VEID stands for the CTID"},
 	{Name: "VE_PRIVATE", Help: "the container's private area (its files); $VEID stands for the CTID"},
-	{Name: "VE_LAYOUT", Help: "plain (OpenVZ's simfs: the private area is the root tree) or overlay (a shared read-only lower with the container's changes in its private area); ploop is refused until the image layout exists"},
+	{Name: "VE_LAYOUT", Help: "plain (OpenVZ's simfs: the private area is the root tree, a btrfs subvolume where the private areas are on btrfs), overlay (a shared read-only lower with the container's changes in its private area) or image (OpenVZ's ploop: an ext4 in VE_PRIVATE/root.hdd/root.hdd, sized by DISKSPACE)"},
 	{Name: "VE_OVERLAY_LOWER", Help: "overlay layout: the SHA-256 of the cache whose unpacked tree is the lower directory"},
 	{Name: "NAME", Help: "a name usable in place of the CTID"},
 	{Name: "DESCRIPTION", Help: "free text, shown by vzlist -o description"},
