@@ -81,7 +81,8 @@ func TestManPages(t *testing.T) {
 			t.Errorf("vz.conf.5 lacks %s", k.Name)
 		}
 	}
-	if !strings.Contains(vz, "STOP_TIMEOUT: seconds to wait") || !strings.Contains(vz, "default: 60") {
+	vzFlat := strings.Join(strings.Fields(vz), " ") // nroff justifies lines
+	if !strings.Contains(vzFlat, "STOP_TIMEOUT: seconds to wait") || !strings.Contains(vzFlat, "default: 60") {
 		t.Errorf("vz.conf.5 STOP_TIMEOUT entry:\n%s", vz)
 	}
 }
