@@ -41,3 +41,49 @@ host_mirror() {
 }
 
 build_bins() { [ -n "${NOBUILD:-}" ] || make -C "$REPO" build >/dev/null; }
+
+# install_cache WORK puts debian-12-minimal into $VZKIT_ROOT's cache
+# directory: a copy of $CACHE (and its .json) when set, else a vzpkg build
+# (its log in WORK/build.log, shown on failure).
+install_cache() {
+	cachedir="$VZKIT_ROOT/var/lib/vzkit/template/cache"
+	mkdir -p "$cachedir"
+	if [ -n "${CACHE:-}" ]; then
+		cp "$CACHE" "$cachedir/debian-12-minimal.tar.zst"
+		cp "${CACHE%.tar.zst}.json" "$cachedir/debian-12-minimal.json"
+	else
+		"$BIN/vzpkg" build debian-12-minimal >"$1/build.log" 2>&1 || { cat "$1/build.log"; exit 1; }
+	fi
+}
+
+# init_pid CTID prints the host PID of the running container's init (from
+# vzctl status -o json).
+init_pid() {
+	"$BIN/vzctl" status "$1" -o json | sed -n 's/.*"init_pid": *\([0-9]*\).*/\1/p' | grep -v '^0$' | grep .
+}
+
+# ct_cgroup CTID CONTROLLER prints the host directory of the container's own
+# cgroup for CONTROLLER (cpuacct, memory, ...) on cgroup v1, or of its v2
+# cgroup when CONTROLLER is "" or has no v1 hierarchy. Found from its init's
+# /proc/PID/cgroup, cut at "vzkit-CTID" (a systemd init moves itself into
+# init.scope below it). Fails when the container does not run.
+ct_cgroup() {
+	pid=$(init_pid "$1") || { echo "container $1 does not run" >&2; return 1; }
+	awk -F: -v want="$2" -v ct="vzkit-$1" '
+		function cut(p,   i) { i = index(p "/", ct "/"); return i ? substr(p, 1, i + length(ct) - 1) : "" }
+		FILENAME == "/proc/mounts" {
+			if ($0 ~ /^[^ ]+ [^ ]+ cgroup2 /) { split($0, m, " "); if (v2mnt == "" || m[2] ~ /unified$/) v2mnt = m[2] }
+			else if (want != "" && $0 ~ /^[^ ]+ [^ ]+ cgroup /) {
+				split($0, m, " "); n = split(m[4], o, ",")
+				for (i = 1; i <= n; i++) if (o[i] == want) v1mnt = m[2]
+			}
+			next
+		}
+		$2 == "" { v2 = cut($3); next }
+		want != "" { n = split($2, c, ","); for (i = 1; i <= n; i++) if (c[i] == want) v1 = cut($3) }
+		END {
+			if (v1 != "" && v1mnt != "") print v1mnt v1
+			else if (v2 != "" && v2mnt != "") print v2mnt v2
+			else exit 1
+		}' /proc/mounts "/proc/$pid/cgroup"
+}

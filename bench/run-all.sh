@@ -12,4 +12,6 @@ go test -tags seccomp -run '^$' -bench 'BenchmarkParsePackages|BenchmarkSolveMin
 echo "== build vs mmdebstrap"; bench/build-vs-mmdebstrap.sh "${RUNS_BUILD:-3}"
 echo "== start vs runc"; bench/start-vs-runc.sh "${RUNS_START:-20}"
 echo "== create vs tar"; bench/create-vs-tar.sh "${RUNS_CREATE:-5}"
+echo "== cpu fairness"; bench/cpu-fair.sh "${CPU_SECONDS:-20}"
+echo "== density"; bench/density.sh "${DENSITY_COUNT:-1000}" "${DENSITY_GIB:-16}" "${DENSITY_SECONDS:-0}"
 echo "== plain create on btrfs"; bench/create-plain.sh "${RUNS_CREATE:-5}"

@@ -145,6 +145,20 @@
 //     resolv.conf without its loopback resolvers, read at each start and set.
 //   - The host's routing sysctls (forwarding, proxy ARP) are changed only
 //     when a container with an address is attached (start, set --ipadd).
+//   - Resources (resources.go, package runtime/resource): Resources parses
+//     a container's parameters once (vz.conf, ORIGIN_SAMPLE's sample,
+//     CTID.conf); start and a live set map that one value onto the
+//     sandbox with the same function, so the two cannot differ. set
+//     writes each changed value in its canonical form and refuses what the
+//     host cannot hold (CPULIMIT beyond its CPUs) naming the range; a
+//     one-off sandbox (runscript on a stopped container) is held alike.
+//   - Beancounters (beancounters.go): OpenVZ's table, barrier and limit
+//     from that same typed configuration, held/maxheld/failcnt from the
+//     sandbox's cgroup counters (sandbox.Counters, v1 or v2 files found
+//     from libcontainer's recorded cgroup paths); resource.UBCResources
+//     says which rows are counted, approximated or held 0. vzctl ubc and
+//     vzlist's beancounter fields (Entries with Beancounters) read the same.
+//     The disk quota goes to the layout (applyDiskQuota).
 //   - runscript on a stopped container, like set --userpasswd there, runs
 //     in a one-off sandbox (oneOff) on the mounted root: the container's
 //     namespaces and privileges, no init, loopback only, under its lock.

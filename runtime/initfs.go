@@ -58,6 +58,9 @@ func (s *Store) initFS(ctx context.Context) (dir string, argv []string, err erro
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return "", nil, fmt.Errorf("minimal init: %w", err)
 	}
+	if err := ensureExec(base); err != nil {
+		return "", nil, fmt.Errorf("minimal init: %w", err)
+	}
 	tmp, err := os.MkdirTemp(base, ".tmp-")
 	if err != nil {
 		return "", nil, fmt.Errorf("minimal init: %w", err)
@@ -208,4 +211,22 @@ func reap() bool {
 			return true
 		}
 	}
+}
+
+// ensureExec makes dir a place binaries run from. STATEDIR is under /run,
+// which Debian (its initramfs, then systemd) mounts noexec, and a bind
+// mount keeps its source's noexec: the minimal init copied there could
+// not start. A tmpfs of its own on dir is exec whatever its parent is.
+func ensureExec(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if st.Flags&unix.ST_NOEXEC == 0 {
+		return nil
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=256m"); err != nil {
+		return fmt.Errorf("%s is on a noexec file system, and mounting an exec tmpfs there failed: %w", dir, err)
+	}
+	return nil
 }

@@ -225,7 +225,7 @@ func TestContainerDisk(t *testing.T) {
 		t.Errorf("unset: %+v, %v", d, err)
 	}
 	c.Conf = mustParse(t, "\nDISKSPACE=\"lots\"\n")
-	if _, err := c.Disk(); !errors.Is(err, ErrBadParam) || !strings.Contains(err.Error(), "101.conf:2: DISKSPACE") {
+	if _, err := c.Disk(); !errors.Is(err, ErrBadParam) || !strings.Contains(err.Error(), c.Conf.Name+":2: DISKSPACE") {
 		t.Errorf("bad DISKSPACE: %v", err)
 	}
 }

@@ -153,11 +153,11 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	// The disk quota is in place before the init runs (an image is
 	// resized offline, before it is mounted). A second-level quota the
 	// host cannot give is said, not a reason to stay down.
-	disk, err := c.Disk()
+	rc, err := s.Resources(c)
 	if err != nil {
 		return err
 	}
-	if err := s.applyDiskQuota(ctx, c, disk); errors.Is(err, ErrQuotaUnsupported) {
+	if err := s.applyDiskQuota(ctx, c, rc.Disk); errors.Is(err, ErrQuotaUnsupported) {
 		s.log().Warn("disk quota not applied", "ctid", ctid, "err", err)
 	} else if err != nil {
 		return err
@@ -194,6 +194,10 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err := s.writeConfFiles(c); err != nil {
 		return err
 	}
+	res, err := s.sandboxResources(c, rc)
+	if err != nil {
+		return err
+	}
 	root, console, err := s.openGate(c, prof.idmap)
 	if err != nil {
 		return err
@@ -204,6 +208,7 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 		StateDir:   s.sandboxDir(),
 		Hostname:   hostnameOf(c),
 		CgroupPath: s.cgroupPath(ctid),
+		Resources:  res,
 	}
 	prof.apply(&cfg)
 	var argv []string
@@ -295,6 +300,15 @@ func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func
 	if err != nil {
 		return err
 	}
+	// A script in a stopped container is held as the container would be.
+	rc, err := s.Resources(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.sandboxResources(c, rc)
+	if err != nil {
+		return err
+	}
 	root, _, err := s.openGate(c, prof.idmap)
 	if err != nil {
 		return err
@@ -303,6 +317,7 @@ func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func
 	cfg := sandbox.Config{
 		ID: sandboxID(c.ID) + "-" + suffix, Root: root, StateDir: s.sandboxDir(),
 		Hostname: hostnameOf(c), CgroupPath: s.cgroupPath(c.ID) + "-" + suffix,
+		Resources: res,
 	}
 	prof.apply(&cfg)
 	return fn(func(p sandbox.Process) (int, error) { return sandbox.Run(ctx, cfg, p) })

@@ -3,6 +3,8 @@ package runtime
 import (
 	"strconv"
 	"strings"
+
+	"github.com/vzkit/vzkit/runtime/resource"
 )
 
 // State is a container's state as a listing shows it.
@@ -49,6 +51,10 @@ type Entry struct {
 	// (Store.DiskUsage), measured only when asked for
 	// (EntryOptions.DiskUsage) and nil when it could not be.
 	Disk *DiskUsage `json:"-"`
+	// UBC is the container's beancounter table (see Store.Beancounters),
+	// read only when asked for (EntryOptions.Beancounters); nil when it
+	// could not be.
+	UBC []resource.Beancounter `json:"-"`
 }
 
 // EntryOptions choose what Entries measures.
@@ -57,6 +63,9 @@ type EntryOptions struct {
 	// a walk of a private area's tree, costly on large trees), so only
 	// when a listing shows or sorts by it.
 	DiskUsage bool
+	// Beancounters reads each container's resource configuration and,
+	// for a running one, its cgroup counters.
+	Beancounters bool
 }
 
 // Entries lists every registered container in CTID order, stopped ones
@@ -106,6 +115,13 @@ func (s *Store) Entries(o EntryOptions) ([]Entry, error) {
 			e.Status = StateRunning
 		case st.Mounted:
 			e.Status = StateMounted
+		}
+		if o.Beancounters {
+			ubc, _, err := s.Beancounters(c)
+			if err != nil {
+				s.log().Warn("beancounters not read", "ctid", c.ID, "err", err)
+			}
+			e.UBC = ubc
 		}
 		if o.DiskUsage {
 			// The private area is the container's own (hostile) tree:

@@ -34,37 +34,16 @@ import (
 // Soft limits (the barriers) are shown, never enforced: neither qgroups
 // nor a filesystem's size have a grace period.
 
-// Disk is the container's disk quota from CTID.conf: DISKSPACE (1K
-// blocks) and DISKINODES, unlimited when unset, and QUOTAUGIDLIMIT, 0
-// (no second-level quota) when unset.
+// Disk is the container's disk quota as its CTID.conf says: DISKSPACE
+// (1K blocks) and DISKINODES, unlimited when unset, and QUOTAUGIDLIMIT,
+// 0 (no second-level quota) when unset; parsed by package resource, as
+// every resource parameter is.
 func (c *Container) Disk() (resource.Disk, error) {
-	d := resource.Disk{Space: resource.UnlimitedPair, Inodes: resource.UnlimitedPair}
-	bad := func(key, v string, err error) error {
-		return fmt.Errorf("%w: %s:%d: %s=%q: %v", ErrBadParam, c.ConfPath, c.Conf.Line(key), key, v, err)
+	rc, err := resource.Parse(fileLayer(c.Conf))
+	if err != nil {
+		return resource.Disk{}, fmt.Errorf("%w: %v", ErrBadParam, err)
 	}
-	for _, p := range []struct {
-		key  string
-		unit resource.Unit
-		into *resource.Pair
-	}{{"DISKSPACE", resource.KBlocks, &d.Space}, {"DISKINODES", resource.Count, &d.Inodes}} {
-		v := c.Get(p.key)
-		if v == "" {
-			continue
-		}
-		pair, err := resource.ParsePair(v, p.unit)
-		if err != nil {
-			return d, bad(p.key, v, err)
-		}
-		*p.into = pair
-	}
-	if v := c.Get("QUOTAUGIDLIMIT"); v != "" {
-		n, err := resource.ParseValue(v, resource.Count)
-		if err != nil {
-			return d, bad("QUOTAUGIDLIMIT", v, err)
-		}
-		d.UGIDLimit = uint64(n)
-	}
-	return d, nil
+	return rc.Disk, nil
 }
 
 // applyDiskQuota enforces d on container c through its layout: at start

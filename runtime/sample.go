@@ -1,34 +1,52 @@
 package runtime
 
 import (
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
-//go:embed samples/ve-basic.conf-sample
-var basicSample []byte
+// samples are the sample configurations vzkit ships: its "basic" and the
+// vswap ones in the shape of OpenVZ's.
+//
+//go:embed samples/*.conf-sample
+var samples embed.FS
 
 // SamplePath is CONFDIR/ve-NAME.conf-sample.
 func (s *Store) SamplePath(name string) string {
 	return filepath.Join(s.G.Get("CONFDIR"), "ve-"+name+".conf-sample")
 }
 
-// EnsureSamples writes the shipped "basic" sample when it is missing; an
-// existing one is the admin's and is left alone.
+// EnsureSamples writes the shipped samples that are missing; an existing
+// one is the admin's and is left alone.
 func (s *Store) EnsureSamples() error {
-	path := s.SamplePath("basic")
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("sample config %s: %w", path, err)
+	ents, err := samples.ReadDir("samples")
+	if err != nil {
+		return err
 	}
-	return vzconf.WriteFileAtomic(path, basicSample, 0o644)
+	for _, e := range ents {
+		name := strings.TrimSuffix(strings.TrimPrefix(e.Name(), "ve-"), ".conf-sample")
+		path := s.SamplePath(name)
+		if _, err := os.Stat(path); err == nil {
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sample config %s: %w", path, err)
+		}
+		b, err := samples.ReadFile("samples/" + e.Name())
+		if err != nil {
+			return err
+		}
+		if err := vzconf.WriteFileAtomic(path, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sampleName is the sample create uses for --config name.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/distros"
+	"github.com/vzkit/vzkit/runtime/resource"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
@@ -31,23 +33,18 @@ type SetOptions struct {
 	Init         string   // systemd, sysvinit or minimal
 	Capabilities []string // "NAME:on" / "NAME:off", merged into CAPABILITY
 	Features     []string // "NAME:on" / "NAME:off", merged into FEATURES
-	// Params are further CTID.conf keys, such as the resource parameters
-	// (PHYSPAGES, CPUUNITS, ...), checked by the Param registry.
-	Params map[string]string
-	Save   bool // write CTID.conf; without it only a running container changes
+	// Resources are resource parameters (PHYSPAGES, NUMPROC, CPUUNITS,
+	// DISKSPACE, ...) in OpenVZ's syntax, applied live to a running
+	// container and saved with Save.
+	Resources []ResourceChange
+	// ApplyConfig copies the resource parameters of the sample
+	// ve-NAME.conf-sample (OpenVZ's --applyconfig).
+	ApplyConfig string
+	// ResetUB applies the saved resource configuration to the running
+	// container again (OpenVZ's --reset_ub).
+	ResetUB bool
+	Save    bool // write CTID.conf; without it only a running container changes
 }
-
-// Param describes a CTID.conf key that `set` accepts through Params. Check
-// validates a value; Apply, when set, changes a running container live.
-type Param struct {
-	Check func(value string) error
-	Apply func(ctx context.Context, sb *sandbox.Sandbox, c *Container) error
-}
-
-// Params are the keys accepted in SetOptions.Params. The resource
-// parameters register here (with Check and Apply) as they gain cgroup
-// mappings; a key without Apply is saved and takes effect at next start.
-var Params = map[string]Param{}
 
 // Set changes a container's settings: saved to CTID.conf with Save, and
 // applied inside it when it runs (hostname and /etc files from the host,
@@ -203,17 +200,52 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 			return fmt.Errorf("%w: --userpasswd: want USER:PASSWORD", ErrBadParam)
 		}
 	}
-	for k, v := range o.Params {
-		p, ok := Params[k]
-		if !ok {
-			return fmt.Errorf("%w: parameter %s is not supported", ErrBadParam, k)
+	return s.changeResources(c, o)
+}
+
+// changeResources validates o's resource changes and applies them to
+// c.Conf: --applyconfig's sample first, then each parameter, written in
+// the canonical form (pages, 1K blocks, "unlimited"). The whole result
+// must parse and fit this host (CPULIMIT within its CPUs, ...).
+func (s *Store) changeResources(c *Container, o *SetOptions) error {
+	if o.ApplyConfig == "" && len(o.Resources) == 0 {
+		return nil
+	}
+	if o.ApplyConfig != "" {
+		f, err := s.LoadSample(o.ApplyConfig)
+		if err != nil {
+			return fmt.Errorf("%w: --applyconfig: %v", ErrBadParam, err)
 		}
-		if p.Check != nil {
-			if err := p.Check(v); err != nil {
-				return fmt.Errorf("%w: %s=%q: %v", ErrBadParam, k, v, err)
+		for _, p := range resource.Params {
+			if v, ok := f.Get(p.Key); ok {
+				var rc resource.Config
+				if err := rc.Set(p.Key, v); err != nil {
+					return fmt.Errorf("%w: --applyconfig %s: %s:%d: %v", ErrBadParam, o.ApplyConfig, f.Name, f.Line(p.Key), err)
+				}
+				c.Conf.Set(p.Key, rc.Get(p))
 			}
 		}
-		c.Conf.Set(k, v)
+	}
+	rc, err := s.Resources(c)
+	if err != nil {
+		return err
+	}
+	for _, ch := range o.Resources {
+		if err := rc.SetFlag(ch.Param.Key, ch.Value); err != nil {
+			flag := cmp.Or(ch.Flag, ch.Param.Flag)
+			return fmt.Errorf("%w: --%s: %v", ErrBadParam, flag, err)
+		}
+		c.Conf.Set(ch.Param.Key, rc.Get(ch.Param))
+	}
+	hostBound := o.ApplyConfig != ""
+	for _, ch := range o.Resources {
+		hostBound = hostBound || ch.Param.Key == "CPULIMIT" || ch.Param.Key == "CPUS" || ch.Param.Key == "CPUMASK"
+	}
+	if !hostBound {
+		return nil
+	}
+	if err := rc.Validate(s.host(c)); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadParam, err)
 	}
 	return nil
 }
@@ -327,10 +359,21 @@ func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox
 			return fmt.Errorf("container %s: network: %w", c.ID, err)
 		}
 	}
-	for k := range o.Params {
-		if p := Params[k]; p.Apply != nil {
-			if err := p.Apply(ctx, sb, c); err != nil {
-				return fmt.Errorf("container %s: apply %s: %w", c.ID, k, err)
+	if o.ApplyConfig != "" || len(o.Resources) > 0 || o.ResetUB {
+		rc, err := s.Resources(c)
+		if err != nil {
+			return err
+		}
+		disk := o.ApplyConfig != "" || o.ResetUB
+		for _, ch := range o.Resources {
+			disk = disk || ch.Param.Key == "DISKSPACE" || ch.Param.Key == "DISKINODES" || ch.Param.Key == "QUOTAUGIDLIMIT"
+		}
+		if err := s.applyResources(ctx, c, sb, rc, disk); err != nil {
+			return err
+		}
+		for _, ch := range o.Resources {
+			if !ch.Param.Live {
+				s.log().Warn(ch.Param.Key+" takes effect at the next start of a running container", "ctid", c.ID)
 			}
 		}
 	}

@@ -42,7 +42,7 @@ func TestCompletion(t *testing.T) {
 		{args: []string{"clone", "101", ""}, want: nil}, // a new CTID
 		{args: []string{"create", ""}, want: nil},
 		{args: []string{"create", "103", "--ostemplate", ""}, want: []string{"debian-12-minimal"}},
-		{args: []string{"create", "103", "--config", ""}, want: []string{"basic", "vswap-256m"}},
+		{args: []string{"create", "103", "--config", ""}, want: []string{"basic", "vswap-1g", "vswap-256m", "vswap-2g", "vswap-512m"}},
 		{args: []string{"create", "103", "--layout", ""}, want: []string{"plain", "simfs", "overlay", "image", "ploop"}},
 		{args: []string{"set", "101", "--onboot", ""}, want: []string{"yes", "no"}},
 		{args: []string{"set", "101", "--init", ""}, want: []string{"systemd", "sysvinit", "minimal"}},

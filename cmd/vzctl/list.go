@@ -33,17 +33,21 @@ unset values come first, numbers and addresses in their order), -L lists
 the field names. The fields are vzlist's: ctid (veid), name, smart_name,
 hostname, ip, status, numproc, ostemplate, onboot, bootorder, layout,
 description, nameserver, searchdomain, features, origin_sample, private,
-root, and diskspace and diskinodes (the private area's usage in KB and
-inodes, measured only when asked for). The beancounter fields (physpages,
-kmemsize, ..., with .m .b .l .f), quota limits (diskspace.s, .h) and CPU
-limits are vzlist names that vzkit cannot fill yet: they are refused, never
-shown with invented values. Unset values print as "-"; a list (ip,
+root, diskspace and diskinodes (the private area's usage in KB and
+inodes, measured only when asked for), and the beancounters (numproc,
+physpages, kmemsize, swappages, ..., each with .m maxheld, .b barrier, .l
+limit, .f failcnt: what "vzctl ubc" shows, from the same cgroup counters;
+held, maxheld and failcnt only for a running container, barrier and limit
+from the configuration for every one). Quota limits (diskspace.s, .h) and
+CPU limits are vzlist names that vzkit cannot fill yet: they are refused,
+never shown with invented values. Unset values print as "-"; a list (ip,
 nameserver, ...) that is not the last column shows its first word, so that
 every column stays one word, unless -t.
 
 -j prints vzlist 4's JSON: an array of objects keyed by field name, every
 field or those of -o, ctid a number, unset values null, numproc as
-{"held": N} and diskspace as {"usage": KB}. -o json prints vzkit's own
+{"held": N, "maxheld": N, "barrier": N, "limit": N, "failcnt": N}
+(barrier and limit alone for a stopped one) and diskspace as {"usage": KB}. -o json prints vzkit's own
 record of each container instead (ctid a string, every field that needs no
 disk walk).
 
@@ -132,9 +136,10 @@ func newListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := runtime.EntryOptions{DiskUsage: vzlist.NeedDiskUsage(fields...)}
-			if key != nil && key.Field.DiskUsage {
-				opts.DiskUsage = true
+			opts := runtime.EntryOptions{DiskUsage: vzlist.NeedDiskUsage(fields...), Beancounters: vzlist.NeedBeancounters(fields...)}
+			if key != nil {
+				opts.DiskUsage = opts.DiskUsage || key.Field.DiskUsage
+				opts.Beancounters = opts.Beancounters || vzlist.NeedBeancounters(key.Field)
 			}
 			all, err := st.Entries(opts)
 			if err != nil {
@@ -295,14 +300,15 @@ func (o object) MarshalJSON() ([]byte, error) {
 }
 
 // vzlistValue is a value as vzlist 4's JSON has it: null for unset, [] for
-// an empty list, a beancounter as an object of its values ({"held": N},
-// the one vzkit has), a quota as {"usage": N} (its limits as
-// {"softlimit": N} and {"hardlimit": N}).
-func vzlistValue(f vzlist.Field, v any) any {
+// an empty list, a beancounter as an object of its values ({"held": N,
+// "maxheld": ..., "barrier": ..., "limit": ..., "failcnt": ...}), a quota
+// as {"usage": N} (its limits as {"softlimit": N} and {"hardlimit": N}).
+func vzlistValue(f vzlist.Field, e *runtime.Entry) any {
+	v := f.Value(e)
 	switch f.Kind {
 	case vzlist.Beancounter:
-		if v != nil {
-			return map[string]any{"held": v}
+		if u := f.Beancounter(e); u != nil {
+			return u
 		}
 	case vzlist.Quota:
 		if v != nil {
@@ -328,7 +334,7 @@ func writeVzlistJSON(w io.Writer, fields []vzlist.Field, entries []runtime.Entry
 		var o object
 		for _, f := range fields {
 			o.keys = append(o.keys, f.Name)
-			o.vals = append(o.vals, vzlistValue(f, f.Value(&e)))
+			o.vals = append(o.vals, vzlistValue(f, &e))
 		}
 		if e.Err != nil {
 			o.keys = append(o.keys, "error")

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
+	"github.com/vzkit/vzkit/runtime/resource"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
@@ -44,11 +45,12 @@ func ctidConfPage() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# DESCRIPTION\nCONFDIR/CTID.conf (/etc/vzkit/conf by default) configures container CTID. create writes it from a sample (ve-NAME.conf-sample) or takes an existing one as it is, as OpenVZ does; vzctl set --save changes it.\n\n%s\n\n# KEYS\n", formatHelp)
 	for _, k := range vzconf.ContainerKeys {
-		fmt.Fprintf(&b, "- **%s**: %s", cli.MarkdownEscape(k.Name), cli.MarkdownEscape(k.Help))
-		if k.State == vzconf.Stored {
-			fmt.Fprintf(&b, " (%s)", k.State)
-		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "- **%s**: %s\n", cli.MarkdownEscape(k.Name), cli.MarkdownEscape(k.Help))
+	}
+	b.WriteString("\n# RESOURCES\nOpenVZ's resource parameters, applied at start and changed live by **vzctl set** (**--save** writes them here). Pairs are barrier:limit (one number is both); memory counts 4 KiB pages, disk space 1K blocks, and K/M/G/T suffixes (bytes) or P (pages) are taken; unlimited is no limit. Mainline kernels have no beancounters, so each is held as said below: *enforced* as OpenVZ does, *approximated* another way, or *not enforced* (kept and shown only).\n\n")
+	for _, p := range resource.Params {
+		fmt.Fprintf(&b, "- **%s** (%s): %s. %s: %s\n", cli.MarkdownEscape(p.Key), "--"+p.Flag,
+			cli.MarkdownEscape(p.Help), p.Enforcement, cli.MarkdownEscape(p.Mapping))
 	}
 	b.WriteString("\nOther keys (OpenVZ's NETFILTER, the other beancounters, ...) are kept and have no effect.\n")
 	return b.String()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vzkit/vzkit/internal/testenv"
+	"github.com/vzkit/vzkit/runtime/resource"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 
@@ -65,8 +66,14 @@ func TestManPages(t *testing.T) {
 			t.Errorf("ctid.conf.5 lacks %s", k.Name)
 		}
 	}
-	if !strings.Contains(ctid, "stored, not applied yet") {
-		t.Errorf("ctid.conf.5 does not say which keys are not applied yet")
+	flat := strings.Join(strings.Fields(ctid), " ") // nroff wraps lines
+	for _, p := range resource.Params {
+		if !strings.Contains(flat, p.Key+" (--"+p.Flag+"):") {
+			t.Errorf("ctid.conf.5 lacks resource parameter %s", p.Key)
+		}
+	}
+	if !strings.Contains(flat, "approximated: RLIMIT_NOFILE") || !strings.Contains(flat, "not enforced: mainline has no per-cgroup socket counter") {
+		t.Errorf("ctid.conf.5 does not say how NUMFILE and NUMTCPSOCK are held")
 	}
 	vz := page("vz.conf.5")
 	for _, k := range vzconf.GlobalKeys() {
@@ -74,7 +81,8 @@ func TestManPages(t *testing.T) {
 			t.Errorf("vz.conf.5 lacks %s", k.Name)
 		}
 	}
-	if !strings.Contains(vz, "STOP_TIMEOUT: seconds to wait") || !strings.Contains(vz, "default: 60") {
+	vzFlat := strings.Join(strings.Fields(vz), " ") // nroff justifies lines
+	if !strings.Contains(vzFlat, "STOP_TIMEOUT: seconds to wait") || !strings.Contains(vzFlat, "default: 60") {
 		t.Errorf("vz.conf.5 STOP_TIMEOUT entry:\n%s", vz)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/cgroups"
 )
 
 // copyOpenVZFile puts testdata/openvz/NAME (OpenVZ's own file) at dst
@@ -107,6 +109,27 @@ func TestOpenVZStockFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(e.path("srv/vz/r/103/etc/debian_version")); err != nil {
 		t.Errorf("103 not mounted at its --root: %v", err)
+	}
+	// OpenVZ's samples apply as they are: vswap-256m's RAM and swap to 101,
+	// basic's NUMPROC, NUMFILE and PRIVVMPAGES (the memory cap of a
+	// pre-vswap configuration) to 103.
+	v2 := cgroups.IsCgroup2UnifiedMode()
+	_, dirs := e.running("101")
+	if got := e.cgroupValue(dirs, pick2(v2, "memory.limit_in_bytes", "memory.max")); got != "268435456" {
+		t.Errorf("101 (vswap-256m) memory limit %s, want 256 MiB", got)
+	}
+	if got := e.cgroupValue(dirs, pick2(v2, "memory.memsw.limit_in_bytes", "memory.swap.max")); got != pick2(v2, "805306368", "536870912") {
+		t.Errorf("101 (vswap-256m) swap limit %s, want 512 MiB beyond RAM", got)
+	}
+	pid, dirs := e.running("103")
+	if got := e.cgroupValue(dirs, "pids.max"); got != "240" {
+		t.Errorf("103 (basic) pids.max %s, want NUMPROC 240", got)
+	}
+	if got := e.cgroupValue(dirs, pick2(v2, "memory.limit_in_bytes", "memory.max")); got != "285212672" {
+		t.Errorf("103 (basic) memory limit %s, want PRIVVMPAGES 69632 pages", got)
+	}
+	if got := limitOf(t, pid, "Max open files"); got != "1024 9312" && got != "9312 9312" {
+		t.Errorf("103 (basic) open files %s, want NUMFILE 9312 as the hard limit", got)
 	}
 	byID := map[string]listEntry{}
 	for _, l := range e.list("-a") {

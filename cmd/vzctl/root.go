@@ -33,7 +33,7 @@ commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` 
 	for _, add := range []func(*app) *cobra.Command{
 		newCreateCommand, newStartCommand, newStopCommand, newRestartCommand, newStatusCommand,
 		newMountCommand, newUmountCommand, newDestroyCommand, newSetCommand, newExecCommand,
-		newEnterCommand, newRunscriptCommand, newListCommand, newCloneCommand, newInitCommand,
+		newEnterCommand, newRunscriptCommand, newListCommand, newCloneCommand, newInitCommand, newUbcCommand,
 	} {
 		root.AddCommand(add(a))
 	}

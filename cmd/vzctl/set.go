@@ -7,13 +7,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vzkit/vzkit/runtime"
+	"github.com/vzkit/vzkit/runtime/resource"
 )
 
 func newSetCommand(a *app) *cobra.Command {
 	var o runtime.SetOptions
 	var nameservers, searchdomains []string
 	c := &cobra.Command{
-		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--disabled yes|no] [--name N] [--privileged yes|no] [--init KIND] [--capability NAME:on|off] [--features nesting:on|off] [--save]",
+		Use:   "set CTID [--hostname H] [--ipadd A] [--ipdel A|all] [--nameserver A] [--searchdomain D] [--userpasswd U:P] [--onboot yes|no] [--disabled yes|no] [--name N] [--privileged yes|no] [--init KIND] [--capability NAME:on|off] [--features nesting:on|off] [--ram SIZE] [--swap SIZE] [--PARAM barrier[:limit]]... [--applyconfig NAME] [--reset_ub] [--save]",
 		Short: "Change a container's settings",
 		Long: `Change settings of a container. A running container is changed at once:
 the hostname (kernel and /etc/hostname, /etc/hosts), /etc/resolv.conf,
@@ -54,12 +55,46 @@ The privilege settings take effect at the next start and need --save:
                           repeatable); SYS_ADMIN:on in a privileged container
                           is root of the host in all but name
   --features nesting:on|off  let an unprivileged container make user
-                          namespaces of its own (refused by seccomp otherwise)`,
+                          namespaces of its own (refused by seccomp otherwise)
+
+Resources change in a running container at once, and with --save for
+every later start. Values are OpenVZ's: barrier[:limit] (one number is
+both), a bare number in the parameter's unit (pages for memory, 1K blocks
+for disk space), K/M/G/T suffixes for bytes, P for pages, "unlimited":
+
+  vzctl set 101 --ram 512M --swap 1G --save
+  vzctl set 101 --numproc 200 --cpuunits 2000 --cpulimit 50 --save
+  vzctl set 101 --diskspace 10G:11G --save
+  vzctl set 101 --applyconfig vswap-256m --save
+
+  --ram SIZE              RAM; the same as --physpages 0:SIZE
+  --swap SIZE             swap beyond RAM; the same as --swappages 0:SIZE
+` + resourceFlagHelp() + `
+  --applyconfig NAME      take the resource parameters of
+                          CONFDIR/ve-NAME.conf-sample
+  --reset_ub              apply the saved resource parameters again
+
+A value out of range is refused, naming the parameter and what it allows
+(exit 21). Mainline kernels have no beancounters: each parameter is held
+by a cgroup limit, an rlimit or a sysctl, and some only approximately;
+"vzctl ubc CTID" shows what is held and what was hit, and the README's
+Resources table (or "man ctid.conf") says how each one maps.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, id, err := a.container(args[0])
 			if err != nil {
 				return err
+			}
+			for _, p := range resource.Params {
+				if f := cmd.Flags().Lookup(p.Flag); f.Changed {
+					o.Resources = append(o.Resources, runtime.ResourceChange{Param: p, Value: f.Value.String()})
+				}
+			}
+			for _, alias := range []struct{ flag, param string }{{"ram", "PHYSPAGES"}, {"swap", "SWAPPAGES"}} {
+				if f := cmd.Flags().Lookup(alias.flag); f.Changed {
+					p, _ := resource.Lookup(alias.param)
+					o.Resources = append(o.Resources, runtime.ResourceChange{Param: p, Value: "0:" + f.Value.String(), Flag: alias.flag})
+				}
 			}
 			if cmd.Flags().Changed("nameserver") {
 				o.Nameservers = splitList(nameservers)
@@ -92,6 +127,13 @@ The privilege settings take effect at the next start and need --save:
 	f.StringVar(&o.Init, "init", "", "init kind: systemd, sysvinit or minimal (next start)")
 	f.StringArrayVar(&o.Capabilities, "capability", nil, "NAME:on or NAME:off (repeatable; next start)")
 	f.StringArrayVar(&o.Features, "features", nil, "nesting:on or nesting:off (next start)")
+	f.String("ram", "", "RAM (--physpages 0:SIZE), e.g. 512M")
+	f.String("swap", "", "swap beyond RAM (--swappages 0:SIZE), e.g. 1G")
+	for _, p := range resource.Params {
+		f.String(p.Flag, "", p.Help)
+	}
+	f.StringVar(&o.ApplyConfig, "applyconfig", "", "take the resource parameters of sample ve-NAME.conf-sample")
+	f.BoolVar(&o.ResetUB, "reset_ub", false, "apply the saved resource parameters to the running container again")
 	f.BoolVar(&o.Save, "save", false, "save the changes to CTID.conf")
 	return c
 }
@@ -103,4 +145,19 @@ func splitList(vals []string) []string {
 		out = append(out, strings.Fields(v)...)
 	}
 	return out
+}
+
+// resourceFlagHelp lists the resource parameters' flags for set's help.
+func resourceFlagHelp() string {
+	var b strings.Builder
+	for _, p := range resource.Params {
+		arg := "N"
+		if p.Kind == resource.KindPair {
+			arg = "B[:L]"
+		} else if p.Kind == resource.KindList {
+			arg = "LIST"
+		}
+		fmt.Fprintf(&b, "  %-24s%s\n", "--"+p.Flag+" "+arg, p.Help)
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

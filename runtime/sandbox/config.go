@@ -46,17 +46,6 @@ type Mount struct {
 	ReadOnly    bool
 }
 
-// Resources are cgroup limits; a zero field means unlimited (or, for
-// CPUWeight and CPUPeriodMicros, the kernel default).
-type Resources struct {
-	MemoryBytes     int64  // memory limit
-	MemorySwapBytes int64  // memory+swap limit (OCI semantics), >= MemoryBytes
-	CPUWeight       uint64 // 1..10000 (cgroup v2 cpu.weight; mapped to cpu.shares on v1)
-	CPUQuotaMicros  int64  // CPU time allowed per period
-	CPUPeriodMicros int64  // period for CPUQuotaMicros
-	PidsLimit       int64  // maximum number of tasks
-}
-
 // Config describes a sandbox.
 type Config struct {
 	ID       string // libcontainer container ID: [A-Za-z0-9_+.-]+
@@ -244,7 +233,8 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 		Permitted: slices.Clone(caps),
 	}
 	// runc's Example limits open files to 1024; package managers and
-	// services inherit the host's limits instead, as under OpenVZ.
+	// services inherit the host's limits instead, as under OpenVZ, unless
+	// Resources says otherwise.
 	spec.Process.Rlimits = nil
 	spec.Linux.MaskedPaths = append(spec.Linux.MaskedPaths,
 		"/proc/interrupts", "/sys/devices/virtual/powercap")
@@ -295,6 +285,7 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 		}
 	}
 
+	c.Resources.spec(spec)
 	lc, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{Spec: spec})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox %s: libcontainer config: %w", c.ID, err)
@@ -302,7 +293,14 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 	// specconv labels the config with its own working directory as the
 	// bundle; there is no bundle here.
 	lc.Labels = slices.DeleteFunc(lc.Labels, func(l string) bool { return strings.HasPrefix(l, "bundle=") })
-	applyResources(lc.Cgroups.Resources, c.Resources, false)
+	// The device rules runc made (its defaults, the device nodes) are the
+	// base that Set extends again with Resources.Devices.
+	base := lc.Cgroups.Resources.Devices
+	lc.Labels = append(lc.Labels, fmt.Sprintf("%s=%d", baseDevicesLabel, len(base)))
+	applyResources(lc.Cgroups.Resources, c.Resources, false, base)
+	if lc.Rlimits, err = c.Resources.rlimits(); err != nil {
+		return nil, fmt.Errorf("sandbox %s: %w", c.ID, err)
+	}
 	lc.Seccomp = defaultSeccomp(c.AllowSyscalls, c.NestedUserNS)
 	return lc, nil
 }
@@ -377,61 +375,4 @@ func (c *Config) chownDelegatedCgroup() error {
 		}
 	}
 	return nil
-}
-
-// applyResources writes r into dst. With update set, a zero field resets the
-// limit (unlimited or the kernel default) instead of leaving it untouched, so
-// that a live Set can lift a limit.
-func applyResources(dst *cgroups.Resources, r Resources, update bool) {
-	unlimited := func(v int64) int64 {
-		if v == 0 && update {
-			return -1
-		}
-		return v
-	}
-	dst.Memory = unlimited(r.MemoryBytes)
-	dst.MemorySwap = unlimited(r.MemorySwapBytes)
-	dst.CpuQuota = unlimited(r.CPUQuotaMicros)
-	dst.CpuPeriod = uint64(max(r.CPUPeriodMicros, 0))
-
-	weight := r.CPUWeight
-	if weight == 0 && update {
-		weight = 100 // cgroup v2 default, cpu.shares 1024 on v1
-	}
-	dst.CpuWeight = 0
-	dst.CpuShares = 0
-	if weight > 0 {
-		weight = min(max(weight, 1), 10000)
-		dst.CpuWeight = weight
-		dst.CpuShares = weightToShares(weight)
-	}
-
-	dst.PidsLimit = nil
-	if r.PidsLimit > 0 {
-		v := r.PidsLimit
-		dst.PidsLimit = &v
-	} else if update {
-		v := int64(-1) // "max"
-		dst.PidsLimit = &v
-	}
-}
-
-// weightToShares inverts cgroups.ConvertCPUSharesToCgroupV2Value (runc's
-// monotonic mapping of cpu.shares [2, 262144] onto cpu.weight [1, 10000]):
-// the fewest shares that convert to at least w, so a v1 host gives the
-// sandbox the same share of CPU that a v2 host would.
-func weightToShares(w uint64) uint64 {
-	if w == 100 {
-		return 1024 // the defaults of both versions, exactly
-	}
-	lo, hi := uint64(2), uint64(262144)
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if cgroups.ConvertCPUSharesToCgroupV2Value(mid) >= w {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
 }

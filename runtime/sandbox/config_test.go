@@ -7,46 +7,38 @@ import (
 	"github.com/opencontainers/cgroups"
 )
 
-// The cgroup v1 cpu.shares written for a weight must be the fewest shares
-// that runc's conversion maps back to at least that weight.
-func TestWeightToSharesRoundTrip(t *testing.T) {
-	for w := uint64(1); w <= 10000; w++ {
-		s := weightToShares(w)
-		if s < 2 || s > 262144 {
-			t.Fatalf("weight %d -> shares %d out of range", w, s)
-		}
-		if back := cgroups.ConvertCPUSharesToCgroupV2Value(s); back < w {
-			t.Fatalf("weight %d -> shares %d -> weight %d", w, s, back)
-		}
-		// 100 is exempt: it maps to the v1 default of 1024, not 1023.
-		if s > 2 && w != 100 && cgroups.ConvertCPUSharesToCgroupV2Value(s-1) >= w {
-			t.Fatalf("weight %d -> shares %d, but %d shares suffice", w, s, s-1)
-		}
-	}
-	if s := weightToShares(100); s != 1024 {
-		t.Errorf("default weight 100 -> shares %d, want 1024", s)
-	}
-}
-
 func TestApplyResources(t *testing.T) {
+	v2 := cgroups.IsCgroup2UnifiedMode()
 	var r cgroups.Resources
-	applyResources(&r, Resources{MemoryBytes: 1 << 30, PidsLimit: 100, CPUWeight: 200, CPUQuotaMicros: 50000, CPUPeriodMicros: 100000}, false)
-	if r.Memory != 1<<30 || r.PidsLimit == nil || *r.PidsLimit != 100 || r.CpuWeight != 200 ||
-		r.CpuShares != weightToShares(200) || r.CpuQuota != 50000 || r.CpuPeriod != 100000 || r.MemorySwap != 0 {
+	applyResources(&r, Resources{MemoryBytes: 1 << 30, PidsLimit: 100, CPUShares: 2048, CPUWeight: 200,
+		CPUQuotaMicros: 50000, CPUPeriodMicros: 100000}, false, nil)
+	if r.Memory != 1<<30 || r.PidsLimit == nil || *r.PidsLimit != 100 || r.CpuQuota != 50000 || r.CpuPeriod != 100000 || r.MemorySwap != 0 {
 		t.Errorf("create with limits: %+v", r)
+	}
+	// Only the host's version's CPU weight: libcontainer's v2 manager
+	// would convert shares over the weight.
+	if v2 && (r.CpuWeight != 200 || r.CpuShares != 0) || !v2 && (r.CpuShares != 2048 || r.CpuWeight != 0) {
+		t.Errorf("CPU weight on this host (v2 %v): shares %d weight %d", v2, r.CpuShares, r.CpuWeight)
 	}
 	// Creating with zero values leaves the kernel's defaults alone.
 	r = cgroups.Resources{}
-	applyResources(&r, Resources{}, false)
-	if r.Memory != 0 || r.PidsLimit != nil || r.CpuWeight != 0 || r.CpuShares != 0 || r.CpuQuota != 0 {
+	applyResources(&r, Resources{}, false, nil)
+	if r.Memory != 0 || r.PidsLimit != nil || r.CpuWeight != 0 || r.CpuShares != 0 || r.CpuQuota != 0 || r.CpusetCpus != "" {
 		t.Errorf("create unlimited: %+v", r)
 	}
 	// A live update with zero values lifts the limits.
-	applyResources(&r, Resources{}, true)
+	applyResources(&r, Resources{}, true, nil)
 	if r.Memory != -1 || r.MemorySwap != -1 || r.PidsLimit == nil || *r.PidsLimit != -1 ||
-		r.CpuQuota != -1 || r.CpuWeight != 100 || r.CpuShares != 1024 {
+		r.CpuQuota != -1 || r.CpuWeight+r.CpuShares != pick[uint64](v2, 100, 1024) || r.CpusetCpus == "" {
 		t.Errorf("update to unlimited: %+v", r)
 	}
+}
+
+func pick[T any](v2 bool, v2val, v1val T) T {
+	if v2 {
+		return v2val
+	}
+	return v1val
 }
 
 func TestValidate(t *testing.T) {

@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"os"
 	goruntime "runtime"
+	"strconv"
+	"strings"
 	"syscall"
 
-	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // device cgroup rules for the minimal /dev
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // C constructor of the re-executed init
@@ -371,39 +372,47 @@ func (s *Sandbox) Pids() ([]int, error) {
 	return pids, nil
 }
 
-// Set changes the cgroup limits of the running sandbox; a zero field lifts
-// that limit.
+// Set changes the limits of the running sandbox to r: its cgroup, the
+// rlimits of its processes and its IPC sysctls. A zero field lifts that
+// limit. The sandbox then holds what Start with r would have given it; an
+// rlimit raise the host cannot make for running processes is
+// ErrRaiseLater, returned once everything else is set.
 func (s *Sandbox) Set(r Resources) error {
 	cfg := s.c.Config()
 	cg := *cfg.Cgroups
 	res := *cg.Resources
-	applyResources(&res, r, true)
-	if r.MemorySwapBytes == 0 && !swapAccounting() {
-		// No memsw file on this v1 host: there is no swap limit to lift.
-		res.MemorySwap = 0
+	base := res.Devices
+	for _, l := range cfg.Labels {
+		if n, ok := strings.CutPrefix(l, baseDevicesLabel+"="); ok {
+			if i, err := strconv.Atoi(n); err == nil && i <= len(base) {
+				base = base[:i]
+			}
+		}
 	}
+	applyResources(&res, r, true, base)
 	cg.Resources = &res
 	cfg.Cgroups = &cg
+	rl, err := r.rlimits()
+	if err != nil {
+		return fmt.Errorf("sandbox %s: %w", s.ID(), err)
+	}
+	cfg.Rlimits = rl
 	if err := s.c.Set(cfg); err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) {
 			return fmt.Errorf("sandbox %s: set resources: %w", s.ID(), ErrNotRunning)
 		}
-		return fmt.Errorf("sandbox %s: set resources %+v: %w", s.ID(), r, err)
+		return fmt.Errorf("sandbox %s: set resources: %w", s.ID(), err)
 	}
-	return nil
+	st, err := s.State()
+	if err != nil {
+		return err
+	}
+	return s.setLive(r, st.InitPID)
 }
 
-func swapAccounting() bool {
-	if cgroups.IsCgroup2UnifiedMode() {
-		return true
-	}
-	mnt, err := cgroups.FindCgroupMountpoint("", "memory")
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(mnt + "/memory.memsw.limit_in_bytes")
-	return err == nil
-}
+// baseDevicesLabel counts the device rules of a sandbox's own (runc's
+// defaults and its device nodes), which Set keeps.
+const baseDevicesLabel = "vzkit.base-device-rules"
 
 // Destroy kills every process in the sandbox, waits for its init to be
 // gone, and removes its cgroup and state. Destroying a stopped sandbox just

@@ -2,30 +2,11 @@ package vzconf
 
 import "sort"
 
-// KeyState says what vzkit does with a configuration key.
-type KeyState int
-
-const (
-	// Applied keys take effect.
-	Applied KeyState = iota
-	// Stored keys are accepted, kept and shown, but not applied yet (the
-	// resource parameters, until they gain their cgroup mappings).
-	Stored
-)
-
-func (s KeyState) String() string {
-	if s == Stored {
-		return "stored, not applied yet"
-	}
-	return "applied"
-}
-
 // Key documents one key of a configuration file.
 type Key struct {
 	Name    string
 	Default string // vz.conf keys only
 	Help    string
-	State   KeyState
 }
 
 // GlobalKeys are the vz.conf keys vzkit implements, sorted by name. Any
@@ -40,7 +21,9 @@ func GlobalKeys() []Key {
 }
 
 // ContainerKeys are the CTID.conf keys vzkit reads, in the order ctid.conf(5)
-// lists them. Keys not listed are kept in the file and have no effect.
+// lists them, but for the resource parameters, which package
+// runtime/resource describes (Params). Keys not listed are kept in the
+// file and have no effect.
 var ContainerKeys = []Key{
 	{Name: "OSTEMPLATE", Help: "the template cache the container was made from"},
 	{Name: "ORIGIN_SAMPLE", Help: "the sample configuration (ve-NAME.conf-sample) create started from"},
@@ -64,21 +47,4 @@ var ContainerKeys = []Key{
 	{Name: "LOCAL_GID", Help: "first host gid of an unprivileged container's range"},
 	{Name: "CAPABILITY", Help: "capabilities added or dropped, as NAME:on or NAME:off words"},
 	{Name: "FEATURES", Help: "nesting:on lets an unprivileged container make user namespaces of its own"},
-	{Name: "PHYSPAGES", Help: "RAM, barrier:limit (pages, or K/M/G suffixes)", State: Stored},
-	{Name: "SWAPPAGES", Help: "swap, barrier:limit", State: Stored},
-	{Name: "NUMPROC", Help: "processes and threads, barrier:limit", State: Stored},
-	{Name: "NUMFILE", Help: "open files, barrier:limit", State: Stored},
-	{Name: "KMEMSIZE", Help: "kernel memory, barrier:limit", State: Stored},
-	{Name: "PRIVVMPAGES", Help: "private virtual memory, barrier:limit", State: Stored},
-	{Name: "LOCKEDPAGES", Help: "locked memory, barrier:limit", State: Stored},
-	{Name: "SHMPAGES", Help: "shared memory, barrier:limit", State: Stored},
-	{Name: "NUMTCPSOCK", Help: "TCP sockets, barrier:limit", State: Stored},
-	{Name: "NUMOTHERSOCK", Help: "other sockets, barrier:limit", State: Stored},
-	{Name: "CPUUNITS", Help: "CPU weight against other containers", State: Stored},
-	{Name: "CPULIMIT", Help: "CPU cap in percent (100 per CPU)", State: Stored},
-	{Name: "CPUS", Help: "number of CPUs", State: Stored},
-	{Name: "CPUMASK", Help: "CPUs the container may run on", State: Stored},
-	{Name: "DISKSPACE", Help: "disk space, soft:hard (1K blocks, or K/M/G/T suffixes); the hard limit is enforced as a btrfs qgroup limit (plain, overlay: its changes only) where the private areas are on btrfs, and is the image's size (image); elsewhere not enforced, and start says why; the soft limit is shown, not enforced"},
-	{Name: "DISKINODES", Help: "inodes, soft:hard; the image layout's inode count, set when the image is made; not enforced on btrfs (qgroups count bytes) nor elsewhere"},
-	{Name: "QUOTAUGIDLIMIT", Help: "above 0: user and group quotas inside the container: image layout only, on a kernel with the quota formats (CONFIG_QFMT_V2), which mounts its ext4 with usrquota,grpquota; refused elsewhere", State: Stored},
 }

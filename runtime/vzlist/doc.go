@@ -5,10 +5,12 @@
 // (all/stopped, CTIDs or names, hostname/name/description globs).
 //
 // Every vzlist field name is in the table, including the ones vzkit
-// cannot fill yet (beancounters with their .m .b .l .f suffixes, quota
-// limits, CPU and I/O limits): those carry the reason and are refused by
-// name, never shown with made-up values, and gain a value function when
-// the accounting behind them exists. Printing (aligned table, vzlist 4's
+// cannot fill yet (CPU and I/O limits): those carry the reason and are
+// refused by name, never shown with made-up values, and gain a value
+// function when the accounting behind them exists. Beancounters (with
+// .m .b .l .f) are the rows runtime.Entry.UBC holds (the same as vzctl
+// ubc): barrier and limit for every container, the counters only for a
+// running one. Printing (aligned table, vzlist 4's
 // JSON) is the command's; this package hands it typed values: nil for
 // unset, string, uint64, bool, []string or runtime.State.
 package vzlist

@@ -68,8 +68,7 @@ const (
 )
 
 const (
-	noUBC   = "vzkit does not account beancounters"
-	noLimit = "vzkit does not apply CPU, I/O and memory limits"
+	noLimit = "vzlist does not show it yet (the limit is applied: see CTID.conf or vzctl ubc)"
 	noStat  = "vzkit does not measure it"
 )
 
@@ -142,23 +141,14 @@ func buildTable() []Field {
 		{"numiptent", "NIPTENT", "iptables entries"},
 		{"swappages", "SWAPP", "swap in use, pages"},
 	} {
-		held := Field{Name: b.name, Header: b.header, Help: b.help + ", held", Kind: Beancounter, Unavailable: noUBC}
-		if b.name == "numproc" {
-			// The one beancounter vzkit counts: the processes in the
-			// container's cgroup, while it runs (vzlist shows "-" else).
-			held.Unavailable = ""
-			held.value = func(e *runtime.Entry) any {
-				if e.Status != runtime.StateRunning {
-					return nil
-				}
-				return uint64(e.NProc)
-			}
-		}
-		t = append(t, held)
+		name := b.name
+		t = append(t, Field{Name: name, Header: b.header, Help: b.help + ", held", Kind: Beancounter,
+			value: func(e *runtime.Entry) any { return ubcValue(e, name, "") }})
 		for _, s := range []struct{ suffix, what string }{{"m", "maxheld"}, {"b", "barrier"}, {"l", "limit"}, {"f", "fail count"}} {
 			t = append(t, Field{
-				Name: b.name + "." + s.suffix, Header: b.header + "." + strings.ToUpper(s.suffix),
-				Help: b.help + ", " + s.what, Kind: Beancounter, Unavailable: noUBC,
+				Name: name + "." + s.suffix, Header: b.header + "." + strings.ToUpper(s.suffix),
+				Help: b.help + ", " + s.what, Kind: Beancounter,
+				value: func(e *runtime.Entry) any { return ubcValue(e, name, s.suffix) },
 			})
 		}
 	}
@@ -212,6 +202,92 @@ func buildTable() []Field {
 		Field{Name: "disabled", Header: "DISABL", Help: "whether starting is disabled (DISABLED)", value: func(e *runtime.Entry) any { return e.Disabled }},
 	)
 	return t
+}
+
+// row is e's beancounter row of resource name, nil when not read.
+func row(e *runtime.Entry, name string) *resource.Beancounter {
+	for i := range e.UBC {
+		if e.UBC[i].Resource == name {
+			return &e.UBC[i]
+		}
+	}
+	return nil
+}
+
+// ubcValue is one value of a beancounter row: held ("" suffix), m, b, l
+// or f. Barrier and limit come from the configuration and are known for
+// every container; held, maxheld and failcnt only while it runs (vzlist
+// shows "-" else). numproc falls back to the process count when the
+// configuration could not be read.
+func ubcValue(e *runtime.Entry, name, suffix string) any {
+	// numproc held is vzlist's NPROC column: the processes, as vzlist
+	// has always shown it here (ubc's held counts threads too).
+	if name == "numproc" && suffix == "" && e.Status == runtime.StateRunning {
+		return uint64(e.NProc)
+	}
+	r := row(e, name)
+	if r == nil {
+		return nil
+	}
+	switch suffix {
+	case "b":
+		return uint64(r.Barrier)
+	case "l":
+		return uint64(r.Limit)
+	}
+	if e.Status != runtime.StateRunning {
+		return nil
+	}
+	switch suffix {
+	case "m":
+		return r.MaxHeld
+	case "f":
+		return r.FailCnt
+	}
+	return r.Held
+}
+
+// UBC is a beancounter as vzlist 4's JSON shows it under the resource's
+// name: the values known (held, maxheld and failcnt only while the
+// container runs).
+type UBC struct {
+	Held    *uint64 `json:"held,omitempty"`
+	MaxHeld *uint64 `json:"maxheld,omitempty"`
+	Barrier uint64  `json:"barrier"`
+	Limit   uint64  `json:"limit"`
+	FailCnt *uint64 `json:"failcnt,omitempty"`
+}
+
+// Beancounter is f's whole row for e, for a beancounter field without a
+// suffix; nil when f is another field or the row was not read.
+func (f Field) Beancounter(e *runtime.Entry) *UBC {
+	if f.Kind != Beancounter || strings.Contains(f.Name, ".") || e.Err != nil {
+		return nil
+	}
+	r := row(e, f.Name)
+	if r == nil {
+		return nil
+	}
+	u := &UBC{Barrier: uint64(r.Barrier), Limit: uint64(r.Limit)}
+	if e.Status == runtime.StateRunning {
+		u.Held, u.MaxHeld, u.FailCnt = &r.Held, &r.MaxHeld, &r.FailCnt
+		if f.Name == "numproc" { // as the NPROC column: processes
+			n := uint64(e.NProc)
+			u.Held = &n
+		}
+	}
+	return u
+}
+
+// NeedBeancounters reports whether any of fs needs the beancounters read
+// (runtime.EntryOptions.Beancounters).
+func NeedBeancounters(fs ...Field) bool {
+	for _, f := range fs {
+		if f.Kind == Beancounter {
+			return true
+		}
+	}
+	return false
 }
 
 // All returns every field name vzlist knows, in vzlist -L's order.

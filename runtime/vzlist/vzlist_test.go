@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vzkit/vzkit/runtime"
+	"github.com/vzkit/vzkit/runtime/resource"
 )
 
 func names(fs []Field) []string {
@@ -35,11 +36,9 @@ func TestParseFields(t *testing.T) {
 		{in: "ctid,,name", err: ErrUnknownField, msg: "empty name"},
 		{in: "", err: ErrUnknownField, msg: "empty name"},
 		{in: "json", err: ErrUnknownField, msg: `unknown field "json"`}, // a format, never a field
-		{in: "numproc.m", err: ErrUnavailable, msg: `field "numproc.m": not available yet: vzkit does not account beancounters`},
-		{in: "ctid,physpages.l", err: ErrUnavailable, msg: `"physpages.l"`},
-		{in: "kmemsize", err: ErrUnavailable, msg: "beancounters"},
+		{in: "numproc.m,physpages.l,kmemsize", want: []string{"numproc.m", "physpages.l", "kmemsize"}, headers: "NPROC.M PHYSP.L KMEMSIZE"},
 		{in: "diskspace.s,diskinodes.h", want: []string{"diskspace.s", "diskinodes.h"}, headers: "DSPACE.S DINODES.H"},
-		{in: "cpulimit", err: ErrUnavailable, msg: "CPU"},
+		{in: "cpulimit", err: ErrUnavailable, msg: "does not show it yet"},
 		{in: "numproc.x", err: ErrUnknownField},
 	} {
 		fs, err := ParseFields(tc.in)
@@ -63,19 +62,16 @@ func TestParseFields(t *testing.T) {
 	}
 }
 
-// Every beancounter has its four suffixed names, all refused until
-// beancounters exist; -L lists them.
-func TestBeancounterNamesReserved(t *testing.T) {
+// Every beancounter has its four suffixed names; -L lists them.
+func TestBeancounterNames(t *testing.T) {
 	all := names(All())
 	for _, b := range []string{"numproc", "physpages", "kmemsize", "swappages", "numfile"} {
 		for _, s := range []string{"", ".m", ".b", ".l", ".f"} {
 			if !slices.Contains(all, b+s) {
 				t.Errorf("field %s%s missing from the table", b, s)
 			}
-			if s != "" {
-				if _, err := Lookup(b + s); !errors.Is(err, ErrUnavailable) {
-					t.Errorf("Lookup(%s%s) = %v, want ErrUnavailable", b, s, err)
-				}
+			if f, err := Lookup(b + s); err != nil || !NeedBeancounters(f) {
+				t.Errorf("Lookup(%s%s) = %v, want a beancounter field", b, s, err)
 			}
 		}
 	}
@@ -104,7 +100,9 @@ func TestParseSort(t *testing.T) {
 		{"", "", false, ErrUnknownField},
 		{"--ctid", "", false, ErrUnknownField},
 		{"nosuch", "", false, ErrUnknownField},
-		{"-numproc.f", "", false, ErrUnavailable},
+		{"-numproc.f", "numproc.f", true, nil},
+		{"-diskspace.h", "diskspace.h", true, nil},
+		{"-cpulimit", "", false, ErrUnavailable},
 	} {
 		k, err := ParseSort(tc.in)
 		if tc.err != nil {
@@ -247,5 +245,53 @@ func TestValuesOfABrokenEntry(t *testing.T) {
 		if v := f.Value(&e); v != want {
 			t.Errorf("%s of a broken entry = %#v, want %#v", n, v, want)
 		}
+	}
+}
+
+// A beancounter field shows the row Entries read: barrier and limit for
+// every container, held, maxheld and failcnt only for a running one.
+func TestBeancounterValues(t *testing.T) {
+	rows := resource.Default().Beancounters(nil)
+	for i := range rows {
+		if rows[i].Resource == "numproc" {
+			rows[i].Held, rows[i].MaxHeld, rows[i].Barrier, rows[i].Limit, rows[i].FailCnt = 7, 40, 100, 120, 3
+		}
+	}
+	run := runtime.Entry{CTID: "101", Status: runtime.StateRunning, NProc: 99, UBC: rows}
+	stop := runtime.Entry{CTID: "102", Status: runtime.StateStopped, UBC: rows}
+	for _, tc := range []struct {
+		field     string
+		run, stop any
+	}{
+		{"numproc", uint64(99), nil}, // the process count
+		{"numproc.m", uint64(40), nil},
+		{"numproc.b", uint64(100), uint64(100)},
+		{"numproc.l", uint64(120), uint64(120)},
+		{"numproc.f", uint64(3), nil},
+		{"physpages.l", uint64(resource.Unlimited), uint64(resource.Unlimited)},
+		{"numfile", uint64(0), nil}, // no mainline counter: held 0
+	} {
+		f, err := Lookup(tc.field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Value(&run); got != tc.run {
+			t.Errorf("%s of a running container = %v, want %v", tc.field, got, tc.run)
+		}
+		if got := f.Value(&stop); got != tc.stop {
+			t.Errorf("%s of a stopped container = %v, want %v", tc.field, got, tc.stop)
+		}
+	}
+	f, _ := Lookup("numproc")
+	if u := f.Beancounter(&run); u == nil || *u.Held != 99 || *u.MaxHeld != 40 || u.Barrier != 100 || u.Limit != 120 || *u.FailCnt != 3 {
+		t.Errorf("Beancounter(running) = %+v", u)
+	}
+	if u := f.Beancounter(&stop); u == nil || u.Held != nil || u.FailCnt != nil || u.Limit != 120 {
+		t.Errorf("Beancounter(stopped) = %+v", u)
+	}
+	// Without a row (the configuration could not be read) numproc is
+	// still the process count of a running container.
+	if got := f.Value(&runtime.Entry{Status: runtime.StateRunning, NProc: 5}); got != uint64(5) {
+		t.Errorf("numproc without beancounters = %v, want 5", got)
 	}
 }

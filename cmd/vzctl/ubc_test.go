@@ -1,0 +1,260 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ubcRow is one resource of vzctl ubc's table.
+type ubcRow struct{ held, maxheld, barrier, limit, failcnt uint64 }
+
+// ubc runs vzctl ubc ARGS and returns each container's rows by resource,
+// checking the layout of /proc/user_beancounters on the way.
+func (e *env) ubc(args ...string) map[string]map[string]ubcRow {
+	e.t.Helper()
+	out := e.ok(append([]string{"ubc"}, args...)...)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) < 2 || lines[0] != "Version: 2.5" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "uid resource held maxheld barrier limit failcnt" {
+		e.t.Fatalf("vzctl ubc %v: no /proc/user_beancounters header:\n%s", args, out)
+	}
+	all := map[string]map[string]ubcRow{}
+	var ct string
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		if len(f) == 7 {
+			ct, f = strings.TrimSuffix(f[0], ":"), f[1:]
+			all[ct] = map[string]ubcRow{}
+		}
+		if len(f) != 6 || ct == "" {
+			e.t.Fatalf("vzctl ubc %v: bad row %q:\n%s", args, l, out)
+		}
+		var n [5]uint64
+		for i, s := range f[1:] {
+			v, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				e.t.Fatalf("vzctl ubc %v: row %q: %v", args, l, err)
+			}
+			n[i] = v
+		}
+		all[ct][f[0]] = ubcRow{n[0], n[1], n[2], n[3], n[4]}
+	}
+	return all
+}
+
+const unlimited = 9223372036854775807
+
+// A fork bomb in a container with --numproc 100 hits its limit, not the
+// host's: the container keeps working once it is over, and ubc counts
+// what was refused.
+func TestUbcForkBombContained(t *testing.T) {
+	e := newEnv(t)
+	e.ok("create", "101", "--ostemplate", "debian-12-minimal")
+	e.ok("start", "101")
+	e.ok("set", "101", "--numproc", "100", "--save")
+	_, dirs := e.running("101")
+
+	// 300 sleepers, three times the limit; the shell gives up at the
+	// first fork refused. It must end by itself (the limit holds it).
+	done := make(chan struct{})
+	var stderr string
+	var code int
+	go func() {
+		defer close(done)
+		_, stderr, code = e.run("exec", "101", "for i in $(seq 300); do sleep 3 & done; wait")
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the fork bomb still runs after 60 s")
+	}
+	if code == 0 {
+		t.Errorf("300 forks under --numproc 100 all succeeded (stderr %q)", stderr)
+	}
+	// The host is fine: it forks as ever.
+	if out, err := exec.Command("sh", "-c", "for i in $(seq 200); do true & done; wait; echo host ok").CombinedOutput(); err != nil || string(out) != "host ok\n" {
+		t.Errorf("the host cannot fork after the bomb: %q %v", out, err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		o, s, c := e.run("exec", "101", "true")
+		if c == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec 101 true after the bomb: exit %d %s %s", c, o, s)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	r := e.ubc("101")["101"]["numproc"]
+	if r.failcnt == 0 || r.maxheld > 100 || r.maxheld < 50 || r.barrier != 100 || r.limit != 100 {
+		t.Errorf("ubc numproc after the bomb: %+v, want failcnt > 0, 50 <= maxheld <= 100, barrier:limit 100:100", r)
+	}
+	if got := e.cgroupValue(dirs, "pids.events"); got != "max "+strconv.FormatUint(r.failcnt, 10) {
+		t.Errorf("ubc numproc failcnt %d, the cgroup's pids.events says %q", r.failcnt, got)
+	}
+	if got := strings.Fields(e.ok("list", "-H", "-o", "numproc.f,numproc.l", "101")); len(got) != 2 || got[0] != strconv.FormatUint(r.failcnt, 10) || got[1] != "100" {
+		t.Errorf("list -o numproc.f,numproc.l: %v, ubc says %+v", got, r)
+	}
+}
+
+// A memory hog in a container with 64M of RAM and no swap is killed
+// inside it: the container's init survives, and another container serves
+// throughout.
+func TestUbcOOMStaysInside(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"101", "102"} {
+		e.ok("create", id, "--ostemplate", "debian-12-minimal")
+		e.ok("start", id)
+	}
+	e.ok("set", "101", "--ram", "64M", "--swap", "0", "--save")
+	pid, _ := e.running("101")
+
+	var (
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
+		mu       sync.Mutex
+		served   int
+		failures []string
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			o, s, c := e.run("exec", "102", "echo", "ok")
+			mu.Lock()
+			if c != 0 || o != "ok\n" {
+				failures = append(failures, strconv.Itoa(c)+" "+o+s)
+			} else {
+				served++
+			}
+			mu.Unlock()
+		}
+	}()
+
+	// The shell doubles a string until the memory cgroup is full (exec
+	// runs its words as one shell command line, as OpenVZ's does).
+	_, stderr, code := e.run("exec", "101", "x=a; while true; do x=$x$x; done")
+	time.Sleep(time.Second) // 102 keeps answering after the kill too
+	close(stop)
+	wg.Wait()
+	if code != 128+9 {
+		t.Errorf("memory hog in 101: exit %d, want 137 (SIGKILL by the OOM killer); stderr %q", code, stderr)
+	}
+	if len(failures) > 0 || served == 0 {
+		t.Errorf("102 while 101 was out of memory: %d answers, failures %q", served, failures)
+	}
+	if p2, _ := e.running("101"); p2 != pid {
+		t.Errorf("101's init changed from %d to %d: it did not survive", pid, p2)
+	}
+	e.ok("exec", "101", "true")
+
+	u := e.ubc("101")["101"]
+	if r := u["physpages"]; r.failcnt == 0 || r.limit != 64<<20/4096 || r.maxheld > r.limit {
+		t.Errorf("ubc physpages after the OOM: %+v, want failcnt > 0, limit %d, maxheld <= limit", r, 64<<20/4096)
+	}
+	if r := u["oomguarpages"]; r.failcnt == 0 {
+		t.Errorf("ubc oomguarpages after the OOM: %+v, want the kill counted in failcnt", r)
+	}
+	if r := u["swappages"]; r.limit != 0 {
+		t.Errorf("ubc swappages: %+v, want limit 0 (--swap 0)", r)
+	}
+}
+
+// ubc's values are the cgroup's, in OpenVZ's units: numproc in
+// processes, physpages in pages, kmemsize in bytes; barrier and limit the
+// configuration's, unlimited as LONG_MAX; vzlist shows the same.
+func TestUbcMatchesCgroup(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"101", "102"} {
+		e.ok("create", id, "--ostemplate", "debian-12-minimal")
+	}
+	e.ok("set", "101", "--numproc", "40:50", "--ram", "128M", "--save")
+	e.ok("set", "102", "--numproc", "60", "--save")
+	e.ok("start", "101")
+	_, dirs := e.running("101")
+	num := func(file string) uint64 {
+		v, err := strconv.ParseUint(e.cgroupValue(dirs, file), 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		return v
+	}
+	has := func(file string) bool {
+		for _, d := range dirs {
+			if _, err := os.Stat(filepath.Join(d, file)); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+
+	all := e.ubc("--all")
+	if _, ok := all["102"]; ok || len(all) != 1 {
+		t.Errorf("ubc --all shows %d containers, stopped 102 included: %v", len(all), all)
+	}
+	u := e.ubc("101")["101"]
+	if len(u) != 21 {
+		t.Errorf("ubc 101 has %d resources, want OpenVZ's 21", len(u))
+	}
+	np := u["numproc"]
+	if np.held != num("pids.current") || np.barrier != 40 || np.limit != 50 {
+		t.Errorf("numproc %+v: pids.current %d, want barrier:limit 40:50", np, num("pids.current"))
+	}
+	if has("pids.peak") && np.maxheld != num("pids.peak") {
+		t.Errorf("numproc maxheld %d, pids.peak %d", np.maxheld, num("pids.peak"))
+	}
+	usage, peak := "memory.current", "memory.peak"
+	if has("memory.usage_in_bytes") {
+		usage, peak = "memory.usage_in_bytes", "memory.max_usage_in_bytes"
+	}
+	// Memory moves a little between two reads: within 10%.
+	near := func(a, b uint64) bool { return a*10 >= b*9 && b*10 >= a*9 }
+	pp := u["physpages"]
+	if !near(pp.held, num(usage)/4096) || pp.limit != 128<<20/4096 || pp.barrier != 0 {
+		t.Errorf("physpages %+v: %s %d bytes, want held in pages and limit %d", pp, usage, num(usage), 128<<20/4096)
+	}
+	if has(peak) && !near(pp.maxheld, num(peak)/4096) {
+		t.Errorf("physpages maxheld %d, %s %d bytes", pp.maxheld, peak, num(peak))
+	}
+	if has("memory.kmem.usage_in_bytes") && !near(u["kmemsize"].held, num("memory.kmem.usage_in_bytes")) {
+		t.Errorf("kmemsize %+v, memory.kmem.usage_in_bytes %d", u["kmemsize"], num("memory.kmem.usage_in_bytes"))
+	}
+	for _, name := range []string{"kmemsize", "numfile", "numtcpsock", "vmguarpages"} {
+		if r := u[name]; r.barrier != unlimited || r.limit != unlimited {
+			t.Errorf("%s %+v, want unlimited as %d", name, r, uint64(unlimited))
+		}
+	}
+	if r := u["numflock"]; r.held != 0 || r.maxheld != 0 || r.failcnt != 0 {
+		t.Errorf("numflock has no mainline counter, yet %+v", r)
+	}
+
+	// vzlist's fields: the same values; a stopped container has its
+	// barrier and limit, and "-" for what only a running one has.
+	got := e.ok("list", "-a", "-H", "-o", "ctid,numproc.f,numproc.b,numproc.l")
+	want := "101 0 40 50\n102 - 60 60\n"
+	var norm []string
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		norm = append(norm, strings.Join(strings.Fields(l), " "))
+	}
+	if strings.Join(norm, "\n")+"\n" != want {
+		t.Errorf("list -o numproc,...:\n%s\nwant:\n%s", got, want)
+	}
+
+	// A named container that does not run: reported, exit 31.
+	if s := e.code(31, "ubc", "102"); !strings.Contains(s, "container 102: container is not running") {
+		t.Errorf("ubc 102 (stopped): %q", s)
+	}
+	e.code(20, "ubc")
+}
