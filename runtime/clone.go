@@ -82,10 +82,11 @@ func (s *Store) Clone(ctx context.Context, o CloneOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	disk, err := src.Disk()
+	rc, err := s.Resources(src)
 	if err != nil {
 		return err
 	}
+	disk := rc.Disk
 	tmp := tmpAreaName(filepath.Dir(private), o.Dst)
 	marker := creatingMarker(private)
 	renamed := false

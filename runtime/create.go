@@ -241,10 +241,11 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (c *Container, err 
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}
 
-	disk, err := pre.Disk()
+	rc, err := s.Resources(pre)
 	if err != nil {
 		return nil, err
 	}
+	disk := rc.Disk
 	if err := closeParent(private); err != nil {
 		return nil, fmt.Errorf("container %s: %w", o.CTID, err)
 	}

@@ -275,7 +275,7 @@ func (l imageLayout) mount(c *Container, m *idmap.Map) error {
 		}
 	}
 	quota := false
-	if d, err := c.Disk(); err == nil && d.UGIDLimit > 0 && sb.quota {
+	if rc, err := l.s.Resources(c); err == nil && rc.Disk.UGIDLimit > 0 && sb.quota {
 		quota = true
 	}
 	mnt, err := mountImage(img, quota)

@@ -214,22 +214,6 @@ func TestParseLayoutOpenVZNames(t *testing.T) {
 	}
 }
 
-func TestContainerDisk(t *testing.T) {
-	c := &Container{ID: "101", ConfPath: "101.conf", Conf: mustParse(t, "DISKSPACE=\"1G:2G\"\nDISKINODES=\"100:200\"\nQUOTAUGIDLIMIT=\"100\"\n")}
-	d, err := c.Disk()
-	if err != nil || d.Space != (resource.Pair{Barrier: 1 << 20, Limit: 2 << 20}) || d.Inodes != (resource.Pair{Barrier: 100, Limit: 200}) || d.UGIDLimit != 100 {
-		t.Errorf("Disk() = %+v, %v", d, err)
-	}
-	c.Conf = mustParse(t, "")
-	if d, err := c.Disk(); err != nil || !d.Space.IsUnlimited() || !d.Inodes.IsUnlimited() || d.UGIDLimit != 0 {
-		t.Errorf("unset: %+v, %v", d, err)
-	}
-	c.Conf = mustParse(t, "\nDISKSPACE=\"lots\"\n")
-	if _, err := c.Disk(); !errors.Is(err, ErrBadParam) || !strings.Contains(err.Error(), c.Conf.Name+":2: DISKSPACE") {
-		t.Errorf("bad DISKSPACE: %v", err)
-	}
-}
-
 // TestPlainOnBtrfsClonesTheUnpack: on btrfs a plain create snapshots one
 // read-only unpacked copy of the cache (or reflinks its files), and the
 // tree it gives is the one an unpack gives, to the last xattr; the copy

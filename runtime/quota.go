@@ -34,18 +34,6 @@ import (
 // Soft limits (the barriers) are shown, never enforced: neither qgroups
 // nor a filesystem's size have a grace period.
 
-// Disk is the container's disk quota as its CTID.conf says: DISKSPACE
-// (1K blocks) and DISKINODES, unlimited when unset, and QUOTAUGIDLIMIT,
-// 0 (no second-level quota) when unset; parsed by package resource, as
-// every resource parameter is.
-func (c *Container) Disk() (resource.Disk, error) {
-	rc, err := resource.Parse(fileLayer(c.Conf))
-	if err != nil {
-		return resource.Disk{}, fmt.Errorf("%w: %v", ErrBadParam, err)
-	}
-	return rc.Disk, nil
-}
-
 // applyDiskQuota enforces d on container c through its layout: at start
 // (before its init runs) and at set, live when the container is mounted
 // where the layout can (a btrfs qgroup limit changes at once; an image
@@ -106,10 +94,11 @@ func (s *Store) DiskUsage(c *Container) (DiskUsage, error) {
 	if err != nil {
 		return DiskUsage{}, err
 	}
-	d, err := c.Disk()
+	rc, err := s.Resources(c)
 	if err != nil {
 		return DiskUsage{}, err
 	}
+	d := rc.Disk
 	mounted, err := s.IsMounted(c)
 	if err != nil {
 		return DiskUsage{}, err
