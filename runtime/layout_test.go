@@ -646,3 +646,32 @@ func TestImageLayout(t *testing.T) {
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
+
+// TestOverlayOnBtrfsLimitsTheChanges: an overlay private area on btrfs is
+// a subvolume, and DISKSPACE limits what the container writes (its upper
+// directory), not the shared lower.
+func TestOverlayOnBtrfsLimitsTheChanges(t *testing.T) {
+	needRoot(t)
+	mnt := loopFS(t, "mkfs.btrfs", "1G", "-q")
+	ctx := context.Background()
+	s := storeAt(t, mnt, "")
+	writeCache(t, s, "rich", richRoot(t))
+	preConf(t, s, "201", "DISKSPACE=\"16M:16M\"\n")
+	c, err := s.Create(ctx, CreateOptions{CTID: "201", OSTemplate: "rich", Layout: string(LayoutOverlay)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := isSubvolume(c.Private); !ok {
+		t.Fatal("overlay private area on btrfs is not a subvolume")
+	}
+	if err := writeBytes(filepath.Join(c.Private, "upper/big"), 32); !errors.Is(err, syscall.EDQUOT) {
+		t.Errorf("32M of changes with DISKSPACE 16M: %v, want EDQUOT", err)
+	}
+	os.Remove(filepath.Join(c.Private, "upper/big"))
+	if err := s.Destroy(ctx, "201"); err != nil {
+		t.Fatal(err)
+	}
+	if list := subvolumes(t, mnt); strings.Contains(list, "private/201") {
+		t.Errorf("subvolume left after destroy:\n%s", list)
+	}
+}
