@@ -84,9 +84,9 @@
 //	    the image's inode count (image, fixed at create); btrfs
 //	    qgroups count bytes only
 //	QUOTAUGIDLIMIT enforced, live:
-//	    ext4 usrquota/grpquota in an image container, managed inside
-//	    with quota(1) tools; needs the kernel's quota formats
-//	    (QFMT_V2)
+//	    ext4 usrquota/grpquota in an image container, set by the host
+//	    with setquota on VE_ROOT (a container root cannot call
+//	    quotactl); needs the kernel's quota formats (QFMT_V2)
 //	DEVICES        enforced, live:
 //	    the devices cgroup (v1 devices.allow/deny, v2 a BPF
 //	    program), on top of runc's default devices

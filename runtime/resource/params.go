@@ -119,7 +119,7 @@ var Params = []*Param{
 		Mapping: "the image's inode count (image, fixed at create); btrfs qgroups count bytes only"},
 	{Key: "QUOTAUGIDLIMIT", Flag: "quotaugidlimit", Kind: KindNumber, Unit: Count, Live: true,
 		Help:    "user and group ids with quota inside the container (0 off)",
-		Mapping: "ext4 usrquota/grpquota in an image container, managed inside with quota(1) tools; needs the kernel's quota formats (QFMT_V2)"},
+		Mapping: "ext4 usrquota/grpquota in an image container, set by the host with setquota on VE_ROOT (a container root cannot call quotactl); needs the kernel's quota formats (QFMT_V2)"},
 	{Key: "DEVICES", Flag: "devices", Kind: KindList, Live: true,
 		Help:    "device access: b|c:MAJOR:MINOR|all:r|w|rw|none",
 		Mapping: "the devices cgroup (v1 devices.allow/deny, v2 a BPF program), on top of runc's default devices"},
