@@ -9,6 +9,8 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/runtime/resource"
@@ -159,28 +161,18 @@ func blockDevice(path string) (resource.BlockDevice, error) {
 	return resource.BlockDevice{Major: major, Minor: minor, Name: filepath.Base(real), BFQ: strings.Contains(string(sched), "[bfq]")}, nil
 }
 
-// mountSource is the source of the mount that holds path.
+// mountSource is the source of the mount that holds path: of the mounts
+// that can be its parents, the one with the longest mount point.
 func mountSource(path string) (string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.ParentsFilter(path))
 	if err != nil {
 		return "", err
 	}
-	best, src := -1, ""
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 10 {
-			continue
-		}
-		mp := f[4]
-		i := 6
-		for i < len(f) && f[i] != "-" {
-			i++
-		}
-		if i+2 >= len(f) {
-			continue
-		}
-		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= best {
-			best, src = len(mp), f[i+2]
+	best := -1
+	src := ""
+	for _, m := range infos {
+		if len(m.Mountpoint) > best {
+			best, src = len(m.Mountpoint), m.Source
 		}
 	}
 	if best < 0 {
