@@ -204,3 +204,66 @@ func vmCgroupFile(t *testing.T, out, name string) string {
 	}
 	return strings.Join(lines, ";")
 }
+
+// vmUGIDQuotaScript makes an image container with QUOTAUGIDLIMIT in the
+// VM (whose kernel has the quota formats this host lacks), tries
+// setquota as the container's root, then sets a user's quota the way
+// vzkit documents it: from the host, on VE_ROOT, for the container's uid
+// 1000.
+const vmUGIDQuotaScript = `set -e
+mkdir -p /etc/vzkit/conf
+printf 'VE_LAYOUT="image"\nDISKSPACE="400M:400M"\nQUOTAUGIDLIMIT="100"\n' >/etc/vzkit/conf/102.conf
+vzctl create 102 --ostemplate debian-12-minimal >/dev/null
+vzctl start 102
+root=/var/lib/vzkit/root/102
+echo "ve-root-mount: $(awk -v r=$root '$2 == r {print $3, $4}' /proc/mounts)"
+vzctl exec 102 'mkdir /u && chown 1000:1000 /u'
+# quotactl_fd(2) (443 on x86_64) as the container's root: Q_SETQUOTA for
+# uid 1000, all limits valid; perl-base is in every Debian root.
+vzctl exec 102 "perl -e 'open(my \$f, \"<\", \"/\") or die; my \$b = pack(\"QQQQQQQQI\", 1, 2, 0, 0, 0, 0, 0, 0, 15); print(syscall(443, fileno(\$f), 0x80000800, 1000, \$b) == 0 ? \"set\" : \"\$!\")'" >/tmp/inside.out 2>&1 || true
+echo "inside-quotactl: $(tr '\n' ' ' </tmp/inside.out)"
+# The image stores the container's own uids (VE_ROOT is an idmapped view
+# of it): the host names the container's uid 1000 as 1000.
+setquota -u 1000 1024 2048 0 0 "$root"
+as1000='setpriv --reuid=1000 --regid=1000 --clear-groups'
+vzctl exec 102 "$as1000 dd if=/dev/zero of=/u/small bs=1K count=512 status=none" && echo "under-limit: written"
+if vzctl exec 102 "$as1000 dd if=/dev/zero of=/u/big bs=1M count=4 conv=fsync status=none" 2>/tmp/dd.err; then
+	echo "over-hard-limit: written"
+else
+	echo "over-hard-limit: $(tail -n 1 /tmp/dd.err)"
+fi
+vzctl exec 102 "dd if=/dev/zero of=/root/rootfile bs=1M count=4 conv=fsync status=none" && echo "root-unlimited: written"
+echo "repquota: $(repquota -un "$root" | awk -v u="#1000" '$1 == u')"
+vzctl stop 102
+`
+
+// TestVMUGIDQuota: with QUOTAUGIDLIMIT an image container's ext4 carries
+// user and group quotas; the host sets a limit for a user of the
+// container, and a write past it fails inside with EDQUOT while root's
+// does not. The container's own root cannot set it (the kernel's
+// quotactl wants CAP_SYS_ADMIN over the initial user namespace): the
+// test records what setquota says inside.
+func TestVMUGIDQuota(t *testing.T) {
+	out := vmtest.MustRun(t, vmUGIDQuotaScript, vmVzctl(t))
+
+	if m := vmValue(t, out, "ve-root-mount"); !strings.HasPrefix(m, "ext4 ") || !strings.Contains(m, "usrquota") || !strings.Contains(m, "grpquota") {
+		t.Errorf("VE_ROOT of an image container with QUOTAUGIDLIMIT is mounted %q, want ext4 with usrquota,grpquota", m)
+	}
+	// What the container's root gets from the kernel for its own quota.
+	if got := vmValue(t, out, "inside-quotactl"); got != "Operation not permitted" {
+		t.Errorf("quotactl_fd(Q_SETQUOTA) as the container's root: %q, want EPERM (the test's premise)", got)
+	}
+	if got := vmValue(t, out, "under-limit"); got != "written" {
+		t.Errorf("512 KiB under a 2 MiB hard limit: %s", got)
+	}
+	if got := vmValue(t, out, "over-hard-limit"); !strings.Contains(got, "Disk quota exceeded") {
+		t.Errorf("4 MiB over the user's 2 MiB hard limit: %q, want dd to fail with EDQUOT", got)
+	}
+	if got := vmValue(t, out, "root-unlimited"); got != "written" {
+		t.Errorf("root's 4 MiB, without a quota of its own: %s", got)
+	}
+	f := strings.Fields(vmValue(t, out, "repquota"))
+	if len(f) < 5 || f[3] != "1024" || f[4] != "2048" {
+		t.Errorf("repquota on VE_ROOT for the container's uid 1000: %v, want soft 1024 and hard 2048", f)
+	}
+}

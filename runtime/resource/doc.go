@@ -83,10 +83,13 @@
 //	DISKINODES     enforced, live:
 //	    the image's inode count (image, fixed at create); btrfs
 //	    qgroups count bytes only
-//	QUOTAUGIDLIMIT enforced, live:
-//	    ext4 usrquota/grpquota in an image container, set by the host
-//	    with setquota on VE_ROOT (a container root cannot call
-//	    quotactl); needs the kernel's quota formats (QFMT_V2)
+//	QUOTAUGIDLIMIT approximated, live:
+//	    ext4 usrquota/grpquota in an image container; the host
+//	    sets each user's limits with setquota on VE_ROOT, in the
+//	    container's own uids (quotactl needs CAP_SYS_ADMIN over
+//	    the host's user namespace, so the container's root gets
+//	    EPERM); the number of ids is not limited; needs the
+//	    kernel's quota formats (QFMT_V2)
 //	DEVICES        enforced, live:
 //	    the devices cgroup (v1 devices.allow/deny, v2 a BPF
 //	    program), on top of runc's default devices
