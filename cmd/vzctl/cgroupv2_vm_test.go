@@ -40,6 +40,10 @@ func vmVzctl(t *testing.T) vmtest.Options {
 // every readable file of its cgroup on the host, then checks that stop
 // removes that cgroup.
 const vmCgroupScript = `set -e
+# IOPRIO is a BFQ weight: give the disk the BFQ scheduler.
+modprobe bfq
+echo bfq >/sys/block/vda/queue/scheduler
+echo "vda-scheduler: $(cat /sys/block/vda/queue/scheduler)"
 vzctl create 101 --ostemplate debian-12-minimal >/dev/null
 vzctl start 101
 echo "host-cgroup-fs: $(stat -fc %T /sys/fs/cgroup)"
@@ -50,16 +54,22 @@ pid=$(vzctl status 101 -o json | sed -n 's/.*"init_pid": *\([0-9][0-9]*\).*/\1/p
 cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup)
 echo "ct-init-cgroup: $cg"
 dir=/sys/fs/cgroup$cg
-set -- --ram 256M --swap 128M --numproc 100 --cpuunits 3000 --cpulimit 50 --cpumask 0
+# /dev/full (c 1:7) denied: opening it then fails with EPERM.
+full() { vzctl exec 101 'dd if=/dev/full of=/dev/null bs=1 count=1' 2>&1 | head -n 1; }
+echo "before-dev-full: $(full)"
+set -- --ram 256M --swap 128M --numproc 100 --cpuunits 3000 --cpulimit 50 --cpumask 0 \
+	--iolimit 10M --iopslimit 500 --ioprio 5 --devices c:1:7:none
 vzctl set 101 "$@"
-for f in memory.max memory.swap.max pids.max cpu.weight cpu.max cpuset.cpus; do
-	echo "live-$f: $(cat "$dir/$f")"
+for f in memory.max memory.swap.max pids.max cpu.weight cpu.max cpuset.cpus io.max io.bfq.weight; do
+	echo "live-$f: $(cat "$dir/$f" | tr '\n' ';' | sed 's/;$//')"
 done
+echo "live-dev-full: $(full)"
 vzctl set 101 "$@" --save >/dev/null
 vzctl restart 101 >/dev/null
 pid=$(vzctl status 101 -o json | sed -n 's/.*"init_pid": *\([0-9][0-9]*\).*/\1/p')
 cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup)
 dir=/sys/fs/cgroup$cg
+echo "restarted-dev-full: $(full)"
 # One "cgroup-file NAME:LINE" per line of each readable file, in two
 # processes: a fork costs a good part of a second under TCG.
 (cd "$dir" && grep -H '' -- * 2>/dev/null | sed 's/^/cgroup-file /')
@@ -108,6 +118,33 @@ func TestVMCgroupV2(t *testing.T) {
 		}
 		if got := vmCgroupFile(t, out, f); got != want {
 			t.Errorf("v2, saved and restarted: %s = %q, want %q", f, got, want)
+		}
+	}
+	// I/O: io.max on the disk of the private area (vda, 254:0 or as the
+	// VM numbers it), a BFQ weight of 200 for IOPRIO 5.
+	if got := vmValue(t, out, "vda-scheduler"); !strings.Contains(got, "[bfq]") {
+		t.Fatalf("the VM's disk does not use BFQ: %q", got)
+	}
+	for _, when := range []string{"live", "saved and restarted"} {
+		io, weight := vmValue(t, out, "live-io.max"), vmValue(t, out, "live-io.bfq.weight")
+		if when != "live" {
+			io, weight = vmCgroupFile(t, out, "io.max"), vmCgroupFile(t, out, "io.bfq.weight")
+		}
+		if f := strings.Fields(io); len(f) != 5 || !strings.Contains(f[0], ":") ||
+			!slices.Equal(f[1:], []string{"rbps=10485760", "wbps=10485760", "riops=500", "wiops=500"}) {
+			t.Errorf("v2, %s: io.max = %q, want one device at 10 MiB/s and 500 IOPS each way", when, io)
+		}
+		if !strings.Contains(weight, "default 200") {
+			t.Errorf("v2, %s: io.bfq.weight = %q, want default 200 (IOPRIO 5)", when, weight)
+		}
+	}
+	// DEVICES: the BPF device program of v2 refuses /dev/full.
+	if got := vmValue(t, out, "before-dev-full"); got != "1+0 records in" {
+		t.Errorf("reading /dev/full before --devices: %q, want one byte read", got)
+	}
+	for _, k := range []string{"live-dev-full", "restarted-dev-full"} {
+		if got := vmValue(t, out, k); !strings.Contains(got, "Operation not permitted") {
+			t.Errorf("%s: reading /dev/full with c:1:7:none: %q, want EPERM", k, got)
 		}
 	}
 	if got := vmValue(t, out, "cgroup-after-stop"); got != "removed" {

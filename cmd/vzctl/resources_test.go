@@ -96,18 +96,25 @@ func TestResourceParamsLiveAndSaved(t *testing.T) {
 		{[]string{"--lockedpages", "256"}, []check{limit("Max locked memory", "1048576 1048576")}},
 		{[]string{"--shmpages", "1024"}, []check{inside("/proc/sys/kernel/shmall", "1024"), inside("/proc/sys/kernel/shmmax", "4194304")}},
 	}
+	// A device denied, on both hierarchies (v1's devices.deny, v2's BPF
+	// program), and one allowed, read back from v1's devices.list (v2
+	// has no file to read it from).
+	devices := struct {
+		args   []string
+		checks []check
+	}{[]string{"--devices", "c:1:7:none c:10:200:rw"}, []check{{"/dev/full", func(int, []string) string {
+		return strings.TrimSpace(e.ok("exec", "101", "dd if=/dev/full of=/dev/null bs=1 count=1 2>&1 | head -n 1"))
+	}, "dd: failed to open '/dev/full': Operation not permitted"}}}
 	if !v2 {
-		cases = append(cases, struct {
-			args   []string
-			checks []check
-		}{[]string{"--devices", "c:10:200:rw"}, []check{check{"devices.list", func(_ int, dirs []string) string {
+		devices.checks = append(devices.checks, check{"devices.list", func(_ int, dirs []string) string {
 			l := e.cgroupValue(dirs, "devices.list")
 			if strings.Contains(l, "c 10:200 rw") {
 				return "c 10:200 rw"
 			}
 			return l
-		}, "c 10:200 rw"}}})
+		}, "c 10:200 rw"})
 	}
+	cases = append(cases, devices)
 	verify := func(when string, args []string, checks []check) {
 		t.Helper()
 		pid, dirs := e.running("101")

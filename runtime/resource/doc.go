@@ -92,7 +92,9 @@
 //	    kernel's quota formats (QFMT_V2)
 //	DEVICES        enforced, live:
 //	    the devices cgroup (v1 devices.allow/deny, v2 a BPF
-//	    program), on top of runc's default devices
+//	    program), on top of runc's default devices; none denies
+//	    reading and writing (mknod stays allowed, as runc allows
+//	    it for every device)
 //	DEVNODES       enforced, next start:
 //	    the node is made in the container's /dev at start and
 //	    allowed in the devices cgroup

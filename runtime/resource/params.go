@@ -122,7 +122,7 @@ var Params = []*Param{
 		Mapping: "ext4 usrquota/grpquota in an image container; the host sets each user's limits with setquota on VE_ROOT, in the container's own uids (quotactl needs CAP_SYS_ADMIN over the host's user namespace, so the container's root gets EPERM); the number of ids is not limited; needs the kernel's quota formats (QFMT_V2)"},
 	{Key: "DEVICES", Flag: "devices", Kind: KindList, Live: true,
 		Help:    "device access: b|c:MAJOR:MINOR|all:r|w|rw|none",
-		Mapping: "the devices cgroup (v1 devices.allow/deny, v2 a BPF program), on top of runc's default devices"},
+		Mapping: "the devices cgroup (v1 devices.allow/deny, v2 a BPF program), on top of runc's default devices; none denies reading and writing (mknod stays allowed, as runc allows it for every device)"},
 	{Key: "DEVNODES", Flag: "devnodes", Kind: KindList,
 		Help:    "host device nodes in the container: NAME:r|w|rw|none (NAME under /dev)",
 		Mapping: "the node is made in the container's /dev at start and allowed in the devices cgroup"},

@@ -164,7 +164,11 @@ func deviceRules(t rune, major, minor int64, a Access) []sandbox.DeviceRule {
 	case AccessReadWrite:
 		allow = "rw"
 	default:
-		deny = "rwm"
+		// Read and write, not mknod: runc's defaults allow mknod of
+		// every device ("a *:* m", harmless where opening is refused),
+		// and libcontainer's rule emulator cannot cut a hole in a
+		// wildcard rule, so "rwm" fails a live set on cgroup v2.
+		deny = "rw"
 	}
 	var out []sandbox.DeviceRule
 	if allow != "" {
