@@ -21,7 +21,7 @@ import (
 // binary TestMain built, and the Debian cache the other tests use,
 // installed as debian-12-minimal where vzctl looks without a VZKIT_ROOT
 // (the VM is a host of its own, so vzctl runs with its real paths).
-func vmVzctl(t *testing.T) vmtest.Options {
+func vmVzctl(t testing.TB) vmtest.Options {
 	t.Helper()
 	testenv.NeedRoot(t, "the VM's root is built by vzpkg, and TestMain builds vzctl only as root")
 	if vzctlBin == "" {
@@ -212,7 +212,7 @@ func TestVMExt4Quota(t *testing.T) {
 
 // vmValue is VALUE of the script's "KEY: VALUE" line; the test fails when
 // the script printed none.
-func vmValue(t *testing.T, out, key string) string {
+func vmValue(t testing.TB, out, key string) string {
 	t.Helper()
 	for _, l := range strings.Split(out, "\n") {
 		if v, ok := strings.CutPrefix(l, key+":"); ok {

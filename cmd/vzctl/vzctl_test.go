@@ -56,13 +56,13 @@ func TestMain(m *testing.M) {
 // rootfsCache returns a zstd tarball of `mmdebstrap --variant=minbase
 // bookworm`, built once per machine under os.TempDir (behind a lock) from
 // the host's own apt sources, which mmdebstrap takes as MIRROR files.
-func rootfsCache(t *testing.T) string {
+func rootfsCache(t testing.TB) string {
 	return mmdebstrapCache(t, "debian-bookworm-minbase")
 }
 
 // mmdebstrapCache builds (once per machine) the minbase bookworm tarball
 // named name, with extra packages included.
-func mmdebstrapCache(t *testing.T, name string, include ...string) string {
+func mmdebstrapCache(t testing.TB, name string, include ...string) string {
 	t.Helper()
 	dir := filepath.Join(os.TempDir(), "vzkit-runtime-test")
 	out := filepath.Join(dir, name+".tar.zst")
@@ -148,7 +148,7 @@ func testRoot(t *testing.T) string {
 // installCache puts the cache file src in place as dst (a hard link when it
 // can) with a manifest beside it, as vzpkg build leaves a cache: vzctl
 // create refuses a cache without one.
-func installCache(t *testing.T, src, dst string) {
+func installCache(t testing.TB, src, dst string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
