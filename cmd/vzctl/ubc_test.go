@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vzkit/vzkit/runtime/resource"
 )
 
 // ubcRow is one resource of vzctl ubc's table.
@@ -257,4 +259,21 @@ func TestUbcMatchesCgroup(t *testing.T) {
 		t.Errorf("ubc 102 (stopped): %q", s)
 	}
 	e.code(20, "ubc")
+}
+
+// ubc --help is wrapped as the other Long texts are, and still says
+// every counter in full.
+func TestUbcHelpWrapped(t *testing.T) {
+	long := ubcLong()
+	for i, l := range strings.Split(long, "\n") {
+		if len(l) > helpWidth {
+			t.Errorf("ubc --help line %d is %d columns, want at most %d: %q", i+1, len(l), helpWidth, l)
+		}
+	}
+	words := strings.Join(strings.Fields(long), " ")
+	for _, r := range resource.UBCResources {
+		if want := strings.Join(strings.Fields(r.Name+": "+r.Counter), " "); r.Counter != "" && !strings.Contains(words, want) {
+			t.Errorf("ubc --help lacks %q", want)
+		}
+	}
 }
