@@ -303,8 +303,9 @@ func (p *resourcePlan) validate(s *Store, c *Container, rc resource.Config, o *S
 }
 
 // live is what running container c holds now and is to hold next: the
-// configuration in force with the plan's changes, so that a set changes
-// only what it names (as OpenVZ's does). --reset_ub gives it the saved
+// configuration in force with the plan's changes of live parameters, so
+// that a set changes only what it names (as OpenVZ's does) and what is in
+// force does not claim what waits for the next start. --reset_ub gives it the saved
 // configuration whole, as does a container started by a vzkit that kept
 // no record of what is in force (then now is not known either).
 func (s *Store) live(c *Container, p *resourcePlan, o *SetOptions) (now, next resource.Config, err error) {
@@ -324,6 +325,9 @@ func (s *Store) live(c *Container, p *resourcePlan, o *SetOptions) (now, next re
 	}
 	next = now
 	for _, ch := range p.changes {
+		if !ch.param.Live {
+			continue // held from the next start on (applyLive says so)
+		}
 		if err := next.Set(ch.param.Key, ch.value); err != nil {
 			return now, next, fmt.Errorf("%w: %v", ErrBadParam, err)
 		}

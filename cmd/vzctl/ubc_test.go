@@ -323,6 +323,13 @@ func TestUbcAndListShowWhatIsInForce(t *testing.T) {
 		t.Errorf("a set without --save changed 101.conf: NUMPROC=%q", v)
 	}
 
+	// NUMTCPSOCK takes effect at the next start: saved, not yet in force.
+	if _, stderr, code := e.run("set", "101", "--numtcpsock", "50:60", "--save"); code != 0 || !strings.Contains(stderr, "next start") {
+		t.Errorf("set --numtcpsock 50:60 --save: exit %d, stderr %q; want a note that it waits for the next start", code, stderr)
+	}
+	if r := e.ubc("101")["101"]["numtcpsock"]; r.barrier != unlimited || r.limit != unlimited {
+		t.Errorf("after set --numtcpsock 50:60 --save (next start): ubc numtcpsock %+v, want still unlimited", r)
+	}
 	e.ok("set", "101", "--cpulimit", "50", "--cpuunits", "3000")
 	if got := fields("-o", "cpulimit,cpuunits,numproc.l", "101"); got != "50 3000 80" {
 		t.Errorf("after a live set --cpulimit 50 --cpuunits 3000: list -o cpulimit,cpuunits,numproc.l: %q, want 50 3000 80 (numproc kept)", got)
@@ -362,6 +369,9 @@ func TestUbcAndListShowWhatIsInForce(t *testing.T) {
 	}
 	e.ok("start", "101")
 	saved("stopped and started again")
+	if r := e.ubc("101")["101"]["numtcpsock"]; r.barrier != 50 || r.limit != 60 {
+		t.Errorf("after a restart: ubc numtcpsock %+v, want the saved 50:60", r)
+	}
 	if _, dirs := e.running("101"); e.cgroupValue(dirs, "pids.max") != "200" {
 		t.Errorf("after stop and start pids.max is %s, want the saved 200", e.cgroupValue(dirs, "pids.max"))
 	}
