@@ -152,12 +152,19 @@
 //     writes each changed value in its canonical form and refuses what the
 //     host cannot hold (CPULIMIT beyond its CPUs) naming the range; a
 //     one-off sandbox (runscript on a stopped container) is held alike.
+//     What a running container holds is recorded by start and every live
+//     set in STATEDIR/ct/CTID.resources (resource.Config.Record, vzkit's
+//     own directory, read back strictly; stop removes it): a set without
+//     --save changes that and not the files, and the next live set
+//     changes only what it names over it (Store.InForce).
 //   - Beancounters (beancounters.go): OpenVZ's table, barrier and limit
-//     from that same typed configuration, held/maxheld/failcnt from the
+//     from the configuration in force, held/maxheld/failcnt from the
 //     sandbox's cgroup counters (sandbox.Counters, v1 or v2 files found
 //     from libcontainer's recorded cgroup paths); resource.UBCResources
 //     says which rows are counted, approximated or held 0. vzctl ubc and
-//     vzlist's beancounter fields (Entries with Beancounters) read the same.
+//     vzlist's beancounter fields (Entries with Beancounters) read the
+//     same, and its CPU and I/O limit fields the same configuration
+//     (Entries with Resources).
 //     The disk quota goes to the layout (applyDiskQuota).
 //   - runscript on a stopped container, like set --userpasswd there, runs
 //     in a one-off sandbox (oneOff) on the mounted root: the container's

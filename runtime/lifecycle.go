@@ -173,6 +173,7 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 		if sb != nil {
 			sb.Destroy()
 		}
+		os.Remove(s.inForceRecord(ctid))
 		if s.Net != nil {
 			s.Net.Detach(context.WithoutCancel(ctx), ctid)
 		}
@@ -194,7 +195,7 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err := s.writeConfFiles(c); err != nil {
 		return err
 	}
-	res, err := s.sandboxResources(c, rc)
+	res, err := s.sandboxResources(c, rc, s.host(c))
 	if err != nil {
 		return err
 	}
@@ -246,6 +247,10 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	st, err := sb.State()
 	if err != nil {
 		return fmt.Errorf("container %s: %w", ctid, err)
+	}
+	// What the sandbox holds from now on, until a live set changes it.
+	if err := s.recordInForce(ctid, rc); err != nil {
+		return err
 	}
 	if s.Net != nil && len(ips) > 0 {
 		if err := s.attach(ctx, c, st.InitPID, ips); err != nil {
@@ -305,7 +310,7 @@ func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func
 	if err != nil {
 		return err
 	}
-	res, err := s.sandboxResources(c, rc)
+	res, err := s.sandboxResources(c, rc, s.host(c))
 	if err != nil {
 		return err
 	}
@@ -375,10 +380,11 @@ func (s *Store) recordInit(ctid string, kind InitKind) error {
 	return nil
 }
 
-// forgetInit removes what a run left in STATEDIR: the init record and the
-// gate with the console log.
+// forgetInit removes what a run left in STATEDIR: the init record, the
+// resources in force and the gate with the console log.
 func (s *Store) forgetInit(ctid string) {
 	os.Remove(s.initRecord(ctid))
+	os.Remove(s.inForceRecord(ctid))
 	os.Remove(s.keptConsoleLog(ctid))
 	s.closeGate(ctid)
 }

@@ -55,6 +55,11 @@ type Entry struct {
 	// read only when asked for (EntryOptions.Beancounters); nil when it
 	// could not be.
 	UBC []resource.Beancounter `json:"-"`
+	// Resources is the container's resource configuration in force
+	// (Store.InForce: what it holds while it runs, its files when it
+	// does not), read only when asked for (EntryOptions.Resources); nil
+	// when it could not be.
+	Resources *resource.Config `json:"-"`
 }
 
 // EntryOptions choose what Entries measures.
@@ -66,6 +71,9 @@ type EntryOptions struct {
 	// Beancounters reads each container's resource configuration and,
 	// for a running one, its cgroup counters.
 	Beancounters bool
+	// Resources reads each container's resource configuration in force
+	// (CPU and I/O limits, ...), into Entry.Resources.
+	Resources bool
 }
 
 // Entries lists every registered container in CTID order, stopped ones
@@ -116,12 +124,20 @@ func (s *Store) Entries(o EntryOptions) ([]Entry, error) {
 		case st.Mounted:
 			e.Status = StateMounted
 		}
-		if o.Beancounters {
-			ubc, _, err := s.Beancounters(c)
-			if err != nil {
-				s.log().Warn("beancounters not read", "ctid", c.ID, "err", err)
+		if o.Beancounters || o.Resources {
+			// Read once for both: the same configuration in force.
+			rc, sb, err := s.inForce(c)
+			switch {
+			case err != nil:
+				s.log().Warn("resource configuration not read", "ctid", c.ID, "err", err)
+			case o.Resources:
+				e.Resources = &rc
 			}
-			e.UBC = ubc
+			if err == nil && o.Beancounters {
+				if e.UBC, err = beancounters(c, rc, sb); err != nil {
+					s.log().Warn("beancounters not read", "ctid", c.ID, "err", err)
+				}
+			}
 		}
 		if o.DiskUsage {
 			// The private area is the container's own (hostile) tree:

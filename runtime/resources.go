@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vzkit/vzkit/internal/atomicfile"
 	"github.com/vzkit/vzkit/runtime/resource"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 	"github.com/vzkit/vzkit/runtime/vzconf"
@@ -65,9 +67,9 @@ func (s *Store) Resources(c *Container) (resource.Config, error) {
 	return rc, nil
 }
 
-// sandboxResources maps c's resource configuration onto this host: what
-// start gives the sandbox and what a live set changes it to.
-func (s *Store) sandboxResources(c *Container, rc resource.Config) (sandbox.Resources, error) {
+// sandboxResources maps c's resource configuration onto host h (s.host):
+// what start gives the sandbox and what a live set changes it to.
+func (s *Store) sandboxResources(c *Container, rc resource.Config, h resource.Host) (sandbox.Resources, error) {
 	nodes := map[string]resource.HostNode{}
 	for _, n := range rc.DevNodes {
 		hn, err := hostNode(n.Name)
@@ -76,7 +78,7 @@ func (s *Store) sandboxResources(c *Container, rc resource.Config) (sandbox.Reso
 		}
 		nodes[n.Name] = hn
 	}
-	res, notes, err := rc.Sandbox(s.host(c), nodes)
+	res, notes, err := rc.Sandbox(h, nodes)
 	if err != nil {
 		return sandbox.Resources{}, fmt.Errorf("container %s: %w", c.ID, err)
 	}
@@ -181,10 +183,12 @@ func mountSource(path string) (string, error) {
 	return src, nil
 }
 
-// applyResources changes running container c to rc: its sandbox and its
-// disk quota, the same mapping start uses.
-func (s *Store) applyResources(ctx context.Context, c *Container, sb *sandbox.Sandbox, rc resource.Config, disk bool) error {
-	res, err := s.sandboxResources(c, rc)
+// applyResources changes running container c to rc on host h: its sandbox
+// and, with disk, its disk quota, the same mapping start uses. What the
+// sandbox then holds is recorded as in force (recordInForce), with the
+// disk quota of before when that one could not be changed.
+func (s *Store) applyResources(ctx context.Context, c *Container, sb *sandbox.Sandbox, rc, before resource.Config, h resource.Host, disk bool) error {
+	res, err := s.sandboxResources(c, rc, h)
 	if err != nil {
 		return err
 	}
@@ -193,8 +197,119 @@ func (s *Store) applyResources(ctx context.Context, c *Container, sb *sandbox.Sa
 	} else if err != nil {
 		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
+	var qerr error
 	if disk {
-		return s.applyDiskQuota(ctx, c, rc.Disk)
+		if qerr = s.applyDiskQuota(ctx, c, rc.Disk); qerr != nil {
+			rc.Disk = before.Disk
+		}
+	}
+	return errors.Join(s.recordInForce(c.ID, rc), qerr)
+}
+
+// The configuration in force. A live set changes a running container's
+// limits and, without --save, not its files: what it holds is kept in
+// STATEDIR/ct/CTID.resources (resource.Config.Record), written by start
+// and by every live set, removed when it stops, so that ubc and vzlist
+// show what is in force, as OpenVZ's /proc/user_beancounters does, and the
+// next live set changes only what it names. STATEDIR/ct is vzkit's own
+// (the containers' gates are below it, each in a directory of its own):
+// the record is read only from there, from a file of vzkit's user that no
+// one else may write, and it must parse strictly (resource.ParseRecord).
+
+func (s *Store) inForceRecord(ctid string) string {
+	return filepath.Join(s.ctDir(), ctid+".resources")
+}
+
+// ownDir checks that dir is a directory of this process's user that no
+// one else may write: where vzkit keeps what it alone writes.
+func ownDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("%s (uid %d, mode %04o) is not a directory of vzkit's own (uid %d, not writable by others)",
+			dir, st.Uid, st.Mode&0o7777, os.Geteuid())
 	}
 	return nil
+}
+
+// recordInForce keeps rc as the configuration ctid's sandbox holds.
+func (s *Store) recordInForce(ctid string, rc resource.Config) error {
+	if err := ownDir(s.ctDir()); err != nil {
+		return fmt.Errorf("container %s: resources in force: %w", ctid, err)
+	}
+	if err := atomicfile.WriteBytes(s.inForceRecord(ctid), rc.Record(), 0o644); err != nil {
+		return fmt.Errorf("container %s: resources in force: %w", ctid, err)
+	}
+	return nil
+}
+
+// readInForce reads ctid's record of the configuration in force; ok is
+// false when there is none (a container started by a vzkit that kept
+// none: its files are what it holds).
+func (s *Store) readInForce(ctid string) (rc resource.Config, ok bool, err error) {
+	p := s.inForceRecord(ctid)
+	fail := func(err error) (resource.Config, bool, error) {
+		return resource.Config{}, false, fmt.Errorf("container %s: resources in force: %w", ctid, err)
+	}
+	if err := ownDir(s.ctDir()); errors.Is(err, os.ErrNotExist) {
+		return resource.Config{}, false, nil
+	} else if err != nil {
+		return fail(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return resource.Config{}, false, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fail(err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fail(fmt.Errorf("%s (uid %d, mode %04o) is not a file of vzkit's own", p, st.Uid, st.Mode&0o7777))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, resource.MaxRecord+1))
+	if err != nil {
+		return fail(err)
+	}
+	if rc, err = resource.ParseRecord(b); err != nil {
+		return fail(fmt.Errorf("%s: %w (vzctl set --reset_ub applies the saved configuration again)", p, err))
+	}
+	return rc, true, nil
+}
+
+// InForce is c's resource configuration in force: while c runs, what its
+// start or its last live set gave its sandbox (a set without --save
+// changes that, not the files); else, and for a container started by a
+// vzkit that kept no record, what its files say (Store.Resources).
+// running tells which.
+func (s *Store) InForce(c *Container) (rc resource.Config, running bool, err error) {
+	rc, sb, err := s.inForce(c)
+	return rc, sb != nil, err
+}
+
+func (s *Store) inForce(c *Container) (resource.Config, *sandbox.Sandbox, error) {
+	sb, _, err := s.running(c)
+	if err != nil {
+		return resource.Config{}, nil, err
+	}
+	if sb != nil {
+		rc, ok, err := s.readInForce(c.ID)
+		if err != nil {
+			return resource.Config{}, nil, err
+		}
+		if ok {
+			return rc, sb, nil
+		}
+	}
+	rc, err := s.Resources(c)
+	if err != nil {
+		return resource.Config{}, nil, err
+	}
+	return rc, sb, nil
 }

@@ -35,7 +35,10 @@ type SetOptions struct {
 	Features     []string // "NAME:on" / "NAME:off", merged into FEATURES
 	// Resources are resource parameters (PHYSPAGES, NUMPROC, CPUUNITS,
 	// DISKSPACE, ...) in OpenVZ's syntax, applied live to a running
-	// container and saved with Save.
+	// container and saved with Save. A live set changes the parameters
+	// it names over the configuration in force (Store.InForce), which
+	// a set without Save leaves apart from the files until the next
+	// start.
 	Resources []ResourceChange
 	// ApplyConfig copies the resource parameters of the sample
 	// ve-NAME.conf-sample (OpenVZ's --applyconfig).
@@ -59,7 +62,8 @@ func (s *Store) Set(ctx context.Context, ctid string, o SetOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := s.changeConf(c, &o); err != nil {
+	plan, err := s.changeConf(c, &o)
+	if err != nil {
 		return err
 	}
 	if len(o.IPAdd) > 0 {
@@ -92,7 +96,7 @@ func (s *Store) Set(ctx context.Context, ctid string, o SetOptions) error {
 		return fmt.Errorf("container %s: %w: nothing applied (use --save to change its config)", ctid, ErrNotRunning)
 	}
 	if sb != nil {
-		if err := s.applyLive(ctx, c, sb, pid, &o); err != nil {
+		if err := s.applyLive(ctx, c, sb, pid, &o, plan); err != nil {
 			return err
 		}
 		if o.Privileged != "" || o.Init != "" || len(o.Capabilities) > 0 || len(o.Features) > 0 {
@@ -112,23 +116,24 @@ func (s *Store) Set(ctx context.Context, ctid string, o SetOptions) error {
 	return nil
 }
 
-// changeConf validates o and applies it to c.Conf (in memory).
-func (s *Store) changeConf(c *Container, o *SetOptions) error {
+// changeConf validates o and applies it to c.Conf (in memory); the plan
+// is its resource changes, nil when it has none.
+func (s *Store) changeConf(c *Container, o *SetOptions) (*resourcePlan, error) {
 	if o.Hostname != "" {
 		if err := validHostname(o.Hostname); err != nil {
-			return err
+			return nil, err
 		}
 		c.Conf.Set("HOSTNAME", o.Hostname)
 	}
 	if len(o.IPAdd) > 0 || len(o.IPDel) > 0 {
 		ips, err := changeIPs(c.IPs(), o)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.Conf.Set("IP_ADDRESS", strings.Join(ips, " "))
 	}
 	if err := checkNameservers(o.Nameservers); err != nil {
-		return err
+		return nil, err
 	}
 	if o.Nameservers != nil {
 		c.Conf.Set("NAMESERVER", strings.Join(o.Nameservers, " "))
@@ -138,7 +143,7 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 			continue
 		}
 		if err := validHostname(d); err != nil {
-			return fmt.Errorf("--searchdomain: %w", err)
+			return nil, fmt.Errorf("--searchdomain: %w", err)
 		}
 	}
 	if o.SearchDomains != nil {
@@ -153,15 +158,15 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 		case "yes", "no":
 			c.Conf.Set(yn.key, yn.value)
 		default:
-			return fmt.Errorf("%w: %s %q: want yes or no", ErrBadParam, yn.flag, yn.value)
+			return nil, fmt.Errorf("%w: %s %q: want yes or no", ErrBadParam, yn.flag, yn.value)
 		}
 	}
 	if o.Name != "" {
 		if err := ValidName(o.Name); err != nil {
-			return err
+			return nil, err
 		}
 		if id, err := s.Resolve(o.Name); err == nil && id != c.ID {
-			return fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
+			return nil, fmt.Errorf("%w: name %q is already used by container %s", ErrExists, o.Name, id)
 		}
 		c.Conf.Set("NAME", o.Name)
 	}
@@ -175,68 +180,115 @@ func (s *Store) changeConf(c *Container, o *SetOptions) error {
 		// Its id range is given at the next start (ensureIDRange).
 		c.Conf.Set(KeyPrivileged, "no")
 	default:
-		return fmt.Errorf("%w: --privileged %q: want yes or no", ErrBadParam, o.Privileged)
+		return nil, fmt.Errorf("%w: --privileged %q: want yes or no", ErrBadParam, o.Privileged)
 	}
 	if o.Init != "" {
 		k, err := ParseInitKind(o.Init)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.Conf.Set(KeyInitKind, string(k))
 	}
 	if err := mergeOnOff(c, KeyCapability, o.Capabilities, CheckCapability); err != nil {
-		return err
+		return nil, err
 	}
 	if err := mergeOnOff(c, KeyFeatures, o.Features, CheckFeatures); err != nil {
-		return err
+		return nil, err
 	}
 	// The result must make a profile (nesting needs an unprivileged
 	// container, say), or the next start would fail.
 	if err := checkProfile(c); err != nil {
-		return err
+		return nil, err
 	}
 	for _, up := range o.UserPasswd {
 		if u, p, ok := strings.Cut(up, ":"); !ok || u == "" || p == "" || strings.ContainsAny(up, "\n") {
-			return fmt.Errorf("%w: --userpasswd: want USER:PASSWORD", ErrBadParam)
+			return nil, fmt.Errorf("%w: --userpasswd: want USER:PASSWORD", ErrBadParam)
 		}
 	}
 	return s.changeResources(c, o)
 }
 
+// resourcePlan is what a set does to the resources, worked out once
+// (changeResources): the configuration the files then hold, the changes
+// in their canonical form, for the configuration in force too, and this
+// host, probed once when needed (hostOf).
+type resourcePlan struct {
+	saved   resource.Config
+	changes []paramChange
+	host    *resource.Host
+	// disk: the disk quota may change (DISKSPACE, DISKINODES,
+	// QUOTAUGIDLIMIT, a whole sample, --reset_ub).
+	disk bool
+	// whole: the saved configuration replaces the one in force
+	// (--reset_ub).
+	whole bool
+}
+
+// paramChange is one parameter's new value, as Config.Get writes it.
+type paramChange struct {
+	param *resource.Param
+	value string
+}
+
 // changeResources validates o's resource changes and applies them to
 // c.Conf: --applyconfig's sample first, then each parameter, written in
 // the canonical form (pages, 1K blocks, "unlimited"). The whole result
-// must parse and fit this host (CPULIMIT within its CPUs, ...).
-func (s *Store) changeResources(c *Container, o *SetOptions) error {
-	if o.ApplyConfig == "" && len(o.Resources) == 0 {
-		return nil
+// must parse and fit this host (CPULIMIT within its CPUs, ...). The files
+// are parsed here, once per set; the plan probes the host once, when a
+// check or a running container needs it.
+func (s *Store) changeResources(c *Container, o *SetOptions) (*resourcePlan, error) {
+	if o.ApplyConfig == "" && len(o.Resources) == 0 && !o.ResetUB {
+		return nil, nil
 	}
+	plan := &resourcePlan{disk: o.ApplyConfig != "" || o.ResetUB, whole: o.ResetUB}
 	if o.ApplyConfig != "" {
 		f, err := s.LoadSample(o.ApplyConfig)
 		if err != nil {
-			return fmt.Errorf("%w: --applyconfig: %v", ErrBadParam, err)
+			return nil, fmt.Errorf("%w: --applyconfig: %v", ErrBadParam, err)
 		}
 		for _, p := range resource.Params {
 			if v, ok := f.Get(p.Key); ok {
 				var rc resource.Config
 				if err := rc.Set(p.Key, v); err != nil {
-					return fmt.Errorf("%w: --applyconfig %s: %s:%d: %v", ErrBadParam, o.ApplyConfig, f.Name, f.Line(p.Key), err)
+					return nil, fmt.Errorf("%w: --applyconfig %s: %s:%d: %v", ErrBadParam, o.ApplyConfig, f.Name, f.Line(p.Key), err)
 				}
+				plan.changes = append(plan.changes, paramChange{p, rc.Get(p)})
 				c.Conf.Set(p.Key, rc.Get(p))
 			}
 		}
 	}
 	rc, err := s.Resources(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, ch := range o.Resources {
 		if err := rc.SetFlag(ch.Param.Key, ch.Value); err != nil {
 			flag := cmp.Or(ch.Flag, ch.Param.Flag)
-			return fmt.Errorf("%w: --%s: %v", ErrBadParam, flag, err)
+			return nil, fmt.Errorf("%w: --%s: %v", ErrBadParam, flag, err)
 		}
+		plan.changes = append(plan.changes, paramChange{ch.Param, rc.Get(ch.Param)})
 		c.Conf.Set(ch.Param.Key, rc.Get(ch.Param))
+		plan.disk = plan.disk || ch.Param.Key == "DISKSPACE" || ch.Param.Key == "DISKINODES" || ch.Param.Key == "QUOTAUGIDLIMIT"
 	}
+	plan.saved = rc
+	if err := plan.validate(s, c, rc, o); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// hostOf is c's host (Store.host), probed at most once per plan.
+func (p *resourcePlan) hostOf(s *Store, c *Container) resource.Host {
+	if p.host == nil {
+		h := s.host(c)
+		p.host = &h
+	}
+	return *p.host
+}
+
+// validate checks rc against the host when o changes what depends on it
+// (CPULIMIT, CPUS, CPUMASK, or a whole sample).
+func (p *resourcePlan) validate(s *Store, c *Container, rc resource.Config, o *SetOptions) error {
 	hostBound := o.ApplyConfig != ""
 	for _, ch := range o.Resources {
 		hostBound = hostBound || ch.Param.Key == "CPULIMIT" || ch.Param.Key == "CPUS" || ch.Param.Key == "CPUMASK"
@@ -244,10 +296,46 @@ func (s *Store) changeResources(c *Container, o *SetOptions) error {
 	if !hostBound {
 		return nil
 	}
-	if err := rc.Validate(s.host(c)); err != nil {
+	if err := rc.Validate(p.hostOf(s, c)); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadParam, err)
 	}
 	return nil
+}
+
+// live is what running container c holds now and is to hold next: the
+// configuration in force with the plan's changes of live parameters, so
+// that a set changes only what it names (as OpenVZ's does) and what is in
+// force does not claim what waits for the next start. --reset_ub gives it the saved
+// configuration whole, as does a container started by a vzkit that kept
+// no record of what is in force (then now is not known either).
+func (s *Store) live(c *Container, p *resourcePlan, o *SetOptions) (now, next resource.Config, err error) {
+	if p.whole {
+		now, ok, err := s.readInForce(c.ID)
+		if err != nil || !ok { // a broken record is what --reset_ub mends
+			now = p.saved
+		}
+		return now, p.saved, nil
+	}
+	now, ok, err := s.readInForce(c.ID)
+	if err != nil {
+		return now, next, err
+	}
+	if !ok {
+		return p.saved, p.saved, nil
+	}
+	next = now
+	for _, ch := range p.changes {
+		if !ch.param.Live {
+			continue // held from the next start on (applyLive says so)
+		}
+		if err := next.Set(ch.param.Key, ch.value); err != nil {
+			return now, next, fmt.Errorf("%w: %v", ErrBadParam, err)
+		}
+	}
+	if err := p.validate(s, c, next, o); err != nil {
+		return now, next, err
+	}
+	return now, next, nil
 }
 
 // changeIPs applies --ipdel, then --ipadd, to the IP_ADDRESS entries ips.
@@ -331,7 +419,7 @@ func mergeOnOff(c *Container, key string, changes []string, check func(string) e
 	return nil
 }
 
-func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox, pid int, o *SetOptions) error {
+func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox, pid int, o *SetOptions, plan *resourcePlan) error {
 	if o.Hostname != "" {
 		// The kernel's hostname from the host: the container lacks
 		// CAP_SYS_ADMIN, so hostname(1) inside cannot set it.
@@ -359,16 +447,12 @@ func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox
 			return fmt.Errorf("container %s: network: %w", c.ID, err)
 		}
 	}
-	if o.ApplyConfig != "" || len(o.Resources) > 0 || o.ResetUB {
-		rc, err := s.Resources(c)
+	if plan != nil {
+		now, next, err := s.live(c, plan, o)
 		if err != nil {
 			return err
 		}
-		disk := o.ApplyConfig != "" || o.ResetUB
-		for _, ch := range o.Resources {
-			disk = disk || ch.Param.Key == "DISKSPACE" || ch.Param.Key == "DISKINODES" || ch.Param.Key == "QUOTAUGIDLIMIT"
-		}
-		if err := s.applyResources(ctx, c, sb, rc, disk); err != nil {
+		if err := s.applyResources(ctx, c, sb, next, now, plan.hostOf(s, c), plan.disk); err != nil {
 			return err
 		}
 		for _, ch := range o.Resources {

@@ -34,20 +34,27 @@ the field names. The fields are vzlist's: ctid (veid), name, smart_name,
 hostname, ip, status, numproc, ostemplate, onboot, bootorder, layout,
 description, nameserver, searchdomain, features, origin_sample, private,
 root, diskspace and diskinodes (the private area's usage in KB and
-inodes, measured only when asked for), and the beancounters (numproc,
-physpages, kmemsize, swappages, ..., each with .m maxheld, .b barrier, .l
-limit, .f failcnt: what "vzctl ubc" shows, from the same cgroup counters;
-held, maxheld and failcnt only for a running container, barrier and limit
-from the configuration for every one). Quota limits (diskspace.s, .h) and
-CPU limits are vzlist names that vzkit cannot fill yet: they are refused,
-never shown with invented values. Unset values print as "-"; a list (ip,
-nameserver, ...) that is not the last column shows its first word, so that
-every column stays one word, unless -t.
+inodes, measured only when asked for, with .s and .h their soft and hard
+limits), the beancounters (numproc, physpages, kmemsize, swappages, ...,
+each with .m maxheld, .b barrier, .l limit, .f failcnt: what "vzctl ubc"
+shows, from the same cgroup counters; held, maxheld and failcnt only for a
+running container, barrier and limit for every one), and cpulimit
+(percent of one CPU, 0 no cap), cpuunits, cpus (0 all), ioprio (0..7) and
+vswap (yes when PHYSPAGES and SWAPPAGES both have a limit). Barrier,
+limit and those limits are the configuration in force: for a running
+container what it holds, a "vzctl set" without --save included; for a
+stopped one its files. laverage and uptime are vzlist names that vzkit
+does not measure: they are refused, never shown with invented values.
+Unset values print as "-"; a list (ip, nameserver, ...) that is not the
+last column shows its first word, so that every column stays one word,
+unless -t.
 
 -j prints vzlist 4's JSON: an array of objects keyed by field name, every
 field or those of -o, ctid a number, unset values null, numproc as
 {"held": N, "maxheld": N, "barrier": N, "limit": N, "failcnt": N}
-(barrier and limit alone for a stopped one) and diskspace as {"usage": KB}. -o json prints vzkit's own
+(barrier and limit alone for a stopped one), diskspace as {"usage": KB},
+cpulimit, cpuunits, cpus and ioprio as numbers, vswap as true or false.
+-o json prints vzkit's own
 record of each container instead (ctid a string, every field that needs no
 disk walk).
 
@@ -136,10 +143,12 @@ func newListCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := runtime.EntryOptions{DiskUsage: vzlist.NeedDiskUsage(fields...), Beancounters: vzlist.NeedBeancounters(fields...)}
+			opts := runtime.EntryOptions{DiskUsage: vzlist.NeedDiskUsage(fields...), Beancounters: vzlist.NeedBeancounters(fields...),
+				Resources: vzlist.NeedResources(fields...)}
 			if key != nil {
 				opts.DiskUsage = opts.DiskUsage || key.Field.DiskUsage
 				opts.Beancounters = opts.Beancounters || vzlist.NeedBeancounters(key.Field)
+				opts.Resources = opts.Resources || vzlist.NeedResources(key.Field)
 			}
 			all, err := st.Entries(opts)
 			if err != nil {

@@ -114,10 +114,13 @@ func TestListVzlistForms(t *testing.T) {
 	if all[0]["ctid"] != 101.0 || all[0]["hostname"] != "web1.example.org" || all[1]["private"] != e.path("var/lib/vzkit/private/102") {
 		t.Errorf("list -j -a: %v", all[0])
 	}
-	for _, k := range []string{"veid", "numproc.m", "diskspace", "cpulimit"} {
+	for _, k := range []string{"veid", "numproc.m", "diskspace", "laverage"} {
 		if _, ok := all[0][k]; ok {
 			t.Errorf("list -j -a shows %s", k)
 		}
+	}
+	if all[0]["cpuunits"] != 1000.0 || all[0]["cpulimit"] != 0.0 || all[0]["vswap"] != true {
+		t.Errorf("list -j -a: cpuunits %v, cpulimit %v, vswap %v; want the basic sample's 1000, 0, true", all[0]["cpuunits"], all[0]["cpulimit"], all[0]["vswap"])
 	}
 	if _, ok := all[0]["physpages"].(map[string]any)["held"]; !ok {
 		t.Errorf("list -j -a: physpages of running 101 = %v, want its beancounter", all[0]["physpages"])
@@ -144,8 +147,8 @@ func TestListVzlistForms(t *testing.T) {
 			t.Errorf("list -L lacks %q:\n%s", l, names)
 		}
 	}
-	if s := e.code(21, "list", "-o", "ctid,cpulimit"); !strings.Contains(s, `field "cpulimit": not available yet`) {
-		t.Errorf("list -o cpulimit: %q", s)
+	if s := e.code(21, "list", "-o", "ctid,laverage"); !strings.Contains(s, `field "laverage": not available yet`) {
+		t.Errorf("list -o laverage: %q", s)
 	}
 	// OpenVZ's 21 for a bad value, 20 for a bad command line.
 	for _, bad := range [][]string{

@@ -58,9 +58,12 @@ The privilege settings take effect at the next start and need --save:
                           namespaces of its own (refused by seccomp otherwise)
 
 Resources change in a running container at once, and with --save for
-every later start. Values are OpenVZ's: barrier[:limit] (one number is
-both), a bare number in the parameter's unit (pages for memory, 1K blocks
-for disk space), K/M/G/T suffixes for bytes, P for pages, "unlimited":
+every later start; a set changes only the parameters it names, and
+without --save the container holds them until it stops ("vzctl ubc" and
+vzlist show what it holds). Values are OpenVZ's: barrier[:limit] (one
+number is both), a bare number in the parameter's unit (pages for memory,
+1K blocks for disk space), K/M/G/T suffixes for bytes, P for pages,
+"unlimited":
 
   vzctl set 101 --ram 512M --swap 1G --save
   vzctl set 101 --numproc 200 --cpuunits 2000 --cpulimit 50 --save
@@ -72,7 +75,7 @@ for disk space), K/M/G/T suffixes for bytes, P for pages, "unlimited":
 ` + resourceFlagHelp() + `
   --applyconfig NAME      take the resource parameters of
                           CONFDIR/ve-NAME.conf-sample
-  --reset_ub              apply the saved resource parameters again
+  --reset_ub              apply the saved resource parameters again, whole
 
 A value out of range is refused, naming the parameter and what it allows
 (exit 21). Mainline kernels have no beancounters: each parameter is held

@@ -22,9 +22,9 @@ func ubcLong() string {
 		case r.Counter == "":
 			none = append(none, r.Name)
 		case r.Approximate:
-			approx = append(approx, "  "+r.Name+": "+r.Counter)
+			approx = append(approx, wrapHelp(r.Name+": "+r.Counter, "  ", "      "))
 		default:
-			counted = append(counted, "  "+r.Name+": "+r.Counter)
+			counted = append(counted, wrapHelp(r.Name+": "+r.Counter, "  ", "      "))
 		}
 	}
 	return `Print the beancounters of running containers in the layout of OpenVZ's
@@ -35,14 +35,15 @@ running container; a named container that does not run is reported on
 stderr after the others (exit 31).
 
 Mainline kernels have no beancounters: barrier and limit are the
-container's configuration (pages for the *pages resources, bytes for
-kmemsize, 9223372036854775807 for unlimited, as OpenVZ prints it); held,
-maxheld and failcnt come from its cgroup (v1 or v2) where mainline counts
-the resource. Counted as OpenVZ does:
+container's configuration in force (what it holds: a "vzctl set" without
+--save shows here until the next start; pages for the *pages resources,
+bytes for kmemsize, 9223372036854775807 for unlimited, as OpenVZ prints
+it); held, maxheld and failcnt come from its cgroup (v1 or v2) where
+mainline counts the resource. Counted as OpenVZ does:
 ` + strings.Join(counted, "\n") + `
 Approximations (a mainline counter near OpenVZ's):
 ` + strings.Join(approx, "\n") + `
-No mainline counter (held, maxheld and failcnt are 0): ` + strings.Join(none, ", ") + `.
+` + wrapHelp("No mainline counter (held, maxheld and failcnt are 0): "+strings.Join(none, ", ")+".", "", "") + `
 
 The same values are vzlist's beancounter fields ("vzctl list -o
 numproc,numproc.m,numproc.f,physpages.l").
@@ -51,6 +52,30 @@ Examples:
   vzctl ubc 101
   vzctl ubc 101 web
   vzctl ubc --all`
+}
+
+// helpWidth is the width the commands' Long texts are wrapped at.
+const helpWidth = 76
+
+// wrapHelp wraps text at word boundaries to helpWidth columns, for a
+// generated line of a Long text: first prefixes its first line, rest the
+// ones after.
+func wrapHelp(text, first, rest string) string {
+	var b strings.Builder
+	line := first
+	for i, w := range strings.Fields(text) {
+		if i > 0 && len(line)+1+len(w) > helpWidth {
+			b.WriteString(line + "\n")
+			line = rest + w
+			continue
+		}
+		if i > 0 {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 func newUbcCommand(a *app) *cobra.Command {

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vzkit/vzkit/runtime/resource"
 )
 
 // ubcRow is one resource of vzctl ubc's table.
@@ -257,4 +262,129 @@ func TestUbcMatchesCgroup(t *testing.T) {
 		t.Errorf("ubc 102 (stopped): %q", s)
 	}
 	e.code(20, "ubc")
+}
+
+// ubc --help is wrapped as the other Long texts are, and still says
+// every counter in full.
+func TestUbcHelpWrapped(t *testing.T) {
+	long := ubcLong()
+	for i, l := range strings.Split(long, "\n") {
+		if len(l) > helpWidth {
+			t.Errorf("ubc --help line %d is %d columns, want at most %d: %q", i+1, len(l), helpWidth, l)
+		}
+	}
+	words := strings.Join(strings.Fields(long), " ")
+	for _, r := range resource.UBCResources {
+		if want := strings.Join(strings.Fields(r.Name+": "+r.Counter), " "); r.Counter != "" && !strings.Contains(words, want) {
+			t.Errorf("ubc --help lacks %q", want)
+		}
+	}
+}
+
+// A set without --save changes what a running container holds, not its
+// files: ubc and vzlist show what is in force, as OpenVZ's
+// /proc/user_beancounters does; the next set changes only what it names;
+// a stop and start gives back the saved values.
+func TestUbcAndListShowWhatIsInForce(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"101", "102"} {
+		e.ok("create", id, "--ostemplate", "debian-12-minimal")
+	}
+	e.ok("set", "101", "--numproc", "200", "--cpuunits", "1500", "--save")
+	e.ok("set", "102", "--cpulimit", "25", "--ioprio", "6", "--save")
+	e.ok("start", "101")
+	fields := func(args ...string) string {
+		t.Helper()
+		return strings.Join(strings.Fields(e.ok(append([]string{"list", "-H"}, args...)...)), " ")
+	}
+	saved := func(when string) {
+		t.Helper()
+		if r := e.ubc("101")["101"]["numproc"]; r.barrier != 200 || r.limit != 200 {
+			t.Errorf("%s: ubc numproc %+v, want the saved 200:200", when, r)
+		}
+		if got := fields("-o", "numproc.b,numproc.l,cpulimit,cpuunits", "101"); got != "200 200 0 1500" {
+			t.Errorf("%s: list -o numproc.b,numproc.l,cpulimit,cpuunits: %q, want the saved 200 200 0 1500", when, got)
+		}
+	}
+	saved("started")
+
+	e.ok("set", "101", "--numproc", "80:80")
+	_, dirs := e.running("101")
+	if got := e.cgroupValue(dirs, "pids.max"); got != "80" {
+		t.Fatalf("set --numproc 80:80 live: pids.max %s", got)
+	}
+	if r := e.ubc("101")["101"]["numproc"]; r.barrier != 80 || r.limit != 80 {
+		t.Errorf("after a live set --numproc 80:80: ubc numproc %+v, want barrier:limit 80:80", r)
+	}
+	if got := fields("-o", "numproc.b,numproc.l", "101"); got != "80 80" {
+		t.Errorf("after a live set --numproc 80:80: list -o numproc.b,numproc.l: %q, want 80 80", got)
+	}
+	if v := e.confValue("101", "NUMPROC"); v != "200:200" {
+		t.Errorf("a set without --save changed 101.conf: NUMPROC=%q", v)
+	}
+
+	// NUMTCPSOCK takes effect at the next start: saved, not yet in force.
+	if _, stderr, code := e.run("set", "101", "--numtcpsock", "50:60", "--save"); code != 0 || !strings.Contains(stderr, "next start") {
+		t.Errorf("set --numtcpsock 50:60 --save: exit %d, stderr %q; want a note that it waits for the next start", code, stderr)
+	}
+	if r := e.ubc("101")["101"]["numtcpsock"]; r.barrier != unlimited || r.limit != unlimited {
+		t.Errorf("after set --numtcpsock 50:60 --save (next start): ubc numtcpsock %+v, want still unlimited", r)
+	}
+	e.ok("set", "101", "--cpulimit", "50", "--cpuunits", "3000")
+	if got := fields("-o", "cpulimit,cpuunits,numproc.l", "101"); got != "50 3000 80" {
+		t.Errorf("after a live set --cpulimit 50 --cpuunits 3000: list -o cpulimit,cpuunits,numproc.l: %q, want 50 3000 80 (numproc kept)", got)
+	}
+	if got := e.cgroupValue(dirs, "pids.max"); got != "80" {
+		t.Errorf("a live set of the CPU changed pids.max to %s, want 80 as the set before left it", got)
+	}
+	// vzlist 4's JSON: numbers, vswap a boolean (the basic sample limits
+	// RAM and swap); a stopped container shows its files.
+	got := e.ok("list", "-a", "-j", "-o", "ctid,cpulimit,cpuunits,cpus,ioprio,vswap")
+	want := `[{"ctid":101,"cpulimit":50,"cpuunits":3000,"cpus":0,"ioprio":4,"vswap":true},` +
+		`{"ctid":102,"cpulimit":25,"cpuunits":1000,"cpus":0,"ioprio":6,"vswap":true}]`
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(got)); err != nil || compact.String() != want {
+		t.Errorf("list -a -j -o ctid,cpulimit,...:\n%s\nwant %s (%v)", got, want, err)
+	}
+	if got := fields("-a", "-s", "-cpulimit", "-o", "ctid"); got != "101 102" {
+		t.Errorf("list -s -cpulimit: %q, want 101 (50) before 102 (25)", got)
+	}
+
+	// The record is vzkit's: in STATEDIR/ct, which the containers' roots
+	// cannot write, not in a container's gate.
+	ct := e.path("run/vzkit/ct")
+	for _, p := range []string{ct, filepath.Join(ct, "101.resources")} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != 0 || st.Mode&0o022 != 0 {
+			t.Errorf("%s: uid %d mode %04o, want root's and writable by no one else", p, st.Uid, st.Mode&0o7777)
+		}
+	}
+
+	e.ok("stop", "101")
+	if _, err := os.Lstat(filepath.Join(ct, "101.resources")); !os.IsNotExist(err) {
+		t.Errorf("stop left the record of what was in force: %v", err)
+	}
+	e.ok("start", "101")
+	saved("stopped and started again")
+	if r := e.ubc("101")["101"]["numtcpsock"]; r.barrier != 50 || r.limit != 60 {
+		t.Errorf("after a restart: ubc numtcpsock %+v, want the saved 50:60", r)
+	}
+	if _, dirs := e.running("101"); e.cgroupValue(dirs, "pids.max") != "200" {
+		t.Errorf("after stop and start pids.max is %s, want the saved 200", e.cgroupValue(dirs, "pids.max"))
+	}
+
+	// A record that is not what vzkit writes is refused, naming it, not
+	// guessed at; --reset_ub applies the saved configuration again.
+	rec := filepath.Join(ct, "101.resources")
+	if err := os.WriteFile(rec, []byte("NUMPROC=\"1\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := e.run("ubc", "101"); code == 0 || !strings.Contains(stderr, "101.resources") {
+		t.Errorf("ubc with a broken record: exit %d, stderr %q; want an error naming the record", code, stderr)
+	}
+	e.ok("set", "101", "--reset_ub")
+	saved("after --reset_ub")
 }

@@ -290,3 +290,12 @@ func mustLookup(key string) *Param {
 	}
 	return p
 }
+
+// VSwap reports whether c holds memory the vswap way, as vzlist's vswap
+// field tells it: PHYSPAGES has a limit (the RAM cap) and SWAPPAGES one
+// (the swap beyond it). OpenVZ's vzlist asks only that SWAPPAGES be
+// given; a Config does not keep whether it was, and an unlimited SWAPPAGES
+// caps nothing (Sandbox sets no RAM+swap limit), so here it must limit.
+func (c Config) VSwap() bool {
+	return !c.PhysPages.Limit.IsUnlimited() && !c.SwapPages.Limit.IsUnlimited()
+}

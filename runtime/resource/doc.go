@@ -10,6 +10,10 @@
 //     CTID.conf), each value checked against its unit and range; errors
 //     name the file, the line and the key. Get writes a value back in a
 //     canonical form that parses to the same value (FuzzParse holds it).
+//     Record writes a whole Config in that form, one KEY="value" line per
+//     parameter, and ParseRecord reads exactly that back (through Parse's
+//     checks; FuzzParseRecord): the configuration a running container
+//     holds, which a set without --save changes and the files do not.
 //   - Config.Sandbox is pure: from a Config and what it is told of the
 //     host (Host: CPUs, the open-file ceiling, the private area's disk;
 //     the DEVNODES host nodes) it gives the sandbox.Resources a container

@@ -1,8 +1,10 @@
 package resource
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -285,4 +287,113 @@ func TestREADMETable(t *testing.T) {
 			t.Errorf("README row of %s is not its mapping (%s: %s):\n%s", p.Key, p.Enforcement, p.Mapping, line)
 		}
 	}
+}
+
+// recordSamples are configurations as the record keeps them: OpenVZ's
+// samples, and one with every kind of value set.
+func recordSamples(t testing.TB) []Config {
+	var out []Config
+	for _, name := range []string{"openvz-ve-basic.conf-sample", "openvz-ve-vswap-256m.conf-sample", "openvz-101.conf"} {
+		f, err := vzconf.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Parse(func(key string) (string, string, bool) {
+			v, ok := f.Get(key)
+			return v, name, ok
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	c := Default()
+	for k, v := range map[string]string{
+		"NUMPROC": "80", "CPULIMIT": "50", "CPUUNITS": "3000", "CPUS": "1", "CPUMASK": "0-3,7", "IOPRIO": "7",
+		"IOLIMIT": "10M", "DEVICES": "c:10:200:rw b:8:all:none", "DEVNODES": "net/tun:rw", "QUOTAUGIDLIMIT": "100",
+		"PHYSPAGES": "0:256M", "SWAPPAGES": "0:512M",
+	} {
+		if err := c.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return append(out, c)
+}
+
+// A record reads back as the configuration it was written from, and
+// writing that again gives the same bytes.
+func TestRecordRoundTrip(t *testing.T) {
+	for i, c := range recordSamples(t) {
+		rec := c.Record()
+		back, err := ParseRecord(rec)
+		if err != nil {
+			t.Fatalf("sample %d: ParseRecord(Record()): %v\n%s", i, err, rec)
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Errorf("sample %d: read back as %+v, want %+v", i, back, c)
+		}
+		if again := back.Record(); !bytes.Equal(again, rec) {
+			t.Errorf("sample %d: written again as\n%s\nwant\n%s", i, again, rec)
+		}
+	}
+	c := recordSamples(t)[3]
+	rec := string(c.Record())
+	if !strings.Contains(rec, "NUMPROC=\"80:80\"\n") || !strings.Contains(rec, "CPUMASK=\"0-3,7\"\n") || strings.Count(rec, "\n") != len(Params) {
+		t.Errorf("record is not one canonical KEY=\"value\" line per parameter:\n%s", rec)
+	}
+	if !c.VSwap() || Default().VSwap() {
+		t.Errorf("VSwap: %v for 256M RAM + 512M swap, %v for the default", c.VSwap(), Default().VSwap())
+	}
+}
+
+// Anything but what Record writes is refused, naming the line.
+func TestParseRecordRefuses(t *testing.T) {
+	good := string(Default().Record())
+	for name, bad := range map[string]string{
+		"empty":           "",
+		"no final":        strings.TrimSuffix(good, "\n"),
+		"missing key":     strings.Replace(good, "NUMPROC=\"unlimited:unlimited\"\n", "", 1),
+		"twice":           good + "NUMPROC=\"1\"\n",
+		"unknown":         good + "FOO=\"1\"\n",
+		"lower-case key":  strings.Replace(good, "NUMPROC=", "numproc=", 1),
+		"comment":         "# in force\n" + good,
+		"blank line":      "\n" + good,
+		"unquoted":        strings.Replace(good, "NUMPROC=\"unlimited:unlimited\"", "NUMPROC=80", 1),
+		"quote inside":    strings.Replace(good, "NUMPROC=\"unlimited:unlimited\"", `NUMPROC="80" CPULIMIT="5"`, 1),
+		"shell":           strings.Replace(good, "NUMPROC=\"unlimited:unlimited\"", `NUMPROC="$(reboot)"`, 1),
+		"control":         strings.Replace(good, "NUMPROC=\"unlimited:unlimited\"", "NUMPROC=\"80\r\"", 1),
+		"bad value":       strings.Replace(good, "NUMPROC=\"unlimited:unlimited\"", `NUMPROC="10:5"`, 1),
+		"out of range":    strings.Replace(good, "IOPRIO=\"4\"", `IOPRIO="9"`, 1),
+		"spaces":          strings.Replace(good, "NUMPROC=", "NUMPROC =", 1),
+		"larger than max": good + strings.Repeat("x", MaxRecord),
+	} {
+		if _, err := ParseRecord([]byte(bad)); err == nil {
+			t.Errorf("%s: record parsed:\n%q", name, bad)
+		} else if name == "bad value" && !strings.Contains(err.Error(), "line") {
+			t.Errorf("%s: %v does not name the line", name, err)
+		}
+	}
+}
+
+// FuzzParseRecord: no panic on any bytes, and a record that parses is
+// written back in a form that parses to the same record.
+func FuzzParseRecord(f *testing.F) {
+	for _, c := range recordSamples(f) {
+		f.Add(c.Record())
+	}
+	f.Add([]byte("NUMPROC=\"1\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseRecord(b)
+		if err != nil {
+			return
+		}
+		rec := c.Record()
+		back, err := ParseRecord(rec)
+		if err != nil {
+			t.Fatalf("%q parsed, but its record %q does not: %v", b, rec, err)
+		}
+		if again := back.Record(); !bytes.Equal(again, rec) {
+			t.Fatalf("record %q reads back as %q", rec, again)
+		}
+	})
 }

@@ -33,6 +33,9 @@ type Field struct {
 	// DiskUsage marks a field that needs the private areas walked
 	// (runtime.EntryOptions.DiskUsage).
 	DiskUsage bool
+	// Resources marks a field that needs the resource configuration in
+	// force (runtime.EntryOptions.Resources).
+	Resources bool
 	// Unavailable says why the field cannot be shown yet; it is refused
 	// by name rather than printed with an invented value.
 	Unavailable string
@@ -67,10 +70,7 @@ const (
 	NameFields    = "ctid,numproc,status,ip,name"
 )
 
-const (
-	noLimit = "vzlist does not show it yet (the limit is applied: see CTID.conf or vzctl ubc)"
-	noStat  = "vzkit does not measure it"
-)
+const noStat = "vzkit does not measure it"
 
 func str(s string) any {
 	if s == "" {
@@ -185,10 +185,10 @@ func buildTable() []Field {
 	t = append(t,
 		Field{Name: "laverage", Header: "LAVERAGE", Help: "load average", Unavailable: noStat},
 		Field{Name: "uptime", Header: "UPTIME", Help: "time since start", Unavailable: noStat},
-		Field{Name: "cpulimit", Header: "CPULIM", Help: "CPU limit, percent", Unavailable: noLimit},
-		Field{Name: "cpuunits", Header: "CPUUNI", Help: "CPU weight", Unavailable: noLimit},
-		Field{Name: "cpus", Header: "CPUS", Help: "CPUs it may use", Unavailable: noLimit},
-		Field{Name: "ioprio", Header: "IOP", Help: "I/O priority", Unavailable: noLimit},
+		limitField("cpulimit", "CPULIM", "CPU limit in percent of one CPU (CPULIMIT; 0 no cap)", func(rc *resource.Config) any { return uint64(rc.CPULimit) }),
+		limitField("cpuunits", "CPUUNI", "CPU weight (CPUUNITS)", func(rc *resource.Config) any { return uint64(rc.CPUUnits) }),
+		limitField("cpus", "CPUS", "CPUs' worth of time it may use (CPUS; 0 all)", func(rc *resource.Config) any { return uint64(rc.CPUs) }),
+		limitField("ioprio", "IOP", "I/O priority 0..7 (IOPRIO)", func(rc *resource.Config) any { return uint64(rc.IOPrio) }),
 		Field{Name: "onboot", Header: "ONBOOT", Help: "started at boot (ONBOOT)", value: func(e *runtime.Entry) any { return e.OnBoot }},
 		Field{Name: "bootorder", Header: "BOOTORDER", Help: "boot order (BOOTORDER)", value: func(e *runtime.Entry) any {
 			if e.BootOrder == nil {
@@ -198,10 +198,24 @@ func buildTable() []Field {
 		}},
 		Field{Name: "layout", Header: "LAYOUT", Help: "storage layout: plain, overlay or image", value: func(e *runtime.Entry) any { return str(e.Layout) }},
 		Field{Name: "features", List: true, Header: "FEATURES", Help: "features (FEATURES, NAME:on|off)", value: func(e *runtime.Entry) any { return list(e.Features) }},
-		Field{Name: "vswap", Header: "VSWAP", Help: "whether memory is limited the vswap way", Unavailable: noLimit},
+		limitField("vswap", "VSWAP", "whether memory is held the vswap way: PHYSPAGES and SWAPPAGES both have a limit (RAM capped, and swap beyond it)",
+			func(rc *resource.Config) any { return rc.VSwap() }),
 		Field{Name: "disabled", Header: "DISABL", Help: "whether starting is disabled (DISABLED)", value: func(e *runtime.Entry) any { return e.Disabled }},
 	)
 	return t
+}
+
+// limitField is a field of the resource configuration in force
+// (runtime.Entry.Resources): while a container runs what it holds, a set
+// without --save included; else what its files say.
+func limitField(name, header, help string, of func(rc *resource.Config) any) Field {
+	return Field{Name: name, Header: header, Help: help + ", in force", Resources: true,
+		value: func(e *runtime.Entry) any {
+			if e.Resources == nil {
+				return nil
+			}
+			return of(e.Resources)
+		}}
 }
 
 // row is e's beancounter row of resource name, nil when not read.
@@ -215,8 +229,9 @@ func row(e *runtime.Entry, name string) *resource.Beancounter {
 }
 
 // ubcValue is one value of a beancounter row: held ("" suffix), m, b, l
-// or f. Barrier and limit come from the configuration and are known for
-// every container; held, maxheld and failcnt only while it runs (vzlist
+// or f. Barrier and limit come from the configuration in force (a set
+// without --save included while it runs) and are known for every
+// container; held, maxheld and failcnt only while it runs (vzlist
 // shows "-" else). numproc falls back to the process count when the
 // configuration could not be read.
 func ubcValue(e *runtime.Entry, name, suffix string) any {
@@ -336,6 +351,17 @@ func ParseFields(s string) ([]Field, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// NeedResources reports whether any of fs needs the resource
+// configuration in force read (runtime.EntryOptions.Resources).
+func NeedResources(fs ...Field) bool {
+	for _, f := range fs {
+		if f.Resources {
+			return true
+		}
+	}
+	return false
 }
 
 // NeedDiskUsage reports whether any of fs needs the private areas walked.

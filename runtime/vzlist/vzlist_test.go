@@ -38,7 +38,8 @@ func TestParseFields(t *testing.T) {
 		{in: "json", err: ErrUnknownField, msg: `unknown field "json"`}, // a format, never a field
 		{in: "numproc.m,physpages.l,kmemsize", want: []string{"numproc.m", "physpages.l", "kmemsize"}, headers: "NPROC.M PHYSP.L KMEMSIZE"},
 		{in: "diskspace.s,diskinodes.h", want: []string{"diskspace.s", "diskinodes.h"}, headers: "DSPACE.S DINODES.H"},
-		{in: "cpulimit", err: ErrUnavailable, msg: "does not show it yet"},
+		{in: "laverage", err: ErrUnavailable, msg: "does not measure it"},
+		{in: "cpulimit,cpuunits,cpus,ioprio,vswap", want: []string{"cpulimit", "cpuunits", "cpus", "ioprio", "vswap"}, headers: "CPULIM CPUUNI CPUS IOP VSWAP"},
 		{in: "numproc.x", err: ErrUnknownField},
 	} {
 		fs, err := ParseFields(tc.in)
@@ -102,7 +103,8 @@ func TestParseSort(t *testing.T) {
 		{"nosuch", "", false, ErrUnknownField},
 		{"-numproc.f", "numproc.f", true, nil},
 		{"-diskspace.h", "diskspace.h", true, nil},
-		{"-cpulimit", "", false, ErrUnavailable},
+		{"-uptime", "", false, ErrUnavailable},
+		{"-cpulimit", "cpulimit", true, nil},
 	} {
 		k, err := ParseSort(tc.in)
 		if tc.err != nil {
@@ -293,5 +295,60 @@ func TestBeancounterValues(t *testing.T) {
 	// still the process count of a running container.
 	if got := f.Value(&runtime.Entry{Status: runtime.StateRunning, NProc: 5}); got != uint64(5) {
 		t.Errorf("numproc without beancounters = %v, want 5", got)
+	}
+}
+
+// The CPU and I/O limit fields are the configuration Entries read: for
+// every container, from Entry.Resources; unknown without it.
+func TestLimitValues(t *testing.T) {
+	rc := resource.Default()
+	for k, v := range map[string]string{"CPULIMIT": "50", "CPUUNITS": "3000", "CPUS": "1", "IOPRIO": "7", "PHYSPAGES": "0:256M", "SWAPPAGES": "0:512M"} {
+		if err := rc.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	def := resource.Default()
+	set := runtime.Entry{CTID: "101", Status: runtime.StateRunning, Resources: &rc}
+	unset := runtime.Entry{CTID: "102", Status: runtime.StateStopped, Resources: &def}
+	for _, tc := range []struct {
+		field      string
+		set, unset any
+	}{
+		{"cpulimit", uint64(50), uint64(0)},
+		{"cpuunits", uint64(3000), uint64(1000)},
+		{"cpus", uint64(1), uint64(0)},
+		{"ioprio", uint64(7), uint64(4)},
+		{"vswap", true, false},
+	} {
+		f, err := Lookup(tc.field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !NeedResources(f) || NeedBeancounters(f) || NeedDiskUsage(f) {
+			t.Errorf("%s: needs resources %v, beancounters %v, disk usage %v", tc.field, NeedResources(f), NeedBeancounters(f), NeedDiskUsage(f))
+		}
+		if got := f.Value(&set); got != tc.set {
+			t.Errorf("%s = %#v, want %#v", tc.field, got, tc.set)
+		}
+		if got := f.Value(&unset); got != tc.unset {
+			t.Errorf("%s of the defaults = %#v, want %#v", tc.field, got, tc.unset)
+		}
+		if got := f.Value(&runtime.Entry{CTID: "103", Status: runtime.StateRunning}); got != nil {
+			t.Errorf("%s without the configuration read = %#v, want unset", tc.field, got)
+		}
+	}
+	// vswap needs both limits: RAM alone, or swap with unlimited RAM, is not.
+	f, _ := Lookup("vswap")
+	for _, kv := range [][2]string{{"PHYSPAGES", "0:256M"}, {"SWAPPAGES", "0:512M"}} {
+		c := resource.Default()
+		if err := c.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Value(&runtime.Entry{CTID: "104", Resources: &c}); got != false {
+			t.Errorf("vswap with %s=%s alone = %v, want false", kv[0], kv[1], got)
+		}
+	}
+	if f, _ := Lookup("ctid"); NeedResources(f) {
+		t.Error("ctid needs the resource configuration")
 	}
 }
