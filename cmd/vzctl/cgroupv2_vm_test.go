@@ -75,6 +75,14 @@ echo "restarted-dev-full: $(full)"
 (cd "$dir" && grep -H '' -- * 2>/dev/null | sed 's/^/cgroup-file /')
 vzctl stop 101
 if [ -d "$dir" ]; then echo "cgroup-after-stop: left"; else echo "cgroup-after-stop: removed"; fi
+# The overlay layout on Debian 12's kernel, which clones only attached
+# layers.
+vzctl create 103 --ostemplate debian-12-minimal --layout overlay >/dev/null
+vzctl start 103 >/dev/null
+echo "overlay-exec: $(vzctl exec 103 cat /etc/debian_version)"
+vzctl stop 103 >/dev/null
+vzctl destroy 103 >/dev/null
+echo "overlay-leftovers: $(ls -A /var/lib/vzkit/root | tr '\n' ' ')"
 `
 
 // TestVMCgroupV2 shows that a container runs on a pure cgroup v2 host: it
@@ -146,6 +154,12 @@ func TestVMCgroupV2(t *testing.T) {
 		if got := vmValue(t, out, k); !strings.Contains(got, "Operation not permitted") {
 			t.Errorf("%s: reading /dev/full with c:1:7:none: %q, want EPERM", k, got)
 		}
+	}
+	if got := vmValue(t, out, "overlay-exec"); !strings.HasPrefix(got, "12.") {
+		t.Errorf("an overlay container on the VM's kernel: /etc/debian_version %q", got)
+	}
+	if got := vmValue(t, out, "overlay-leftovers"); strings.Contains(got, "layers") {
+		t.Errorf("the overlay's layer mountpoints were left in VE_ROOT's directory: %s", got)
 	}
 	if got := vmValue(t, out, "cgroup-after-stop"); got != "removed" {
 		t.Errorf("after vzctl stop the container's cgroup is %s", got)

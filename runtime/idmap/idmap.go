@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 
@@ -169,10 +170,33 @@ func Overlay(source, lower, private, dst string, m *Map) error {
 		return err
 	}
 	defer pmnt.Close()
-	// The detached layers have no path of their own; their descriptors'
-	// /proc entries name them, and overlayfs keeps them once mounted.
-	opts := fmt.Sprintf("lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d/upper,workdir=/proc/self/fd/%d/work",
-		lmnt.Fd(), pmnt.Fd(), pmnt.Fd())
+	// overlayfs takes a private clone of each layer, which older
+	// kernels (Debian 12's 6.1) make only of a mount in the caller's
+	// namespace ("failed to clone upperpath"), not of a detached one:
+	// the idmapped layers are attached for the moment of the mount,
+	// beside dst (in vzkit's own directory), and detached again; the
+	// overlay keeps its clones. Only empty directories are removed
+	// after: never a tree that a failed unmount left in place.
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".layers-")
+	if err != nil {
+		return fmt.Errorf("overlay at %s: %w", dst, err)
+	}
+	defer os.Remove(tmp)
+	lowerAt, privateAt := filepath.Join(tmp, "lower"), filepath.Join(tmp, "private")
+	for _, l := range []struct {
+		mnt *os.File
+		at  string
+	}{{lmnt, lowerAt}, {pmnt, privateAt}} {
+		if err := os.Mkdir(l.at, 0o700); err != nil {
+			return fmt.Errorf("overlay at %s: %w", dst, err)
+		}
+		defer os.Remove(l.at)
+		if err := unix.MoveMount(int(l.mnt.Fd()), "", unix.AT_FDCWD, l.at, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("overlay at %s: attach a layer at %s: %w", dst, l.at, err)
+		}
+		defer unix.Unmount(l.at, unix.MNT_DETACH)
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lowerAt, privateAt, privateAt)
 	err = asMappedRoot(*m, func() error { return unix.Mount(source, dst, "overlay", unix.MS_NODEV, opts) })
 	if err != nil {
 		return fmt.Errorf("mount overlay of %s and %s at %s (%s): %w", lower, private, dst, m, err)
