@@ -20,9 +20,9 @@
 // files; md5 is refused) and bounded by the size repomd.xml gives; only a
 // file whose size and checksum match is read. It is decompressed by its
 // magic number, never its name (gzip, xz, zstd, bzip2; plain XML), under a
-// hard cap on the decompressed size (Options.MaxDataSize, and repomd's
-// open-size when given), and the decompressed stream is checked against
-// open-checksum as it is parsed. With a CacheDir, files with sha256
+// hard cap on the decompressed size (Options.MaxDataSize). open-checksum
+// and open-size are not checked, as librepo does not: the signed checksum
+// of the stored file already fixes its content. With a CacheDir, files with sha256
 // checksums are kept in a content-addressed store and not fetched again.
 //
 // Of the forms a repository offers, only the .xml ones are read: the

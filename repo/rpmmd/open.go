@@ -360,10 +360,13 @@ func checkMetalink(data []byte, ml *Metalink) error {
 }
 
 // data fetches one data file, checks its size and checksum against the
-// verified repomd.xml, and gives parse its decompressed content. The
-// decompressed content is checked against open-checksum and open-size
-// when repomd gives them; a mismatch fails the call even though parse
-// has run (its result must then be discarded, which Open does).
+// verified repomd.xml, and gives parse its decompressed content.
+//
+// open-checksum and open-size are not checked, as librepo does not check
+// them: the stored file's checksum, signed through repomd.xml, already
+// fixes what it decompresses to, and repositories edited after
+// createrepo_c (osbuild's AppStream copy) carry a stale open-checksum that
+// dnf accepts. The decompressed size is bounded by Options.MaxDataSize.
 func (o *opener) data(ctx context.Context, e Data, parse func(r io.Reader, name string) error) error {
 	mirrors := o.mirrorList
 	where := e.Location
@@ -380,38 +383,13 @@ func (o *opener) data(ctx context.Context, e Data, parse func(r io.Reader, name 
 		return err
 	}
 	defer file.Close()
-	limit := o.opts.MaxDataSize
-	if e.OpenSize >= 0 {
-		// One byte more than announced, so that a longer content is seen.
-		limit = min(limit, e.OpenSize+1)
-	}
-	r, _, err := Decompress(file, limit, where)
+	r, _, err := Decompress(file, o.opts.MaxDataSize, where)
 	if err != nil {
 		return fmt.Errorf("%s data: %w", e.Type, err)
 	}
 	defer r.Close()
-	var ov *verifier
-	var in io.Reader = r
-	if e.OpenChecksum.Value != "" {
-		if ov, err = newVerifier(e.OpenChecksum); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-		in = io.TeeReader(r, ov)
-	}
-	if err := parse(in, where); err != nil {
+	if err := parse(r, where); err != nil {
 		return fmt.Errorf("%s data: %w", e.Type, err)
-	}
-	if ov != nil {
-		// The parser may stop before the end; the digest covers all.
-		if _, err := io.Copy(ov, r); err != nil {
-			return fmt.Errorf("%s data: %w", e.Type, err)
-		}
-		if got, ok := ov.ok(); !ok {
-			return fmt.Errorf("%s data %s: decompressed content has %s %s, repomd.xml says %s", e.Type, where, e.OpenChecksum.Type, got, e.OpenChecksum.Value)
-		}
-		if e.OpenSize >= 0 && ov.n != e.OpenSize {
-			return fmt.Errorf("%s data %s: decompressed content is %d bytes, repomd.xml says %d", e.Type, where, ov.n, e.OpenSize)
-		}
 	}
 	return nil
 }
@@ -445,15 +423,19 @@ func (o *opener) download(ctx context.Context, mirrors []string, e Data, where s
 	if err != nil {
 		tmp.Close()
 		if errors.Is(err, fetch.ErrTooLarge) && e.Size >= 0 {
-			return nil, fmt.Errorf("%s data %s: larger than the %d bytes repomd.xml lists: %w", e.Type, where, e.Size, err)
+			return nil, fmt.Errorf("%s data %s: %w: larger than the %d bytes repomd.xml lists (%v)", e.Type, where, ErrChecksum, e.Size, err)
 		}
 		return nil, fmt.Errorf("%s data: %w", e.Type, err)
 	}
 	got, ok := v.ok()
 	if !ok || e.Size >= 0 && v.n != e.Size {
 		tmp.Close()
-		return nil, fmt.Errorf("%s data %s: %w: %d bytes with %s %s, repomd.xml lists %d bytes with %s",
-			e.Type, res.URL, ErrChecksum, v.n, e.Checksum.Type, got, e.Size, e.Checksum.Value)
+		want := e.Checksum.Value
+		if e.Size >= 0 {
+			want = fmt.Sprintf("%d bytes with %s", e.Size, want)
+		}
+		return nil, fmt.Errorf("%s data %s: %w: %d bytes with %s %s, repomd.xml lists %s",
+			e.Type, res.URL, ErrChecksum, v.n, e.Checksum.Type, got, want)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		tmp.Close()
