@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -53,6 +54,11 @@ type Comps struct {
 	Environments map[string]*Environment
 }
 
+// compsID is the form of group and environment ids (Fedora's are
+// lower-case words joined by '-'): no '@', '^' or "pattern:" that would
+// read as a reference's syntax, no spaces.
+var compsID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
 // maxCompsEntries bounds groups, environments and packagereqs together:
 // Fedora's comps has about 25,000.
 const maxCompsEntries = 1 << 20
@@ -99,8 +105,8 @@ func ParseComps(r io.Reader, name string) (*Comps, error) {
 			if entries += n + 1; entries > maxCompsEntries {
 				return nil, fmt.Errorf("%s: more than %d groups and package entries", name, maxCompsEntries)
 			}
-			if g.ID == "" {
-				return nil, xmlErr(name, d, fmt.Errorf("group without id"))
+			if !compsID.MatchString(g.ID) {
+				return nil, xmlErr(name, d, fmt.Errorf("group id %q", g.ID))
 			}
 			if _, dup := c.Groups[g.ID]; dup {
 				return nil, xmlErr(name, d, fmt.Errorf("group %q defined twice", g.ID))
@@ -114,8 +120,8 @@ func ParseComps(r io.Reader, name string) (*Comps, error) {
 			if entries += len(e.Groups) + len(e.Options) + 1; entries > maxCompsEntries {
 				return nil, fmt.Errorf("%s: more than %d entries", name, maxCompsEntries)
 			}
-			if e.ID == "" {
-				return nil, xmlErr(name, d, fmt.Errorf("environment without id"))
+			if !compsID.MatchString(e.ID) {
+				return nil, xmlErr(name, d, fmt.Errorf("environment id %q", e.ID))
 			}
 			if _, dup := c.Environments[e.ID]; dup {
 				return nil, xmlErr(name, d, fmt.Errorf("environment %q defined twice", e.ID))
