@@ -75,7 +75,7 @@ func ParseComps(r io.Reader, name string) (*Comps, error) {
 	root := false
 	entries := 0
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err == io.EOF {
 			if !root {
 				return nil, fmt.Errorf("%s: no <comps> element", name)
@@ -128,7 +128,7 @@ func ParseComps(r io.Reader, name string) (*Comps, error) {
 			}
 			c.Environments[e.ID] = e
 		default:
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return nil, xmlErr(name, d, err)
 			}
 		}
@@ -151,7 +151,7 @@ func parseBool(s string) bool {
 func parseGroup(d *xml.Decoder) (*Group, int, error) {
 	g := &Group{UserVisible: true}
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -165,7 +165,7 @@ func parseGroup(d *xml.Decoder) (*Group, int, error) {
 				g.ID, err = text(d, maxName)
 			case "name", "_name":
 				if isLang(t) {
-					err = d.Skip()
+					err = skip(d)
 				} else {
 					g.Name, err = text(d, maxSummary)
 				}
@@ -178,7 +178,7 @@ func parseGroup(d *xml.Decoder) (*Group, int, error) {
 			case "packagelist":
 				g.Packages, err = parsePackageList(d, g.Packages)
 			default:
-				err = d.Skip()
+				err = skip(d)
 			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("group %q: %w", g.ID, err)
@@ -189,7 +189,7 @@ func parseGroup(d *xml.Decoder) (*Group, int, error) {
 
 func parsePackageList(d *xml.Decoder, reqs []PackageReq) ([]PackageReq, error) {
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +198,7 @@ func parsePackageList(d *xml.Decoder, reqs []PackageReq) ([]PackageReq, error) {
 			return reqs, nil
 		case xml.StartElement:
 			if t.Name.Local != "packagereq" {
-				if err := d.Skip(); err != nil {
+				if err := skip(d); err != nil {
 					return nil, err
 				}
 				continue
@@ -234,7 +234,7 @@ func parsePackageList(d *xml.Decoder, reqs []PackageReq) ([]PackageReq, error) {
 func parseEnvironment(d *xml.Decoder) (*Environment, error) {
 	e := &Environment{}
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +247,7 @@ func parseEnvironment(d *xml.Decoder) (*Environment, error) {
 				e.ID, err = text(d, maxName)
 			case "name", "_name":
 				if isLang(t) {
-					err = d.Skip()
+					err = skip(d)
 				} else {
 					e.Name, err = text(d, maxSummary)
 				}
@@ -256,7 +256,7 @@ func parseEnvironment(d *xml.Decoder) (*Environment, error) {
 			case "optionlist":
 				e.Options, err = groupIDs(d, e.Options)
 			default:
-				err = d.Skip()
+				err = skip(d)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("environment %q: %w", e.ID, err)
@@ -267,7 +267,7 @@ func parseEnvironment(d *xml.Decoder) (*Environment, error) {
 
 func groupIDs(d *xml.Decoder, ids []string) ([]string, error) {
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +276,7 @@ func groupIDs(d *xml.Decoder, ids []string) ([]string, error) {
 			return ids, nil
 		case xml.StartElement:
 			if t.Name.Local != "groupid" {
-				if err := d.Skip(); err != nil {
+				if err := skip(d); err != nil {
 					return nil, err
 				}
 				continue

@@ -32,8 +32,10 @@
 // patches are not read.
 //
 // primary.xml, filelists.xml and comps are parsed with an encoding/xml
-// Decoder, token by token, so that memory holds only the packages, never
-// the document. Dependency names and versions, which repeat across
+// Decoder, token by token (RawToken: no namespace translation, elements
+// matched by local name), so that memory holds only the packages, never
+// the document. AppStream's 17,649 packages (51.8 MB) take about twice
+// as long as libsolv's rpmmd2solv (BenchmarkPrimaryAppStream runs both). Dependency names and versions, which repeat across
 // thousands of packages, are interned. Rich dependencies (names beginning
 // with "(") are kept as written for the solver. filelists.xml is merged
 // by pkgid; by default only the paths that some dependency of the

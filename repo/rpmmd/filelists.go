@@ -23,7 +23,7 @@ func ParseFilelists(r io.Reader, name string, keep func(path string) bool, fn fu
 	d.Strict = true
 	root := false
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err == io.EOF {
 			if !root {
 				return fmt.Errorf("%s: no <filelists> element", name)
@@ -45,7 +45,7 @@ func ParseFilelists(r io.Reader, name string, keep func(path string) bool, fn fu
 			continue
 		}
 		if se.Name.Local != "package" {
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return xmlErr(name, d, err)
 			}
 			continue
@@ -66,7 +66,7 @@ func ParseFilelists(r io.Reader, name string, keep func(path string) bool, fn fu
 
 func parseFileList(d *xml.Decoder, fl *FileList, keep func(string) bool) error {
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return err
 		}
@@ -77,14 +77,14 @@ func parseFileList(d *xml.Decoder, fl *FileList, keep func(string) bool) error {
 			switch t.Name.Local {
 			case "version":
 				fl.EVR = EVR{Epoch: attr(t, "epoch"), Version: attr(t, "ver"), Release: attr(t, "rel")}
-				err = d.Skip()
+				err = skip(d)
 			case "file":
 				var f string
 				if f, err = text(d, maxName); err == nil && f != "" && (keep == nil || keep(f)) {
 					fl.Files = append(fl.Files, f)
 				}
 			default:
-				err = d.Skip()
+				err = skip(d)
 			}
 			if err != nil {
 				return err

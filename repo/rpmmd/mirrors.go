@@ -43,7 +43,7 @@ func ParseMetalink(r io.Reader, name string) (*Metalink, error) {
 	depth := 0      // element depth inside <file>
 	var inVerification bool
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err == io.EOF {
 			break
 		}

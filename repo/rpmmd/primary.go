@@ -41,7 +41,7 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 	in := interner{}
 	root := false
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err == io.EOF {
 			if !root {
 				return fmt.Errorf("%s: no <metadata> element", name)
@@ -63,7 +63,7 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 			continue
 		}
 		if se.Name.Local != "package" {
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return xmlErr(name, d, err)
 			}
 			continue
@@ -89,7 +89,7 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 
 func parsePackage(d *xml.Decoder, in interner, p *Package) error {
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func parsePackage(d *xml.Decoder, in interner, p *Package) error {
 				p.Arch, err = internText(d, in, maxName)
 			case "version":
 				p.EVR = evrAttrs(t, in)
-				err = d.Skip()
+				err = skip(d)
 			case "checksum":
 				p.Checksum.Type = in.get(attr(t, "type"))
 				p.Checksum.Value, err = text(d, maxName)
@@ -113,16 +113,16 @@ func parsePackage(d *xml.Decoder, in interner, p *Package) error {
 			case "size":
 				if p.Size, err = sizeAttr(t, "package"); err == nil {
 					if p.InstalledSize, err = sizeAttr(t, "installed"); err == nil {
-						err = d.Skip()
+						err = skip(d)
 					}
 				}
 			case "location":
 				p.Location, p.LocationBase = attr(t, "href"), xmlBase(t)
-				err = d.Skip()
+				err = skip(d)
 			case "format":
 				err = parseFormat(d, in, p)
 			default:
-				err = d.Skip()
+				err = skip(d)
 			}
 			if err != nil {
 				return fmt.Errorf("package %q: <%s>: %w", p.Name, t.Name.Local, err)
@@ -133,7 +133,7 @@ func parsePackage(d *xml.Decoder, in interner, p *Package) error {
 
 func parseFormat(d *xml.Decoder, in interner, p *Package) error {
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return err
 		}
@@ -169,7 +169,7 @@ func parseFormat(d *xml.Decoder, in interner, p *Package) error {
 			case "enhances":
 				deps = &p.Enhances
 			default:
-				err = d.Skip()
+				err = skip(d)
 			}
 			if deps != nil {
 				*deps, err = parseDeps(d, in, *deps)
@@ -183,7 +183,7 @@ func parseFormat(d *xml.Decoder, in interner, p *Package) error {
 
 func parseDeps(d *xml.Decoder, in interner, deps []Dep) ([]Dep, error) {
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +192,7 @@ func parseDeps(d *xml.Decoder, in interner, deps []Dep) ([]Dep, error) {
 			return deps, nil
 		case xml.StartElement:
 			if t.Name.Local != "entry" {
-				if err := d.Skip(); err != nil {
+				if err := skip(d); err != nil {
 					return nil, err
 				}
 				continue
@@ -202,7 +202,7 @@ func parseDeps(d *xml.Decoder, in interner, deps []Dep) ([]Dep, error) {
 				return nil, err
 			}
 			deps = append(deps, dep)
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return nil, err
 			}
 		}

@@ -41,7 +41,7 @@ func ParseRepomd(data []byte, name string) (*Repomd, error) {
 	md := &Repomd{}
 	root := false
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err == io.EOF {
 			break
 		}
@@ -85,7 +85,7 @@ func ParseRepomd(data []byte, name string) (*Repomd, error) {
 			}
 			md.Data = append(md.Data, e)
 		default:
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return nil, xmlErr(name, d, err)
 			}
 		}
@@ -99,7 +99,7 @@ func ParseRepomd(data []byte, name string) (*Repomd, error) {
 func parseData(d *xml.Decoder, se xml.StartElement) (Data, error) {
 	e := Data{Type: attr(se, "type"), Size: -1, OpenSize: -1}
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return e, err
 		}
@@ -110,7 +110,7 @@ func parseData(d *xml.Decoder, se xml.StartElement) (Data, error) {
 			switch t.Name.Local {
 			case "location":
 				e.Location, e.LocationBase = attr(t, "href"), xmlBase(t)
-				err = d.Skip()
+				err = skip(d)
 			case "checksum", "open-checksum":
 				c := Checksum{Type: attr(t, "type")}
 				if c.Value, err = text(d, 256); err == nil {
@@ -138,7 +138,7 @@ func parseData(d *xml.Decoder, se xml.StartElement) (Data, error) {
 					}
 				}
 			default:
-				err = d.Skip()
+				err = skip(d)
 			}
 			if err != nil {
 				return e, err
@@ -184,7 +184,7 @@ func xmlBase(se xml.StartElement) string {
 func text(d *xml.Decoder, max int) (string, error) {
 	var b []byte
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return "", err
 		}
@@ -195,7 +195,7 @@ func text(d *xml.Decoder, max int) (string, error) {
 			}
 			b = append(b, t...)
 		case xml.StartElement:
-			if err := d.Skip(); err != nil {
+			if err := skip(d); err != nil {
 				return "", err
 			}
 		case xml.EndElement:
@@ -211,4 +211,26 @@ func xmlErr(name string, d *xml.Decoder, err error) error {
 	}
 	line, _ := d.InputPos()
 	return fmt.Errorf("%s:%d: %w", name, line, err)
+}
+
+// skip reads up to the end of the element whose start was just read.
+// The parsers use RawToken, which skips encoding/xml's namespace
+// translation (a third of the parse time on a large primary.xml); element
+// names are matched by their local part, and whether end tags match their
+// start tags is left unchecked, since the content was fixed by a signed
+// checksum before it is parsed and a mismatch cannot change what is read.
+func skip(d *xml.Decoder) error {
+	for depth := 1; depth > 0; {
+		tok, err := d.RawToken()
+		if err != nil {
+			return err
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	return nil
 }
