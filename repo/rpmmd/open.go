@@ -205,6 +205,16 @@ func Open(ctx context.Context, f Fetcher, src Source, opts Options) (*Index, err
 	return idx, nil
 }
 
+// PackageMirrors returns the base URLs a package's Location is relative
+// to: its xml:base when primary.xml gives one, else the repository's
+// mirrors, the one that served repomd.xml first.
+func (ix *Index) PackageMirrors(p *Package) []string {
+	if p.LocationBase != "" {
+		return []string{p.LocationBase}
+	}
+	return ix.Mirrors
+}
+
 func isModularRelease(rel string) bool {
 	return (&Package{EVR: EVR{Release: rel}}).Modular()
 }

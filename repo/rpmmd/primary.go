@@ -76,6 +76,11 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 			line, _ := d.InputPos()
 			return fmt.Errorf("%s:%d: package %q without name, arch or version", name, line, p.Name)
 		}
+		if p.Location != "" || p.LocationBase != "" {
+			if err := checkLocation(p.Location, p.LocationBase); err != nil {
+				return fmt.Errorf("%s: package %s: %w", name, p.NEVRA(), err)
+			}
+		}
 		if p.Checksum.Value != "" {
 			if err := p.Checksum.check(); err != nil {
 				return fmt.Errorf("%s: package %s: %w", name, p.NEVRA(), err)

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -74,6 +75,9 @@ func ParseRepomd(data []byte, name string) (*Repomd, error) {
 			}
 			if e.Type == "" || e.Location == "" {
 				return nil, fmt.Errorf("%s: data entry %q without type or location", name, e.Type)
+			}
+			if err := checkLocation(e.Location, e.LocationBase); err != nil {
+				return nil, fmt.Errorf("%s: data %s: %w", name, e.Type, err)
 			}
 			if err := e.Checksum.check(); err != nil {
 				return nil, fmt.Errorf("%s: data %s: %w", name, e.Type, err)
@@ -157,6 +161,36 @@ func (m *Repomd) Find(types ...string) (Data, bool) {
 		}
 	}
 	return Data{}, false
+}
+
+// checkLocation refuses a location that could leave the repository: an
+// absolute path or URL, a ".." element, a control character; and an
+// xml:base that is not an http, https or file URL. Even though the files
+// are checked against signed checksums, a hostile repository (an insecure
+// one, or a key's owner) must not make vzkit read or fetch elsewhere.
+func checkLocation(href, base string) error {
+	if href == "" || strings.HasPrefix(href, "/") || strings.Contains(href, "://") || strings.ContainsAny(href, "\x00\n\r\\?#") {
+		return fmt.Errorf("location %.200q is not a relative path", href)
+	}
+	// Checked as written and as a URL path decodes it (%2e%2e is "..").
+	dec, err := url.PathUnescape(href)
+	if err != nil {
+		return fmt.Errorf("location %.200q: %w", href, err)
+	}
+	for _, p := range []string{href, dec} {
+		for _, el := range strings.Split(p, "/") {
+			if el == ".." {
+				return fmt.Errorf("location %.200q leaves the repository", href)
+			}
+		}
+	}
+	if base != "" {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || u.Host == "" && u.Scheme != "file" {
+			return fmt.Errorf("xml:base %.200q is not an http, https or file URL", base)
+		}
+	}
+	return nil
 }
 
 const xmlNamespace = "http://www.w3.org/XML/1998/namespace"

@@ -615,3 +615,41 @@ func TestPatterns(t *testing.T) {
 		t.Errorf("a package that is no pattern: %v", err)
 	}
 }
+
+func TestLocations(t *testing.T) {
+	pkg := func(loc string) string {
+		return `<metadata><package><name>a</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/>` + loc + `</package></metadata>`
+	}
+	var got Package
+	keep := func(p *Package) error { got = *p; return nil }
+	if err := ParsePrimary(strings.NewReader(pkg(`<location xml:base="https://cdn.example/oss/" href="noarch/a-1-1.noarch.rpm"/>`)), "p", keep); err != nil {
+		t.Fatal(err)
+	}
+	if got.Location != "noarch/a-1-1.noarch.rpm" || got.LocationBase != "https://cdn.example/oss/" {
+		t.Errorf("location %q base %q", got.Location, got.LocationBase)
+	}
+	ix := &Index{Mirrors: []string{"https://m1/", "https://m2/"}}
+	if m := ix.PackageMirrors(&got); len(m) != 1 || m[0] != "https://cdn.example/oss/" {
+		t.Errorf("mirrors for an xml:base package: %v", m)
+	}
+	if m := ix.PackageMirrors(&Package{Location: "a.rpm"}); len(m) != 2 {
+		t.Errorf("mirrors: %v", m)
+	}
+	for _, bad := range []string{`<location href="../../etc/passwd"/>`, `<location href="a/%2e%2e/%2E%2E/x.rpm"/>`, `<location href="/etc/shadow"/>`,
+		`<location href="https://evil.example/a.rpm"/>`, `<location xml:base="ftp://x/" href="a.rpm"/>`, `<location xml:base="/etc/" href="a.rpm"/>`} {
+		if err := ParsePrimary(strings.NewReader(pkg(bad)), "p", keep); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	md := `<repomd><data type="primary"><checksum type="sha256">` + strings.Repeat("a", 64) + `</checksum><location href="LOC"/></data></repomd>`
+	if _, err := ParseRepomd([]byte(strings.Replace(md, "LOC", "repodata/p.xml.gz", 1)), "r"); err != nil {
+		t.Error(err)
+	}
+	if _, err := ParseRepomd([]byte(strings.Replace(md, "LOC", "../p.xml.gz", 1)), "r"); err == nil {
+		t.Error("repomd location outside the repository accepted")
+	}
+	// md5 checksums protect nothing and are refused.
+	if _, err := ParseRepomd([]byte(strings.Replace(strings.Replace(md, "LOC", "p", 1), `"sha256">`+strings.Repeat("a", 64), `"md5">`+strings.Repeat("a", 32), 1)), "r"); err == nil {
+		t.Error("md5 accepted")
+	}
+}
