@@ -120,6 +120,16 @@ func NewMerger(pkgs []Package, all bool) *Merger {
 	return m
 }
 
+// Want adds paths to keep (no-op when every path is kept).
+func (m *Merger) Want(paths map[string]bool) {
+	if m.wanted == nil {
+		return
+	}
+	for p := range paths {
+		m.wanted[p] = true
+	}
+}
+
 // Keep is the path filter to give ParseFilelists.
 func (m *Merger) Keep(path string) bool {
 	return m.wanted == nil || m.wanted[path]

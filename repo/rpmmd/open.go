@@ -54,6 +54,10 @@ type Options struct {
 	// AllFiles keeps every path of filelists.xml in Package.Files instead
 	// of only those that the repository's dependencies name.
 	AllFiles bool
+	// FileDeps are paths to keep from filelists.xml besides those the
+	// repository's own dependencies name: the file dependencies of the
+	// template's other repositories (FileDeps of their packages).
+	FileDeps map[string]bool
 	// NoFilelists skips filelists.xml: only primary.xml's file subset
 	// (/etc, */bin/, /usr/lib/sendmail, which is what createrepo puts
 	// there for file dependencies) is known.
@@ -151,6 +155,7 @@ func Open(ctx context.Context, f Fetcher, src Source, opts Options) (*Index, err
 
 	if fl, ok := md.Find("filelists"); ok && !opts.NoFilelists {
 		m := NewMerger(idx.Packages, opts.AllFiles)
+		m.Want(opts.FileDeps)
 		// Entries of packages that were dropped (sources, modular) are
 		// skipped; any other unknown pkgid is an error.
 		dropped := idx.ModularSkipped > 0

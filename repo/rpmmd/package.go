@@ -49,8 +49,10 @@ type Package struct {
 	// install_weak_deps=False, which minimal templates use).
 	Recommends, Suggests, Supplements, Enhances []Dep
 
-	// Files are the package's paths: primary.xml's subset first, the
-	// whole list after filelists.xml is merged.
+	// Files are the package's paths: primary.xml's subset (what
+	// createrepo puts there: /etc, */bin/, /usr/lib/sendmail), plus, once
+	// filelists.xml is merged, the paths that file dependencies name (or
+	// all of them with Options.AllFiles).
 	Files []string
 
 	Location string // href, relative to the repository's base URL

@@ -449,6 +449,15 @@ func TestFilelistsKeepsFileDeps(t *testing.T) {
 	if p := open(false); slicesContains(p.Files, "/usr/lib/python3/dist-packages/pyufr.py") {
 		t.Errorf("a path no dependency names was kept: %v", p.Files)
 	}
+	// A file dependency of another repository keeps its path too.
+	ix, err := Open(context.Background(), client(), Source{Name: "g", URIs: []string{fileURL(giraut)}, Keyring: kr},
+		Options{FileDeps: map[string]bool{"/usr/lib/python3/dist-packages/pyufr.py": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := find(t, ix.Packages, "python3-pyufr-0.3.9-0.noarch"); !slicesContains(p.Files, "/usr/lib/python3/dist-packages/pyufr.py") {
+		t.Errorf("Options.FileDeps: %v", p.Files)
+	}
 	// A path that a dependency names is kept from filelists.xml.
 	pkgs := []Package{
 		{Name: "a", Arch: "noarch", EVR: EVR{Version: "1"}, Checksum: Checksum{"sha256", "aa"}, Requires: []Dep{{Name: "(/usr/bin/b or c)"}}},
