@@ -662,3 +662,48 @@ func TestLocations(t *testing.T) {
 		t.Error("md5 accepted")
 	}
 }
+
+// createrepo_c's repository with every kind of extra data: only the .xml
+// forms are read (group_gz for comps; the zck and sqlite ones are not).
+func TestOpenAdditionalMetadata(t *testing.T) {
+	repo := filepath.Join(crcTest, "repo_with_additional_metadata")
+	needFixture(t, repo)
+	ix, err := Open(context.Background(), client(), Source{Name: "r", URIs: []string{fileURL(repo)}, Insecure: true}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Packages) != 1 || ix.Comps == nil || len(ix.Comps.Groups) != 1 || len(ix.Files) != 3 ||
+		!strings.HasSuffix(ix.Files[2], "comps.f20.xml.gz") {
+		t.Fatalf("%d packages, comps %v, files %v", len(ix.Packages), ix.Comps, ix.Files)
+	}
+	for _, f := range ix.Files {
+		if strings.Contains(f, ".zck") || strings.Contains(f, "sqlite") {
+			t.Errorf("read %s", f)
+		}
+	}
+}
+
+// A real OBS repository of 2008 (DSA-signed, primary only besides others
+// that are listed but absent).
+func TestOpenOBS(t *testing.T) {
+	repo := testfixtures.Path("libzypp/zypp/tests/data/obs_virtualbox_11_1")
+	needFixture(t, repo)
+	kr := loadKeyring(t, filepath.Join(repo, "repodata", "repomd.xml.key"))
+	ix, err := Open(context.Background(), client(), Source{Name: "obs", URIs: []string{fileURL(repo)}, Keyring: kr},
+		Options{Now: func() time.Time { return time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC) }, NoFilelists: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ix.Signed || ix.Signers[0] != "14160D00EEE5DCB479D48A07F852E3C157721A66" || len(ix.Packages) == 0 {
+		t.Fatalf("signed %v %v, %d packages", ix.Signed, ix.Signers, len(ix.Packages))
+	}
+	if p := find(t, ix.Packages, "libstdc++41-4.1.3_20071030-1.21.x86_64"); p.Checksum.Type != "sha" || p.Location == "" {
+		t.Errorf("libstdc++41: %+v", p)
+	}
+	// Listed but absent: a missing filelists.xml is an error naming it.
+	_, err = Open(context.Background(), client(), Source{Name: "obs", URIs: []string{fileURL(repo)}, Keyring: kr},
+		Options{Now: func() time.Time { return time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "filelists") {
+		t.Errorf("absent filelists: %v", err)
+	}
+}
