@@ -39,8 +39,15 @@
 // thousands of packages, are interned. Rich dependencies (names beginning
 // with "(") are kept as written for the solver. filelists.xml is merged
 // by pkgid; by default only the paths that some dependency of the
-// repository names are kept (Options.AllFiles keeps all), which is what
-// file dependencies need without millions of paths in memory.
+// repository names are kept, plus Options.FileDeps (the other
+// repositories' file dependencies; Options.AllFiles keeps all), which is
+// what file dependencies need without millions of paths in memory.
+//
+// Locations (of data files and packages) must be relative paths inside
+// the repository: an absolute path or URL, a ".." element (also as
+// %2e%2e) or an xml:base that is not an http, https or file URL is
+// refused. A repomd.xml.key published beside the metadata is never used:
+// the keys are the template's.
 //
 // Groups: comps (the group data type; group_gz, group_xz, group_zst are
 // its compressed forms) gives groups with mandatory, default, optional
