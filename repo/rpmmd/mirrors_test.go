@@ -101,7 +101,7 @@ func TestParseMirrorlist(t *testing.T) {
 }
 
 // serve serves dir over loopback HTTP and counts requests per path.
-func serve(t *testing.T, dir string, hits *sync) *httptest.Server {
+func serve(t *testing.T, dir string, hits *counter) *httptest.Server {
 	t.Helper()
 	fs := http.FileServer(http.Dir(dir))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +114,7 @@ func serve(t *testing.T, dir string, hits *sync) *httptest.Server {
 	return srv
 }
 
-type sync struct{ n atomic.Int64 }
+type counter struct{ n atomic.Int64 }
 
 func TestOpenMetalink(t *testing.T) {
 	needFixture(t, giraut)
@@ -170,7 +170,7 @@ func TestOpenMetalink(t *testing.T) {
 func TestOpenCache(t *testing.T) {
 	needFixture(t, giraut)
 	kr := loadKeyring(t, filepath.Join(giraut, "KEY.gpg"))
-	hits := &sync{}
+	hits := &counter{}
 	srv := serve(t, giraut, hits)
 	cache := t.TempDir()
 	for i, want := range []int64{4, 2} {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,12 +277,28 @@ func TestOpenZstd(t *testing.T) {
 
 // CentOS Stream 9 AppStream: 17,649 packages, rich dependencies, modular
 // packages, comps.
-func TestOpenAppStream(t *testing.T) {
+var appstreamOnce struct {
+	sync.Once
+	ix  *Index
+	err error
+}
+
+// appstreamIndex opens the AppStream fixture once for the tests that read it.
+func appstreamIndex(t *testing.T) *Index {
+	t.Helper()
 	needFixture(t, appstream)
-	ix, err := Open(context.Background(), client(), Source{Name: "appstream", URIs: []string{fileURL(appstream)}, Insecure: true}, Options{})
-	if err != nil {
-		t.Fatal(err)
+	appstreamOnce.Do(func() {
+		appstreamOnce.ix, appstreamOnce.err = Open(context.Background(), client(),
+			Source{Name: "appstream", URIs: []string{fileURL(appstream)}, Insecure: true}, Options{})
+	})
+	if appstreamOnce.err != nil {
+		t.Fatal(appstreamOnce.err)
 	}
+	return appstreamOnce.ix
+}
+
+func TestOpenAppStream(t *testing.T) {
+	ix := appstreamIndex(t)
 	total := len(ix.Packages) + ix.ModularSkipped
 	if total != 17649 || ix.ModularSkipped != 515 {
 		t.Errorf("%d packages kept + %d modular skipped, want 17,649 of which 515 modular", len(ix.Packages), ix.ModularSkipped)
@@ -383,11 +400,7 @@ func TestDecompressLimit(t *testing.T) {
 }
 
 func TestAppStreamSpotCheck(t *testing.T) {
-	needFixture(t, appstream)
-	ix, err := Open(context.Background(), client(), Source{Name: "appstream", URIs: []string{fileURL(appstream)}, Insecure: true}, Options{NoFilelists: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix := appstreamIndex(t)
 	sdl := find(t, ix.Packages, "SDL2-2.0.18-1.el9.x86_64")
 	if sdl.Checksum.Value != "796ab0d6f5bc88d0d26465a80147a7f2d5a8640b91b06340df51359b9b2f378b" ||
 		sdl.Location != "Packages/SDL2-2.0.18-1.el9.x86_64.rpm" || sdl.Size != 617836 || sdl.InstalledSize != 1735393 ||
