@@ -1,10 +1,19 @@
 package pgp
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"math/big"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // Old openSUSE repositories sign repomd.xml with v3 DSA/SHA1 signature
@@ -78,5 +87,76 @@ func TestV3Malformed(t *testing.T) {
 		if _, err := kr.VerifyDetached([]byte("x"), raw, VerifyOptions{}); err == nil {
 			t.Errorf("%x accepted", raw)
 		}
+	}
+}
+
+// v3RSASig builds a version 3 signature packet (old packet format, as
+// rpm and old gpg wrote them) over data with an RSA key, SHA-256.
+func v3RSASig(t *testing.T, priv *rsa.PrivateKey, keyID uint64, data []byte, created time.Time) []byte {
+	t.Helper()
+	hashed := []byte{0x00, 0, 0, 0, 0} // type binary document, creation time
+	binary.BigEndian.PutUint32(hashed[1:], uint32(created.Unix()))
+	h := sha256.New()
+	h.Write(data)
+	h.Write(hashed)
+	digest := h.Sum(nil)
+	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte{3, 5}
+	body = append(body, hashed...)
+	body = binary.BigEndian.AppendUint64(body, keyID)
+	body = append(body, 1, 8, digest[0], digest[1]) // RSA, SHA-256, hash prefix
+	m := new(big.Int).SetBytes(sig)
+	body = binary.BigEndian.AppendUint16(body, uint16(m.BitLen()))
+	body = append(body, m.Bytes()...)
+	// Old format, tag 2, two-byte length.
+	out := []byte{0x89}
+	out = binary.BigEndian.AppendUint16(out, uint16(len(body)))
+	return append(out, body...)
+}
+
+func TestV3RSASignature(t *testing.T) {
+	e, err := openpgp.NewEntity("v3 test", "", "v3@vzkit.test", &packet.Config{RSABits: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	if err := e.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := ParseKeyring(pub.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := e.PrivateKey.PrivateKey.(*rsa.PrivateKey)
+	data := []byte("<repomd/>\n")
+	now := time.Now()
+	sig := v3RSASig(t, priv, e.PrimaryKey.KeyId, data, now.Add(-time.Hour))
+	v, err := kr.VerifyDetached(data, sig, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := v.Signers(); len(s) != 1 || s[0] != kr.Fingerprints()[0] {
+		t.Errorf("signers %v", s)
+	}
+	if _, err := kr.VerifyDetached([]byte("<repomd/>\r\n"), sig, VerifyOptions{}); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("other data: %v", err)
+	}
+	// The signature bits altered (the hash prefix still matches).
+	bad := append([]byte(nil), sig...)
+	bad[len(bad)-1] ^= 1
+	if _, err := kr.VerifyDetached(data, bad, VerifyOptions{}); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("altered signature: %v", err)
+	}
+	// Beside a v4 signature of another key: the v3 one is enough.
+	other, _ := openpgp.NewEntity("other", "", "o@vzkit.test", &packet.Config{RSABits: 2048})
+	var v4 bytes.Buffer
+	if err := openpgp.DetachSign(&v4, other, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := kr.VerifyDetached(data, append(v4.Bytes(), sig...), VerifyOptions{}); err != nil || len(v.Signatures) != 2 {
+		t.Errorf("v4 of an unknown key + good v3: %v", err)
 	}
 }
