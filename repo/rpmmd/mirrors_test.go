@@ -175,12 +175,19 @@ func TestOpenCache(t *testing.T) {
 	cache := t.TempDir()
 	for i, want := range []int64{4, 2} {
 		hits.n.Store(0)
-		_, err := Open(context.Background(), client(), Source{Name: "g", URIs: []string{srv.URL + "/"}, Keyring: kr}, Options{CacheDir: cache})
+		progress := map[string]int64{}
+		_, err := Open(context.Background(), client(), Source{Name: "g", URIs: []string{srv.URL + "/"}, Keyring: kr},
+			Options{CacheDir: cache, Progress: func(file string, written, total int64) { progress[file] = written }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := hits.n.Load(); got != want {
 			t.Errorf("open %d: %d requests, want %d", i+1, got, want)
+		}
+		// Progress reports the data files downloaded, not those from the cache.
+		if i == 0 && (len(progress) != 2 || progress["repodata/7dec104432171bff699599f55394f1cabe9f8d32f505cf60eeccaf8ffc2989a7-primary.xml.gz"] != 3288) ||
+			i == 1 && len(progress) != 0 {
+			t.Errorf("open %d: progress %v", i+1, progress)
 		}
 	}
 }
