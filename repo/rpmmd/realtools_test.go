@@ -52,6 +52,21 @@ echo data > %{buildroot}/usr/share/tiny/data.txt
 %files
 /usr/share/tiny/data.txt
 `,
+	// Built for a module stream: left out unless KeepModular.
+	"tiny-mod": `Name: tiny-mod
+Version: 1.0
+Release: 1.module_el9+42+0123abcd
+Summary: a module stream's package
+License: MIT
+BuildArch: noarch
+%description
+modular
+%install
+mkdir -p %{buildroot}/usr/share/tiny-mod
+echo mod > %{buildroot}/usr/share/tiny-mod/mod.txt
+%files
+/usr/share/tiny-mod/mod.txt
+`,
 	"tiny-app": `Name: tiny-app
 Epoch: 2
 Version: 2.0~rc1
@@ -155,8 +170,15 @@ func TestRealToolsRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ix.Signed || len(ix.Signers) != 1 || ix.Signers[0] != kr.Fingerprints()[0] || len(ix.Packages) != 3 {
-		t.Fatalf("signed %v by %v, %d packages", ix.Signed, ix.Signers, len(ix.Packages))
+	if !ix.Signed || len(ix.Signers) != 1 || ix.Signers[0] != kr.Fingerprints()[0] || len(ix.Packages) != 3 || ix.ModularSkipped != 1 {
+		t.Fatalf("signed %v by %v, %d packages, %d modular skipped", ix.Signed, ix.Signers, len(ix.Packages), ix.ModularSkipped)
+	}
+	withMod, err := Open(context.Background(), client(), Source{Name: "tiny", URIs: []string{srv.URL + "/"}, Keyring: kr, KeepModular: true}, Options{AllFiles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := find(t, withMod.Packages, "tiny-mod-1.0-1.module_el9+42+0123abcd.noarch"); !p.Modular() || !slicesContains(p.Files, "/usr/share/tiny-mod/mod.txt") {
+		t.Errorf("tiny-mod with KeepModular: %+v", p)
 	}
 	base := find(t, ix.Packages, "tiny-base-1.0-1.noarch")
 	app := find(t, ix.Packages, "tiny-app-2:2.0~rc1-3.noarch")
