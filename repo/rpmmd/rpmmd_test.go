@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -719,4 +720,50 @@ func TestOpenOBS(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "filelists") {
 		t.Errorf("absent filelists: %v", err)
 	}
+}
+
+// Decompressed data is capped: a primary.xml larger than MaxDataSize is
+// refused by name, however small its compressed file.
+func TestOpenSizeCap(t *testing.T) {
+	needFixture(t, giraut)
+	kr := loadKeyring(t, filepath.Join(giraut, "KEY.gpg"))
+	_, err := Open(context.Background(), client(), Source{Name: "g", URIs: []string{fileURL(giraut)}, Keyring: kr}, Options{MaxDataSize: 10000})
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "primary.xml.gz") {
+		t.Fatalf("40 KB primary.xml with a 10 KB cap: %v", err)
+	}
+	// Insecure without keys: the signature is not looked at.
+	ix, err := Open(context.Background(), client(), Source{Name: "g", URIs: []string{fileURL(giraut)}, Insecure: true}, Options{})
+	if err != nil || ix.Signed || len(ix.Signers) != 0 {
+		t.Fatalf("insecure: %v", err)
+	}
+}
+
+// The parsed AppStream index holds bounded memory: the packages' values
+// (dependencies are most of it, with their strings interned), never the
+// document or the descriptions.
+func TestAppStreamMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 52 MB")
+	}
+	needFixture(t, appstream)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ix, err := Open(context.Background(), client(), Source{Name: "appstream", URIs: []string{fileURL(appstream)}, Insecure: true, KeepModular: true}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	deps := 0
+	for _, p := range ix.Packages {
+		deps += len(p.Provides) + len(p.Requires) + len(p.Conflicts) + len(p.Obsoletes) +
+			len(p.Recommends) + len(p.Suggests) + len(p.Supplements) + len(p.Enhances)
+	}
+	t.Logf("%d packages with %d dependency entries hold %d MB of heap (primary.xml: 51.8 MB)", len(ix.Packages), deps, held>>20)
+	if held > 200<<20 {
+		t.Errorf("the index holds %d MB", held>>20)
+	}
+	runtime.KeepAlive(ix)
 }
