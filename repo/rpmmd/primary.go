@@ -16,19 +16,34 @@ const (
 
 // interner shares the backing string of values that repeat across
 // thousands of packages (dependency names such as /bin/sh or
-// libc.so.6()(64bit), versions, architectures, licenses).
-type interner map[string]string
+// libc.so.6()(64bit), versions, architectures, licenses). It also holds
+// the parse's scratch buffer of dependencies.
+type interner struct {
+	m   map[string]string
+	buf []Dep
+}
 
 const maxInterned = 1 << 17
 
-func (in interner) get(s string) string {
-	if v, ok := in[s]; ok {
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) get(s string) string {
+	if v, ok := in.m[s]; ok {
 		return v
 	}
-	if len(in) < maxInterned {
-		in[s] = s
+	if len(in.m) < maxInterned {
+		in.m[s] = s
 	}
 	return s
+}
+
+func (in *interner) scratch() []Dep { return in.buf }
+
+// keep retains a grown buffer for the next list.
+func (in *interner) keep(b []Dep) {
+	if cap(b) > cap(in.buf) {
+		in.buf = b
+	}
 }
 
 // ParsePrimary reads primary.xml token by token and calls fn for every
@@ -38,7 +53,7 @@ func (in interner) get(s string) string {
 func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 	d := xml.NewDecoder(r)
 	d.Strict = true
-	in := interner{}
+	in := newInterner()
 	root := false
 	for {
 		tok, err := d.RawToken()
@@ -92,7 +107,7 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 	}
 }
 
-func parsePackage(d *xml.Decoder, in interner, p *Package) error {
+func parsePackage(d *xml.Decoder, in *interner, p *Package) error {
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
@@ -136,7 +151,7 @@ func parsePackage(d *xml.Decoder, in interner, p *Package) error {
 	}
 }
 
-func parseFormat(d *xml.Decoder, in interner, p *Package) error {
+func parseFormat(d *xml.Decoder, in *interner, p *Package) error {
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
@@ -177,7 +192,14 @@ func parseFormat(d *xml.Decoder, in interner, p *Package) error {
 				err = skip(d)
 			}
 			if deps != nil {
-				*deps, err = parseDeps(d, in, *deps)
+				// Parsed into a reused buffer and copied at their exact
+				// length: append's spare capacity, kept for 400,000
+				// entries, would be a third of the index's memory.
+				var got []Dep
+				if got, err = parseDeps(d, in, in.scratch()[:0]); err == nil {
+					*deps = append(*deps, got...)
+					in.keep(got)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("<%s>: %w", t.Name.Local, err)
@@ -186,7 +208,7 @@ func parseFormat(d *xml.Decoder, in interner, p *Package) error {
 	}
 }
 
-func parseDeps(d *xml.Decoder, in interner, deps []Dep) ([]Dep, error) {
+func parseDeps(d *xml.Decoder, in *interner, deps []Dep) ([]Dep, error) {
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
@@ -214,7 +236,7 @@ func parseDeps(d *xml.Decoder, in interner, deps []Dep) ([]Dep, error) {
 	}
 }
 
-func depAttrs(se xml.StartElement, in interner) (Dep, error) {
+func depAttrs(se xml.StartElement, in *interner) (Dep, error) {
 	var dep Dep
 	var flags string
 	for _, a := range se.Attr {
@@ -266,7 +288,7 @@ func depAttrs(se xml.StartElement, in interner) (Dep, error) {
 	return dep, nil
 }
 
-func evrAttrs(se xml.StartElement, in interner) EVR {
+func evrAttrs(se xml.StartElement, in *interner) EVR {
 	return EVR{Epoch: in.get(attr(se, "epoch")), Version: attr(se, "ver"), Release: attr(se, "rel")}
 }
 
@@ -282,7 +304,7 @@ func sizeAttr(se xml.StartElement, name string) (int64, error) {
 	return n, nil
 }
 
-func internText(d *xml.Decoder, in interner, max int) (string, error) {
+func internText(d *xml.Decoder, in *interner, max int) (string, error) {
 	s, err := text(d, max)
 	return in.get(s), err
 }
