@@ -311,6 +311,11 @@ func (o *opener) repomd(ctx context.Context, mirrors []string, ml *Metalink, idx
 		}
 	}
 	sigURL := strings.TrimSuffix(res.URL, "repomd.xml") + "repomd.xml.asc"
+	if o.src.Keyring == nil {
+		// Insecure (Open refuses no keyring otherwise): nothing to check with.
+		o.opts.Logger.WarnContext(ctx, "insecure repository: signature not checked (no keys)", "url", res.URL)
+		return data, res, nil
+	}
 	// The signature must come from the mirror that served the file it signs.
 	sig, _, err := o.get(ctx, []string{res.Mirror}, "repodata/repomd.xml.asc")
 	if err != nil {
@@ -322,10 +327,6 @@ func (o *opener) repomd(ctx context.Context, mirrors []string, ml *Metalink, idx
 			return nil, res, fmt.Errorf("%s is not signed (no %s); mark the repository insecure: true to use it anyway: %w", res.URL, sigURL, err)
 		}
 		return nil, res, err
-	}
-	if o.src.Keyring == nil {
-		o.opts.Logger.WarnContext(ctx, "insecure repository: signature not checked (no keys)", "url", sigURL)
-		return data, res, nil
 	}
 	v, err := o.src.Keyring.VerifyDetached(data, sig, pgp.VerifyOptions{Now: o.opts.Now()})
 	if err != nil {
