@@ -2,6 +2,7 @@ package rpmmd
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -359,7 +360,7 @@ type Selection struct {
 
 // ErrUnknownGroup is wrapped by Expand's error for a reference that names
 // nothing.
-var ErrUnknownGroup = fmt.Errorf("no such group, environment or pattern")
+var ErrUnknownGroup = errors.New("no such group, environment or pattern")
 
 // Expand resolves a group reference of the template's package list:
 //
