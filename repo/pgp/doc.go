@@ -19,6 +19,11 @@
 //     signature was altered) or by a revoked key rejects the whole file,
 //     even when another signature is good.
 //
+// Version 3 signature packets (old repositories' repomd.xml.asc, DSA or
+// RSA), which go-crypto no longer reads, are parsed in v3.go and checked
+// with the keyring's go-crypto keys through crypto/dsa and crypto/rsa,
+// under the same policy.
+//
 // A clearsigned message yields only the signed text: anything before the
 // BEGIN PGP SIGNED MESSAGE line or after the signature block makes the
 // message invalid, so that unsigned text can never reach a parser.

@@ -284,7 +284,14 @@ func (k *Keyring) verify(hashed, plaintext, sigs []byte, opts VerifyOptions) (*V
 				}
 			}
 		}
-		_, signer, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(hashed), bytes.NewReader(raw), cfg)
+		var signer *openpgp.Entity
+		if body, v3 := v3Body(raw); v3 {
+			var v3s Signature
+			v3s, signer, err = verifyV3(k.entities, hashed, body, now)
+			s.KeyID, s.Created = v3s.KeyID, v3s.Created
+		} else {
+			_, signer, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(hashed), bytes.NewReader(raw), cfg)
+		}
 		if signer != nil {
 			s.Fingerprint = fingerprint(signer)
 		}
