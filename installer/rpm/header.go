@@ -146,4 +146,3 @@ func (b *blob) check() error {
 	}
 	return nil
 }
-

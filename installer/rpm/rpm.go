@@ -20,31 +20,31 @@ import (
 // is ambiguous. Signature-header tags are given by their number inside
 // the signature header.
 const (
-	tagSigSize       = 1000 // header + compressed payload size
-	tagSigPGP        = 1002 // RSA signature over header + payload
-	tagSigMD5        = 1004 // MD5 over header + payload
-	tagSigGPG        = 1005 // DSA signature over header + payload
-	tagSigPayload    = 1007 // uncompressed payload size
-	tagDSAHeader     = 267
-	tagRSAHeader     = 268
-	tagSHA1Header    = 269
-	tagLongSigSize   = 270
-	tagLongArchive   = 271
-	tagSHA256Header  = 273
-	tagOpenPGP       = 278 // header-only signatures, base64 strings (rpm 6)
-	tagSHA3Header    = 279
-	tagFileRdevs     = 1033
-	tagFileLinkTos   = 1036
-	tagFileGroupName = 1040
-	tagFileDevices   = 1095
-	tagFileInodes    = 1096
-	tagOldFilenames  = 1027
-	tagPayloadDigest = 5092 // compressed payload, algorithm in 5093 (PAYLOADSHA256 in rpm 6)
-	tagPayloadAlgo   = 5093
-	tagPayloadAlt    = 5097 // uncompressed payload (PAYLOADSHA256ALT)
-	tagPayloadSHA512 = 5121
+	tagSigSize          = 1000 // header + compressed payload size
+	tagSigPGP           = 1002 // RSA signature over header + payload
+	tagSigMD5           = 1004 // MD5 over header + payload
+	tagSigGPG           = 1005 // DSA signature over header + payload
+	tagSigPayload       = 1007 // uncompressed payload size
+	tagDSAHeader        = 267
+	tagRSAHeader        = 268
+	tagSHA1Header       = 269
+	tagLongSigSize      = 270
+	tagLongArchive      = 271
+	tagSHA256Header     = 273
+	tagOpenPGP          = 278 // header-only signatures, base64 strings (rpm 6)
+	tagSHA3Header       = 279
+	tagFileRdevs        = 1033
+	tagFileLinkTos      = 1036
+	tagFileGroupName    = 1040
+	tagFileDevices      = 1095
+	tagFileInodes       = 1096
+	tagOldFilenames     = 1027
+	tagPayloadDigest    = 5092 // compressed payload, algorithm in 5093 (PAYLOADSHA256 in rpm 6)
+	tagPayloadAlgo      = 5093
+	tagPayloadAlt       = 5097 // uncompressed payload (PAYLOADSHA256ALT)
+	tagPayloadSHA512    = 5121
 	tagPayloadSHA512Alt = 5122
-	tagPayloadSHA3   = 5123
+	tagPayloadSHA3      = 5123
 	tagPayloadSHA3Alt   = 5124
 )
 
