@@ -130,9 +130,10 @@ func (c *cpioReader) next() (cpioEntry, error) {
 	}
 	switch string(h[:6]) {
 	case strippedMagic:
-		// rpm aligns the header's start, not its end: the content
-		// follows the 14 header bytes directly.
-		if _, err := io.ReadFull(c.r, h[6:14]); err != nil {
+		// The 14 header bytes are padded to 4, as rpm 4.12+ and 6 write
+		// them (go-rpmutils' own stripped.cpio sample has no padding
+		// there; real packages do).
+		if _, err := io.ReadFull(c.r, h[6:16]); err != nil {
 			return cpioEntry{}, fmt.Errorf("cpio: stripped entry header: %w", noEOF(err))
 		}
 		idx, err := hex8(h[6:14])
@@ -143,7 +144,7 @@ func (c *cpioReader) next() (cpioEntry, error) {
 		if err != nil {
 			return cpioEntry{}, err
 		}
-		c.content, c.pad = size, pad4(14+size)
+		c.content, c.pad = size, pad4(size)
 		return cpioEntry{stripped: true, index: int(idx), size: size}, nil
 	case newcMagic:
 	case crcMagic:
