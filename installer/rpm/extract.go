@@ -97,8 +97,11 @@ func (p *Package) Extract(ctx context.Context, root *extract.Root, opts ExtractO
 		convErr <- err
 	}()
 	xres, xerr := root.Extract(ctx, pr, unpackPolicy, opts.Extract)
-	pr.CloseWithError(errors.New("extraction stopped"))
+	pr.CloseWithError(errStopped)
 	cerr := <-convErr
+	if errors.Is(cerr, errStopped) {
+		cerr = nil // the extractor's error says why
+	}
 	res.Result, res.Ghosts = xres, u.ghosts
 	res.UnknownUsers, res.UnknownGroups = sortedKeys(u.unknownUsers), sortedKeys(u.unknownGroups)
 	if cerr != nil {
@@ -118,6 +121,9 @@ func (p *Package) Extract(ctx context.Context, root *extract.Root, opts ExtractO
 	res.Verdict, err = vf.finish()
 	return res, err
 }
+
+// errStopped ends the conversion when the extractor stopped reading.
+var errStopped = errors.New("extraction stopped")
 
 func sortedKeys(m map[string]bool) []string {
 	var out []string
