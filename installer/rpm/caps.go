@@ -23,7 +23,7 @@ var capNames = []string{
 // capXattr turns a FILECAPS entry (libcap's text form, e.g.
 // "cap_net_raw=ep" or "cap_setuid,cap_setgid+ep") into the value of the
 // security.capability xattr (struct vfs_cap_data, revision 2), as rpm's
-// cap_from_text + cap_set_fd would. "" means no capabilities: nil.
+// cap_from_text + cap_set_fd would. "" means no xattr at all: nil.
 func capXattr(text string) ([]byte, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, nil
@@ -83,9 +83,9 @@ func capXattr(text string) ([]byte, error) {
 		// A file's effective set is one bit in the kernel: all or none.
 		return nil, fmt.Errorf("capabilities %q: the effective set must be empty or equal to permitted+inheritable", text)
 	}
-	if perm|inh == 0 {
-		return nil, nil
-	}
+	// An empty set ("=") is still written: rpm does, and a file with an
+	// empty capability xattr is not the same as one without (the kernel
+	// then grants a setuid-root program no capabilities).
 	const vfsCapRevision2, vfsCapFlagsEffective = 0x02000000, 0x000001
 	b := make([]byte, 20)
 	magic := uint32(vfsCapRevision2)
