@@ -1,0 +1,118 @@
+// Package rpm opens RPM packages, verifies them against a template's
+// keys, and unpacks their payloads into a root being built.
+//
+// Reading: the lead, the signature header and the main header are read
+// into memory within limits (64 signature tags and 64 MiB, 65,535 header
+// tags and 64 MiB) and every index entry is checked against its data area
+// (type, count, alignment, strings ending inside it) before
+// github.com/sassoftware/go-rpmutils parses the blobs: go-rpmutils trusts
+// offsets and counts, so a hostile header would make it panic or allocate
+// at will. The header digests of the signature header (SHA-1 269,
+// SHA-256 273, SHA3-256 279) are compared at Open; a header that does not
+// match them is never read further. The file list is built from the
+// header's parallel arrays, each checked to have one value per file. The
+// payload is decompressed as a stream (gzip and zstd with
+// klauspost/compress, xz and legacy lzma with ulikunitz/xz, bzip2 with the
+// standard library; "gzip" with cpio magic is a payload stored as it is)
+// and read with a cpio reader of this package (newc 070701 and rpm's
+// stripped 07070X, whose entries are only an index into the header's file
+// list): go-rpmutils' reader panics on a zero name size and allocates what
+// a header declares. A payload longer than its file list allows (names,
+// sizes and padding of the signed header) fails.
+//
+// Verification (Options, Verdict) follows rpm's gpgcheck=1, with the
+// policy of repo/pgp: a header-only signature (268 RSAHEADER, 267
+// DSAHEADER, and each entry of rpm 6's OPENPGP array 278) is checked over
+// the header bytes; a header+payload signature (1002, 1005), the payload
+// digests of the signed header (5092 with its algorithm 5093 over the
+// compressed payload, 5097 over the uncompressed one, rpm 6's SHA-512
+// and SHA3-256 ones), the legacy MD5 (1004) and the repository's sha256
+// of the whole file are computed while the payload streams past.
+// Signature packets v3 (which go-crypto no longer reads and which most
+// EL <= 8 and Fedora <= 33 packages carry: RSA and DSA are verified here
+// against go-crypto's keys), v4 and v6 (go-crypto) are accepted; unknown
+// keys and algorithms are recorded and ignored, a signature by a known
+// key that fails, or by a revoked key, rejects the package. With
+// RequireSignature one good signature by a key of the keyring is needed;
+// a package that cannot have one is refused before its payload is read.
+// Integrity needs SHA-256 or better for the header (a digest or a good
+// signature) and for the payload (a digest or a good header+payload
+// signature), or a match of the repository's sha256; a package protected
+// by MD5 or SHA-1 only is refused unless AllowWeakDigests (a template
+// marked insecure). Errors start with the package's file name and say
+// what failed: "hello-2.0-1.x86_64.rpm: verification failed: header
+// signature by key 4344591E1964C5FC: no such key in the template's
+// keyring". The keyring is anything with KeysById (openpgp.EntityList);
+// repo/pgp's Keyring keeps its keys unexported, so it needs that one
+// method to be passed here.
+//
+// Extraction turns the cpio stream into a tar stream (one goroutine,
+// io.Pipe) for internal/extract, the one safe extractor, under a policy
+// of its own (dpkg's: absolute names, directory symlinks kept, kinds
+// never changed), so containment, device filtering, limits and the order
+// of chown, chmod and xattrs are extract's. Every entry's metadata comes
+// from the header, never from the cpio header (rpm does the same, and the
+// stripped form has none): mode with setuid bits, mtime, symlink target,
+// device number, and FILECAPS turned from cap_to_text form into a
+// security.capability xattr (an empty set, "=", is written too, as rpm
+// does). Hardlink sets (same FILEDEVICES/FILEINODES) carry their content
+// on the set's last member, as rpm writes them; the members before it
+// become tar hardlinks to it. Each regular file's digest (FILEDIGESTS in
+// FILEDIGESTALGO) is checked as it is written. %ghost files are counted,
+// not created; a payload entry for one is refused, as is an entry not in
+// the header, one listed twice, or one whose type or size differs from
+// the header. Directories the header lists but the payload lacks are made
+// from the header; any other missing file fails. %config files are
+// written as shipped: on a fresh root there is nothing for rpm's
+// .rpmnew/.rpmsave logic to keep, and updating an existing root is left
+// to the distro's rpm. Payload-level checks end after the payload has
+// been written, so a failing package leaves files behind: callers build
+// into a new directory and discard it on any error, as for .debs.
+//
+// Owners are resolved by name against the target root's /etc/passwd and
+// /etc/group (ReadOwners, through internal/saferoot), as rpm resolves
+// them against the root it installs into; "root" is always 0. A name the
+// root does not know yet (a user a %pre scriptlet will create) gives the
+// file to root and clears its setuid (setgid) bit, exactly what rpm does
+// ("user X does not exist - using root"). The distro's own rpm, run
+// afterwards inside the sandbox, sets the right owner once %pre has run
+// (see below), so vzkit never has to run scriptlets itself.
+//
+// Registering packages (planned, not built here). The distro's own rpm
+// has to write the rpmdb (its format differs: Berkeley DB on EL8, sqlite
+// on EL9 and Fedora, ndb on openSUSE; Debian's rpm on the host cannot be
+// trusted to write them) and has to run the scriptlets, many of which are
+// Lua run by rpm's embedded interpreter (glibc's and filesystem's
+// %pretrans), in rpm's transaction order with their $1 counts, triggers,
+// file triggers fed file lists on stdin and %posttrans. Three ways were
+// weighed:
+//   - rpm --root from the host, as dnf --installroot does: needs a host
+//     rpm that writes the target's rpmdb format and runs its Lua; not
+//     portable across the shipped distros.
+//   - vzkit extracts, `rpm -i --justdb` registers, vzkit runs scriptlets:
+//     --justdb turns scriptlets and triggers off altogether, and running
+//     them outside rpm means re-implementing rpm's ordering, arguments,
+//     Lua and file triggers; rejected.
+//   - mmdebstrap's way, chosen: Extract unpacks every solved package in
+//     parallel into the new root (so /bin/sh, rpm and its libraries exist
+//     there, and most of the tree is already final), the template's keys
+//     are imported with `rpmkeys --import`, then the distro's rpm runs
+//     inside runtime/sandbox (no network, the verified .rpm files
+//     bind-mounted read-only) as one transaction over the whole set:
+//     `rpm -i --nosignature --define '_minimize_writes 1' /vzkit-rpms/*`.
+//     rpm orders the set itself and runs %pretrans, %pre, the install,
+//     %post, triggers, %transfiletriggerin and %posttrans as on a real
+//     system. With _minimize_writes (rpm >= 4.14) a file already on disk
+//     with the same content is only touched (owner, mode, mtime set
+//     again, now with the users %pre made), not rewritten, so the second
+//     unpack costs reads, not writes. Signatures are not checked again
+//     inside (vzkit checked them against the template's keys; the rpmdb
+//     has no keys yet) but digests are. --nodeps is not given: rpm
+//     disagreeing with vzkit's solver is a build error worth seeing.
+//     Afterwards `rpm -qa` is the solved set plus the gpg-pubkey entries
+//     of the imported keys, and `rpm -Va` is clean, since rpm itself
+//     installed every file.
+// The extraction-only bootstrap (rpm needs only its closure extracted
+// first) is kept in mind as an optimisation if the full pre-extraction
+// costs more than it saves.
+package rpm
