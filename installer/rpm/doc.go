@@ -112,6 +112,7 @@
 //     Afterwards `rpm -qa` is the solved set plus the gpg-pubkey entries
 //     of the imported keys, and `rpm -Va` is clean, since rpm itself
 //     installed every file.
+//
 // The extraction-only bootstrap (rpm needs only its closure extracted
 // first) is kept in mind as an optimisation if the full pre-extraction
 // costs more than it saves.
