@@ -93,27 +93,29 @@
 //     --justdb turns scriptlets and triggers off altogether, and running
 //     them outside rpm means re-implementing rpm's ordering, arguments,
 //     Lua and file triggers; rejected.
-//   - mmdebstrap's way, chosen: Extract unpacks every solved package in
-//     parallel into the new root (so /bin/sh, rpm and its libraries exist
-//     there, and most of the tree is already final), the template's keys
-//     are imported with `rpmkeys --import`, then the distro's rpm runs
-//     inside runtime/sandbox (no network, the verified .rpm files
-//     bind-mounted read-only) as one transaction over the whole set:
-//     `rpm -i --nosignature --define '_minimize_writes 1' /vzkit-rpms/*`.
-//     rpm orders the set itself and runs %pretrans, %pre, the install,
-//     %post, triggers, %transfiletriggerin and %posttrans as on a real
-//     system. With _minimize_writes (rpm >= 4.14) a file already on disk
-//     with the same content is only touched (owner, mode, mtime set
-//     again, now with the users %pre made), not rewritten, so the second
-//     unpack costs reads, not writes. Signatures are not checked again
-//     inside (vzkit checked them against the template's keys; the rpmdb
-//     has no keys yet) but digests are. --nodeps is not given: rpm
-//     disagreeing with vzkit's solver is a build error worth seeing.
-//     Afterwards `rpm -qa` is the solved set plus the gpg-pubkey entries
-//     of the imported keys, and `rpm -Va` is clean, since rpm itself
-//     installed every file.
+//   - mmdebstrap's way, chosen: Extract unpacks the packages rpm needs to
+//     run at all (the runtime closure of the distro's rpm package: rpm,
+//     its libraries, glibc) in parallel into the new root, as mmdebstrap
+//     unpacks the Essential set; the template's keys are imported with
+//     `rpmkeys --import`; then the distro's rpm, inside runtime/sandbox
+//     (no network, the verified .rpm files bind-mounted read-only), installs
+//     the whole solved set, the bootstrap packages included, in one
+//     transaction: `rpm -i --nosignature /vzkit-rpms/*.rpm`. rpm orders
+//     the set itself and runs %pretrans, %pre, the install, %post,
+//     triggers, %transfiletriggerin and %posttrans as on a real system,
+//     sets the owners %pre created, and records every file, so `rpm -Va`
+//     is clean and `rpm -qa` is the solved set plus one gpg-pubkey entry
+//     per imported key. Signatures are not checked again inside (vzkit
+//     checked them against the template's keys; the rpmdb holds no keys
+//     before the import) but digests are. --nodeps is not given: rpm
+//     disagreeing with vzkit's solver is a build error worth seeing. dnf
+//     also runs a test transaction first; vzkit does not need one.
 //
-// The extraction-only bootstrap (rpm needs only its closure extracted
-// first) is kept in mind as an optimisation if the full pre-extraction
-// costs more than it saves.
+// The bootstrap set is unpacked twice, as in mmdebstrap. Extracting the
+// whole set first and letting rpm only "touch" identical files does not
+// work: with Debian's rpm 4.18, `--define '_minimize_writes 1'` still
+// rewrote every file of a package whose files were on disk but owned by
+// no installed package (all 20 files of rpm-file-attrs got new inodes);
+// minimize_writes applies to files of a package being upgraded. So the
+// bootstrap set is kept to rpm's closure.
 package rpm
