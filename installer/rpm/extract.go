@@ -63,6 +63,9 @@ func (p *Package) Extract(ctx context.Context, root *extract.Root, opts ExtractO
 	}
 	vf, err := p.newVerifier(opts.Options)
 	if err != nil {
+		if vf != nil {
+			res.Verdict = vf.v
+		}
 		return res, err
 	}
 	u, err := p.newUnpacker(vf, opts)

@@ -99,7 +99,8 @@ func (p *Package) fail(format string, args ...any) error {
 // newVerifier checks everything the headers alone decide: the header
 // signatures, and whether the package can pass at all (a required
 // signature that no key of the keyring can give is refused here, before
-// the payload is read).
+// the payload is read). On a refusal it still returns the verifier, whose
+// Verdict lists the signatures seen.
 func (p *Package) newVerifier(opts Options) (*verifier, error) {
 	vf := &verifier{p: p, opts: opts}
 	vf.v.HeaderDigests = append([]string(nil), p.HeaderDigests...)
@@ -172,10 +173,10 @@ func (p *Package) newVerifier(opts Options) (*verifier, error) {
 		vf.v.Signatures = append(vf.v.Signatures, s.Signature)
 	}
 	if err := vf.rejectBad(); err != nil {
-		return nil, err
+		return vf, err
 	}
 	if opts.RequireSignature && len(vf.goodHeaderSigs()) == 0 && len(vf.legacy) == 0 {
-		return nil, vf.unsignedError()
+		return vf, vf.unsignedError()
 	}
 	// Payload digests from the main header, which the signatures cover.
 	if err := vf.payloadDigests(); err != nil {
@@ -420,6 +421,9 @@ func appendUnique(s []string, v string) []string {
 func (p *Package) Verify(ctx context.Context, opts Options) (Verdict, error) {
 	vf, err := p.newVerifier(opts)
 	if err != nil {
+		if vf != nil {
+			return vf.v, err
+		}
 		return Verdict{}, err
 	}
 	f, err := os.Open(p.Path)

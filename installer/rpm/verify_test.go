@@ -84,7 +84,8 @@ func TestVerifyFixtures(t *testing.T) {
 		{hello + "-signed.rpm", []string{rpmorgKey}, Options{RequireSignature: true}, want{
 			signers: []string{rpmorgFP}, sigs: "268:4:good 1002:4:good", payload: "sha256, md5 (header+payload)"}},
 		{hello + "-signed.rpm", []string{aliceKey}, Options{RequireSignature: true}, want{
-			err: "hello-2.0-1.x86_64-signed.rpm: verification failed: header signature by key 4344591E1964C5FC: no such key in the template's keyring; header+payload signature by key 4344591E1964C5FC: no such key in the template's keyring"}},
+			err:  "hello-2.0-1.x86_64-signed.rpm: verification failed: header signature by key 4344591E1964C5FC: no such key in the template's keyring; header+payload signature by key 4344591E1964C5FC: no such key in the template's keyring",
+			sigs: "268:4:no such key in the template's keyring 1002:4:no such key in the template's keyring"}},
 		{hello + "-v3-signed.rpm", []string{rpmorgKey}, Options{RequireSignature: true}, want{
 			signers: []string{rpmorgFP}, sigs: "268:3:good 1002:3:good", payload: "sha256, md5 (header+payload)"}},
 		{hello + "-signed-with-subkey.rpm", []string{aliceKey}, Options{RequireSignature: true}, want{
@@ -126,6 +127,12 @@ func TestVerifyFixtures(t *testing.T) {
 			err: "header signature by key A8A447DCE8562897: good, but made with SHA-1, which the template does not accept without insecure"}},
 		{"cavaliergopher-rpm/testdata/centos-release-5-0.0.el5.centos.2.x86_64.rpm", []string{centos5Key}, Options{RequireSignature: true, AllowWeakDigests: true}, want{
 			signers: []string{"473D66D5212271FD51CC17B1A8A447DCE8562897"}, sigs: "267:3:good 1005:3:good", payload: "md5 (header+payload)", weak: true}},
+		// CentOS 2.1: only a header+payload signature (DSA/SHA-1, 1005),
+		// checked while the payload streams.
+		{"cavaliergopher-rpm/testdata/centos-release-as-2.1AS-4.noarch.rpm", []string{"cavaliergopher-rpm/testdata/RPM-GPG-KEY-CentOS-2"}, Options{RequireSignature: true, AllowWeakDigests: true}, want{
+			signers: []string{"881271F0B66849E2FA8687602802E89216FF0E46"}, sigs: "1005:3:good", payload: "md5 (header+payload)", weak: true}},
+		{"cavaliergopher-rpm/testdata/centos-release-as-2.1AS-4.noarch.rpm", []string{centos5Key}, Options{RequireSignature: true, AllowWeakDigests: true}, want{
+			err: "header+payload signature by key 2802E89216FF0E46: no such key in the template's keyring"}},
 		// Unsigned, SHA-1 header digest and MD5 only: refused, unless the
 		// repository's verified checksum vouches for the bytes.
 		{"createrepo_c/tests/testdata/packages/Rimmer-1.0.2-2.x86_64.rpm", nil, Options{}, want{
@@ -148,9 +155,16 @@ func TestVerifyFixtures(t *testing.T) {
 				opts.Keyring = keyring(t, tc.keys...)
 			}
 			v, err := p.Verify(context.Background(), opts)
+			var sigs []string
+			for _, s := range v.Signatures {
+				sigs = append(sigs, fmt.Sprintf("%d:%d:%s", s.Tag, s.Version, s.Status))
+			}
 			if tc.want.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want.err) || !errors.Is(err, ErrVerify) {
 					t.Fatalf("Verify: %v, want %q", err, tc.want.err)
+				}
+				if got := strings.Join(sigs, " "); tc.want.sigs != "" && got != tc.want.sigs {
+					t.Errorf("signatures seen %q, want %q", got, tc.want.sigs)
 				}
 				return
 			}
@@ -159,10 +173,6 @@ func TestVerifyFixtures(t *testing.T) {
 			}
 			if got := strings.Join(v.Signers, ","); got != strings.Join(tc.want.signers, ",") {
 				t.Errorf("signers %s, want %s", got, strings.Join(tc.want.signers, ","))
-			}
-			var sigs []string
-			for _, s := range v.Signatures {
-				sigs = append(sigs, fmt.Sprintf("%d:%d:%s", s.Tag, s.Version, s.Status))
 			}
 			if got := strings.Join(sigs, " "); got != tc.want.sigs {
 				t.Errorf("signatures %q, want %q", got, tc.want.sigs)
