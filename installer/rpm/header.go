@@ -71,11 +71,14 @@ func readBlob(r io.Reader, sig bool) (*blob, error) {
 		return nil, fmt.Errorf("%w: %d bytes of header data (limit %d)", ErrMalformed, dl, maxData)
 	}
 	size := introSize + int(il)*16 + int(dl)
-	raw := make([]byte, size)
-	copy(raw, intro)
-	if _, err := io.ReadFull(r, raw[introSize:]); err != nil {
-		return nil, fmt.Errorf("%w: header of %d bytes: %v", ErrMalformed, size, noEOF(err))
+	// Read into a growing buffer: a header that claims 64 MiB in a short
+	// file costs what the file has, not what it claims.
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 1<<20)))
+	buf.Write(intro)
+	if n, err := io.CopyN(buf, r, int64(size-introSize)); err != nil {
+		return nil, fmt.Errorf("%w: header of %d bytes: %d bytes read: %v", ErrMalformed, size, n+introSize, noEOF(err))
 	}
+	raw := buf.Bytes()
 	if sig {
 		if pad := (8 - int(dl)%8) % 8; pad > 0 {
 			if _, err := io.ReadFull(r, make([]byte, pad)); err != nil {
