@@ -85,7 +85,12 @@ func (p *Package) Extract(ctx context.Context, root *extract.Root, opts ExtractO
 	if err != nil {
 		return res, fmt.Errorf("rpm: %s: payload (%s): %w", p.base(), p.Compressor, err)
 	}
-	defer dec.Close()
+	decOpen := true
+	defer func() {
+		if decOpen {
+			dec.Close()
+		}
+	}()
 	var plain io.Reader = &boundedReader{r: dec, left: u.bound, max: u.bound}
 	if alt := vf.alt(); alt != nil {
 		plain = io.TeeReader(plain, alt)
@@ -116,6 +121,12 @@ func (p *Package) Extract(ctx context.Context, root *extract.Root, opts ExtractO
 	// The digests cover everything after the header: what follows the
 	// cpio trailer in the decompressed stream (bounded) and in the file.
 	if _, err := io.Copy(io.Discard, u.cpio.r); err != nil {
+		return res, fmt.Errorf("rpm: %s: payload: %w", p.base(), err)
+	}
+	// The decompressor (an xz process reading the file) is done before
+	// the rest of the file is read here.
+	decOpen = false
+	if err := dec.Close(); err != nil {
 		return res, fmt.Errorf("rpm: %s: payload: %w", p.base(), err)
 	}
 	if _, err := io.Copy(io.Discard, raw); err != nil {
