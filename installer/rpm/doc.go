@@ -32,7 +32,9 @@
 // EL <= 8 and Fedora <= 33 packages carry: RSA and DSA are verified here
 // against go-crypto's keys), v4 and v6 (go-crypto) are accepted; unknown
 // keys and algorithms are recorded and ignored, a signature by a known
-// key that fails, or by a revoked key, rejects the package. With
+// key that fails, or by a revoked key, rejects the package. Key expiry is
+// not checked, as rpm does not: a package signed while its key was valid
+// stays verifiable (CentOS 2 to 5 keys expired long ago). With
 // RequireSignature one good signature by a key of the keyring is needed;
 // a package that cannot have one is refused before its payload is read.
 // Integrity needs SHA-256 or better for the header (a digest or a good

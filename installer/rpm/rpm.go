@@ -255,27 +255,3 @@ func (b *blob) stringTag(tag int) (string, bool) {
 	}
 	return "", false
 }
-
-// Size is the file's expected length from the signature header (header
-// + payload, plus lead and signature header), -1 when it carries none.
-func (p *Package) declaredSize() int64 {
-	if v, err := p.Header.GetUint64s(tagLongSigSize); err == nil && len(v) == 1 {
-		return int64(v[0])
-	}
-	if v, err := p.Header.GetUint64s(sigTag(tagSigSize)); err == nil && len(v) == 1 {
-		return int64(v[0])
-	}
-	return -1
-}
-
-// archiveSize is the uncompressed payload size the signature header
-// declares, -1 when it carries none.
-func (p *Package) archiveSize() int64 {
-	if v, err := p.Header.GetUint64s(tagLongArchive); err == nil && len(v) == 1 {
-		return int64(v[0])
-	}
-	if v, err := p.Header.GetUint64s(sigTag(tagSigPayload)); err == nil && len(v) == 1 {
-		return int64(v[0])
-	}
-	return -1
-}
