@@ -284,3 +284,25 @@ func readOwnersAt(t *testing.T, root string) *IDs {
 	}
 	return ids
 }
+
+// A decompressor never allocates what a hostile payload declares: a
+// legacy lzma header asking for a 4 GiB dictionary is refused.
+func TestHostileDictionary(t *testing.T) {
+	src := testfixtures.Path("go-rpmutils/testdata/payload-test-0.1-w6.lzdio.x86_64.rpm")
+	p, err := Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(data[p.payloadOff+1:], []byte{0xff, 0xff, 0xff, 0xff})
+	bad := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := extractInto(t, bad); err == nil || !strings.Contains(err.Error(), "lzma dictionary of 4294967295 bytes (limit 268435456)") {
+		t.Errorf("Extract: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,11 @@ import (
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
+
+// maxDict bounds the dictionary or window a decompressor may allocate:
+// 4 times what the strongest settings rpm uses need (xz and lzma -9: 64
+// MiB).
+const maxDict = 256 << 20
 
 // decompress returns the payload decompressor the header names. A header
 // without a compressor tag (rpm before 4.4) means gzip, and rpm built
@@ -44,15 +50,20 @@ func decompress(name string, r *bufio.Reader) (io.ReadCloser, error) {
 		}
 		return io.NopCloser(d), nil
 	case "lzma":
+		// The lzma-alone header declares the dictionary the decoder
+		// allocates: 64 MiB at xz -9, anything up to 4 GiB in a hostile one.
+		if h, err := r.Peek(5); err == nil && binary.LittleEndian.Uint32(h[1:5]) > maxDict {
+			return nil, fmt.Errorf("lzma dictionary of %d bytes (limit %d)", binary.LittleEndian.Uint32(h[1:5]), maxDict)
+		}
 		d, err := lzma.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
 		return io.NopCloser(d), nil
 	case "zstd":
-		// rpm's zstd level 19 uses windows of up to 8 MiB; 1 GiB is the
-		// most any compression level can ask for.
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		// rpm's zstd level 19 uses a window of 8 MiB; the limit keeps a
+		// hostile frame from demanding gigabytes.
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxDict))
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +89,8 @@ type xzProc struct {
 // xzCommand decodes one xz stream from r. rpm writes one; what follows it
 // is left in r (the payload digests still cover it) once Close returns.
 func xzCommand(r io.Reader) (io.ReadCloser, error) {
-	cmd := exec.Command(xzPath, "--decompress", "--stdout", "--single-stream", "--threads=1")
+	cmd := exec.Command(xzPath, "--decompress", "--stdout", "--single-stream", "--threads=1",
+		"--memlimit-decompress="+strconv.Itoa(maxDict+maxDict/4))
 	cmd.Stdin = r
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

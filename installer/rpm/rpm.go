@@ -20,16 +20,12 @@ import (
 // is ambiguous. Signature-header tags are given by their number inside
 // the signature header.
 const (
-	tagSigSize          = 1000 // header + compressed payload size
 	tagSigPGP           = 1002 // RSA signature over header + payload
 	tagSigMD5           = 1004 // MD5 over header + payload
 	tagSigGPG           = 1005 // DSA signature over header + payload
-	tagSigPayload       = 1007 // uncompressed payload size
 	tagDSAHeader        = 267
 	tagRSAHeader        = 268
 	tagSHA1Header       = 269
-	tagLongSigSize      = 270
-	tagLongArchive      = 271
 	tagSHA256Header     = 273
 	tagOpenPGP          = 278 // header-only signatures, base64 strings (rpm 6)
 	tagSHA3Header       = 279
