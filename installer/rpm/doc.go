@@ -42,7 +42,7 @@
 // signature), or a match of the repository's sha256; a package protected
 // by MD5 or SHA-1 only is refused unless AllowWeakDigests (a template
 // marked insecure). Errors start with the package's file name and say
-// what failed: "hello-2.0-1.x86_64.rpm: verification failed: header
+// what failed: "rpm: hello-2.0-1.x86_64.rpm: verification failed: header
 // signature by key 4344591E1964C5FC: no such key in the template's
 // keyring". The keyring is anything with KeysById (openpgp.EntityList);
 // repo/pgp's Keyring keeps its keys unexported, so it needs that one

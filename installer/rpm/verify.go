@@ -93,7 +93,7 @@ type digest struct {
 }
 
 func (p *Package) fail(format string, args ...any) error {
-	return fmt.Errorf("%s: %w: %s", p.base(), ErrVerify, fmt.Sprintf(format, args...))
+	return fmt.Errorf("rpm: %s: %w: %s", p.base(), ErrVerify, fmt.Sprintf(format, args...))
 }
 
 // newVerifier checks everything the headers alone decide: the header
