@@ -108,6 +108,11 @@ var typeSize = [...]int64{0, 1, 1, 2, 4, 8, 0, 1, 0, 0}
 func (b *blob) check() error {
 	index := b.raw[introSize : introSize+16*b.tags]
 	data := b.raw[introSize+16*b.tags:]
+	// Values must not overlap and come in index order, as rpm requires
+	// (lib/header.c): otherwise 65,535 entries could each make the string
+	// scan below walk the same 64 MiB. Region tags (61-63), whose trailer
+	// rpm puts at the end of the region, are checked for bounds only.
+	var end int64
 	for i := range b.tags {
 		e := index[16*i : 16*i+16]
 		tag := binary.BigEndian.Uint32(e[0:4])
@@ -125,26 +130,34 @@ func (b *blob) check() error {
 		case count < 1 || count > int64(len(data))+1:
 			return bad(fmt.Sprintf("count %d", count))
 		}
+		region := tag >= 61 && tag <= 63
+		if !region && off < end {
+			return bad(fmt.Sprintf("value at offset %d overlaps the one before (ending at %d)", off, end))
+		}
+		var stop int64
 		switch typ {
 		case typeString, typeStringArray, typeI18NString:
 			if typ == typeString && count != 1 {
 				return bad("string with a count other than 1")
 			}
-			end := off
+			stop = off
 			for range count {
-				n := bytes.IndexByte(data[end:], 0)
+				n := bytes.IndexByte(data[stop:], 0)
 				if n < 0 {
 					return bad("string runs past the data")
 				}
-				end += int64(n) + 1
+				stop += int64(n) + 1
 			}
 		default:
 			if align := typeSize[typ]; align > 1 && off%align != 0 {
 				return bad(fmt.Sprintf("offset %d not aligned for type %d", off, typ))
 			}
-			if off+typeSize[typ]*count > int64(len(data)) {
+			if stop = off + typeSize[typ]*count; stop > int64(len(data)) {
 				return bad("value runs past the data")
 			}
+		}
+		if !region {
+			end = stop
 		}
 	}
 	return nil

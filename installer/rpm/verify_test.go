@@ -51,7 +51,23 @@ const (
 	hello    = "rpm-org/tests/data/RPMS/hello-2.0-1.x86_64"
 	zypp     = "libzypp/zypp/tests/zypp/data/RpmPkgSigCheck/"
 	rpmorgFP = "771B18D3D7BAA28734333C424344591E1964C5FC"
+
+	rs4       = "rpm-rs/tests/assets/RPMS/v4/signed/"
+	rs6       = "rpm-rs/tests/assets/RPMS/v6/signed/"
+	k4        = "rpm-rs/tests/assets/signing_keys/v4/rpm-testkey-v4-"
+	k6        = "rpm-rs/tests/assets/signing_keys/v6/rpm-testkey-v6-"
+	v6payload = "sha256, sha512, sha3-256" // Verify needs no uncompressed digest when these are there
 )
+
+// fpr is the primary fingerprint of the one key in a fixture file.
+func fpr(t *testing.T, file string) string {
+	t.Helper()
+	k := keyring(t, file)
+	if len(k) != 1 {
+		t.Fatalf("%s: %d keys", file, len(k))
+	}
+	return fmt.Sprintf("%X", k[0].PrimaryKey.Fingerprint)
+}
 
 func fileSHA256(t *testing.T, f string) string {
 	t.Helper()
@@ -127,6 +143,31 @@ func TestVerifyFixtures(t *testing.T) {
 			err: "header signature by key A8A447DCE8562897: good, but made with SHA-1, which the template does not accept without insecure"}},
 		{"cavaliergopher-rpm/testdata/centos-release-5-0.0.el5.centos.2.x86_64.rpm", []string{centos5Key}, Options{RequireSignature: true, AllowWeakDigests: true}, want{
 			signers: []string{"473D66D5212271FD51CC17B1A8A447DCE8562897"}, sigs: "267:3:good 1005:3:good", payload: "md5 (header+payload)", weak: true}},
+		// rpm-rs's v4 and v6 test packages: ECDSA (in DSAHEADER, which rpm
+		// uses for every non-RSA key), Ed25519, RSA-4096, v6 packets in the
+		// OPENPGP array only, ML-DSA-65+Ed25519.
+		{rs4 + "rpm-basic-with-ecdsa-2.3.4-5.el9.noarch.rpm", []string{k4 + "ecdsa-nistp256.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k4+"ecdsa-nistp256.asc")}, sigs: "267:4:good", payload: "sha256, md5 (header+payload)"}},
+		{rs4 + "rpm-basic-with-ed25519-2.3.4-5.el9.noarch.rpm", []string{k4 + "ed25519.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k4+"ed25519.asc")}, sigs: "267:4:good", payload: "sha256, md5 (header+payload)"}},
+		{rs4 + "rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm", []string{k4 + "rsa4096.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k4+"rsa4096.asc")}, sigs: "268:4:good", payload: "sha256, md5 (header+payload)"}},
+		{rs4 + "rpm-basic-with-ima-2.3.4-5.el9.noarch.rpm", []string{k4 + "ed25519.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k4+"ed25519.asc")}, payload: "sha256, md5 (header+payload)",
+			sigs: "267:4:good 278:4:good 278:4:no such key in the template's keyring 278:4:no such key in the template's keyring"}},
+		{rs6 + "rpm-basic-with-rsa4k-2.3.4-5.el9.noarch.rpm", []string{k6 + "rsa4k.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k6+"rsa4k.asc")}, sigs: "278:6:good", payload: v6payload}},
+		{rs6 + "rpm-basic-with-ed25519-2.3.4-5.el9.noarch.rpm", []string{k6 + "ed25519.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k6+"ed25519.asc")}, sigs: "278:6:good", payload: v6payload}},
+		{rs6 + "rpm-basic-multiple-signatures-2.3.4-5.el9.noarch.rpm", []string{k6 + "rsa4k.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k6+"rsa4k.asc")}, sigs: "278:6:no such key in the template's keyring 278:6:good", payload: v6payload}},
+		{rs6 + "rpm-basic-with-mldsa65-ed25519-2.3.4-5.el9.noarch.rpm", []string{k6 + "mldsa65-ed25519.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{fpr(t, k6+"mldsa65-ed25519.asc")}, sigs: "278:6:good", payload: v6payload}},
+		// A signing subkey added later: only the updated key has it.
+		{hello + "-signed-with-new-subkey.rpm", []string{"rpm-org/tests/data/keys/rpm.org-rsa-2048-add-subkey.asc"}, Options{RequireSignature: true}, want{
+			signers: []string{rpmorgFP}, sigs: "267:4:good", payload: "sha256, md5 (header+payload)"}},
+		{hello + "-signed-with-new-subkey.rpm", []string{rpmorgKey}, Options{RequireSignature: true}, want{
+			err: "header signature by key 6323C42711450B6C: no such key in the template's keyring"}},
 		// CentOS 2.1: only a header+payload signature (DSA/SHA-1, 1005),
 		// checked while the payload streams.
 		{"cavaliergopher-rpm/testdata/centos-release-as-2.1AS-4.noarch.rpm", []string{"cavaliergopher-rpm/testdata/RPM-GPG-KEY-CentOS-2"}, Options{RequireSignature: true, AllowWeakDigests: true}, want{
