@@ -28,9 +28,11 @@
 // compressed payload, 5097 over the uncompressed one, rpm 6's SHA-512
 // and SHA3-256 ones), the legacy MD5 (1004) and the repository's sha256
 // of the whole file are computed while the payload streams past.
-// Signature packets v3 (which go-crypto no longer reads and which most
-// EL <= 8 and Fedora <= 33 packages carry: RSA and DSA are verified here
-// against go-crypto's keys), v4 and v6 (go-crypto) are accepted; unknown
+// Signature packets v3 (which go-crypto no longer reads, and which the
+// CentOS 5 to 7, Fedora 31 and 2023 openSUSE Tumbleweed packages of the
+// fixtures carry: RSA and DSA are verified here against go-crypto's
+// keys), v4 and v6 (go-crypto: RSA, DSA, ECDSA, EdDSA, ML-DSA) are
+// accepted; unknown
 // keys and algorithms are recorded and ignored, a signature by a known
 // key that fails, or by a revoked key, rejects the package. Key expiry is
 // not checked, as rpm does not: a package signed while its key was valid
@@ -41,7 +43,7 @@
 // signature) and for the payload (a digest or a good header+payload
 // signature), or a match of the repository's sha256; a package protected
 // by MD5 or SHA-1 only is refused unless AllowWeakDigests (a template
-// marked insecure). Errors start with the package's file name and say
+// marked insecure). Errors name the package file and say
 // what failed: "rpm: hello-2.0-1.x86_64.rpm: verification failed: header
 // signature by key 4344591E1964C5FC: no such key in the template's
 // keyring". The keyring is anything with KeysById (openpgp.EntityList);
@@ -102,14 +104,14 @@
 //     `rpmkeys --import`; then the distro's rpm, inside runtime/sandbox
 //     (no network, the verified .rpm files bind-mounted read-only), installs
 //     the whole solved set, the bootstrap packages included, in one
-//     transaction: `rpm -i --nosignature /vzkit-rpms/*.rpm`. rpm orders
+//     transaction: `rpm -i /vzkit-rpms/*.rpm`. rpm orders
 //     the set itself and runs %pretrans, %pre, the install, %post,
 //     triggers, %transfiletriggerin and %posttrans as on a real system,
 //     sets the owners %pre created, and records every file, so `rpm -Va`
 //     is clean and `rpm -qa` is the solved set plus one gpg-pubkey entry
-//     per imported key. Signatures are not checked again inside (vzkit
-//     checked them against the template's keys; the rpmdb holds no keys
-//     before the import) but digests are. --nodeps is not given: rpm
+//     per imported key. With the keys imported first, the distro's rpm
+//     checks signatures and digests once more by its own rules, as it
+//     would under dnf. --nodeps is not given: rpm
 //     disagreeing with vzkit's solver is a build error worth seeing. dnf
 //     also runs a test transaction first; vzkit does not need one.
 //
