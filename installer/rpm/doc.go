@@ -69,7 +69,9 @@
 // from the header; any other missing file fails. %config files are
 // written as shipped: on a fresh root there is nothing for rpm's
 // .rpmnew/.rpmsave logic to keep, and updating an existing root is left
-// to the distro's rpm. Payload-level checks end after the payload has
+// to the distro's rpm. Two packages shipping the same path are not
+// detected here (the last one written wins): rpm's transaction refuses
+// such conflicts when it installs the set. Payload-level checks end after the payload has
 // been written, so a failing package leaves files behind: callers build
 // into a new directory and discard it on any error, as for .debs.
 //

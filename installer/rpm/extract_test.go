@@ -208,3 +208,49 @@ ln -s ../bin/suid %{buildroot}/usr/bin/link
 %ghost /var/log/app.log
 %dir /var/log
 `
+
+// Packages are extracted in parallel into one root, as a bootstrap will:
+// the tree is the one sequential extraction gives.
+func TestExtractParallel(t *testing.T) {
+	files := []string{
+		"epel-remi-release/remi-release-8.rpm",
+		"epel-remi-release/epel-release-latest-9.noarch.rpm",
+		// (not epel-release-8 too: it conflicts with -9 over epel.repo,
+		// which rpm's transaction, not Extract, refuses)
+		"rpm-org/tests/data/RPMS/hello-2.0-1.x86_64.rpm",
+		"rpm-rs/tests/assets/RPMS/v6/rpm-hardlinks-1.0-1.noarch.rpm",
+	}
+	run := func(parallel bool) []string {
+		root := t.TempDir()
+		r, err := extract.OpenRoot(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		errs := make(chan error, len(files))
+		for _, f := range files {
+			do := func() {
+				p, err := Open(testfixtures.Path(f))
+				if err == nil {
+					_, err = p.Extract(context.Background(), r, ExtractOptions{})
+				}
+				errs <- err
+			}
+			if parallel {
+				go do()
+			} else {
+				do()
+			}
+		}
+		for range files {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		return describe(t, root, nil)
+	}
+	seq, par := run(false), run(true)
+	if strings.Join(seq, "\n") != strings.Join(par, "\n") || len(seq) < 30 {
+		t.Errorf("parallel extraction differs:\nsequential:\n%s\nparallel:\n%s", strings.Join(seq, "\n"), strings.Join(par, "\n"))
+	}
+}
