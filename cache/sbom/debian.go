@@ -133,6 +133,43 @@ func readCopyright(r *saferoot.Root, pkg string) (c copyright, ok bool, err erro
 	return c, ok, nil
 }
 
+// paragraphs splits r at its blank lines (empty or only white space, as
+// deb822 parsers take them), without comment lines ("#" in the first
+// column), which real files put between a field's continuation lines.
+func paragraphs(r io.Reader) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxCopyrightSize)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		if strings.HasPrefix(sc.Text(), "#") {
+			continue
+		}
+		cur.WriteString(sc.Text())
+		cur.WriteByte('\n')
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out, sc.Err()
+}
+
+// oneParagraph parses one deb822 paragraph.
+func oneParagraph(text string) (*control.Paragraph, error) {
+	pr, err := control.NewParagraphReader(strings.NewReader(text), nil)
+	if err != nil {
+		return nil, err
+	}
+	return pr.Next()
+}
+
 // parseCopyright reads a DEP-5 copyright file: a header paragraph with
 // Format:, then Files: paragraphs whose License: first line names the
 // licence, and stand-alone License: paragraphs holding the texts.
@@ -156,14 +193,18 @@ func parseCopyright(r io.Reader) (copyright, bool, error) {
 	if !strings.EqualFold(string(head), "Format:") {
 		return copyright{}, false, nil
 	}
-	pr, err := control.NewParagraphReader(br, nil)
+	// Paragraphs are parsed one by one: real files end with free text
+	// that is no paragraph ("On Debian GNU/Linux systems, the complete
+	// text of ..."), which is skipped instead of losing the licences
+	// read before it.
+	paras, err := paragraphs(br)
 	if err != nil {
 		return copyright{}, false, err
 	}
-	header, err := pr.Next()
-	if err == io.EOF {
+	if len(paras) == 0 {
 		return copyright{}, false, nil
 	}
+	header, err := oneParagraph(paras[0])
 	if err != nil {
 		return copyright{}, false, err
 	}
@@ -173,13 +214,10 @@ func parseCopyright(r io.Reader) (copyright, bool, error) {
 	}
 	c := copyright{Texts: map[string]string{}}
 	seen := map[string]bool{}
-	for {
-		p, err := pr.Next()
-		if err == io.EOF {
-			break
-		}
+	for _, raw := range paras[1:] {
+		p, err := oneParagraph(raw)
 		if err != nil {
-			return copyright{}, false, err
+			continue // free text between or after the paragraphs
 		}
 		lic := field(p, "License")
 		name, text, _ := strings.Cut(lic, "\n")
