@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/vzkit/vzkit/internal/namedfile"
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 // maxKeySize bounds a key file or a key fetched by URL: Debian's archive

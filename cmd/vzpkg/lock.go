@@ -16,10 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/lockfile"
-	"github.com/vzkit/vzkit/repo/pgp"
 	"github.com/vzkit/vzkit/repo/solve"
 )
 
