@@ -18,9 +18,9 @@ import (
 
 	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/repo/apt"
+	"github.com/vzkit/vzkit/repo/apt/solve"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/lockfile"
-	"github.com/vzkit/vzkit/repo/solve"
 )
 
 type lockOptions struct {

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/vzkit/vzkit/repo/apt/apttest"
+	"github.com/vzkit/vzkit/repo/apt/solve"
 	"github.com/vzkit/vzkit/repo/lockfile"
-	"github.com/vzkit/vzkit/repo/solve"
 )
 
 // localTemplate writes, into dir, template NAME whose only repository is

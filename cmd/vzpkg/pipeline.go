@@ -16,8 +16,8 @@ import (
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
+	"github.com/vzkit/vzkit/repo/apt/solve"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/solve"
 	"github.com/vzkit/vzkit/repo/store"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )

@@ -29,7 +29,7 @@ import (
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
-	"github.com/vzkit/vzkit/repo/solve"
+	"github.com/vzkit/vzkit/repo/apt/solve"
 )
 
 type updateOptions struct {
