@@ -215,6 +215,7 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 		Distro:         t.Distro,
 		Release:        t.Release,
 		Arch:           p.arch(),
+		Format:         cache.FormatDeb,
 		Variant:        t.Variant,
 		Mirror:         p.mirror(),
 		MirrorSigned:   p.indexes[0].Signed,

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vzkit/vzkit/internal/pgp"
+	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/apt/solve"
 	"github.com/vzkit/vzkit/repo/fetch"
@@ -73,12 +74,13 @@ func (a *app) lock(ctx context.Context, name string, o lockOptions, out io.Write
 		return err
 	}
 	for i := range srcs {
-		srcs[i].ReleaseFile, srcs[i].ReleaseSHA256, err = p.releaseDigest(ctx, srcs[i].Index, srcs[i].Repository, srcs[i].Suite)
+		srcs[i].ReleaseFile, srcs[i].ReleaseSHA256, err = p.releaseDigest(ctx, p.indexes[i], srcs[i].Repository, srcs[i].Suite)
 		if err != nil {
 			return err
 		}
 	}
-	l, err := lockfile.New(lockfile.Meta{Template: p.tmpl.Name, MetadataDigest: metadataDigest(p.tmpl), Arch: p.arch()}, srcs, p.solved.Packages)
+	l, err := lockfile.New(lockfile.Meta{Template: p.tmpl.Name, MetadataDigest: metadataDigest(p.tmpl), Arch: p.arch(), Format: repo.FormatDeb},
+		srcs, p.neutral(p.solved.Packages))
 	if err != nil {
 		return fmt.Errorf("template %s: %w", p.tmpl.Name, err)
 	}
@@ -103,7 +105,7 @@ func (p *pipeline) lockSources() ([]lockfile.Source, error) {
 			if len(out) >= len(p.indexes) {
 				return nil, fmt.Errorf("template %s: repository %s suite %s has no loaded index", p.tmpl.Name, rp.Name, suite)
 			}
-			out = append(out, lockfile.Source{Repository: rp.Name, Suite: suite, Components: rp.Components, Index: p.indexes[len(out)]})
+			out = append(out, p.sources[len(out)])
 		}
 	}
 	if len(out) != len(p.indexes) {
@@ -180,10 +182,14 @@ func (p *pipeline) lockedSet(ctx context.Context, lockPath string) error {
 		if err != nil {
 			return err
 		}
-		pkgs, err := lockfile.Check(l, srcs)
+		if l.Format != "" && l.Format != repo.FormatDeb {
+			return fmt.Errorf("lockfile %s locks %s packages; template %s installs deb packages", lockPath, l.Format, p.tmpl.Name)
+		}
+		locked, err := lockfile.Check(l, srcs)
 		if err != nil {
 			return fmt.Errorf("template %s: %s: %w", p.tmpl.Name, lockPath, err)
 		}
+		pkgs := p.native(locked)
 		res, err := solve.Solve(ctx, pkgs, p.arch(), p.solveOptions())
 		if err != nil {
 			return fmt.Errorf("template %s: the locked set of %s no longer satisfies the template: %w", p.tmpl.Name, lockPath, err)

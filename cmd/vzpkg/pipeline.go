@@ -18,6 +18,7 @@ import (
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/apt/solve"
 	"github.com/vzkit/vzkit/repo/fetch"
+	"github.com/vzkit/vzkit/repo/lockfile"
 	"github.com/vzkit/vzkit/repo/store"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
@@ -36,6 +37,7 @@ type pipeline struct {
 	log      *slog.Logger
 	timings  []stageTime
 	indexes  []*apt.Index
+	sources  []lockfile.Source // p.indexes as format-neutral sources, same order
 	solved   *solve.Result
 	download repo.Stats
 }
@@ -137,6 +139,7 @@ func (p *pipeline) loadIndexes(ctx context.Context) error {
 				}
 				fmt.Fprintf(p.out, "index %s %s: %d packages from %s, %s\n", suite, strings.Join(rp.Components, ","), len(ix.Packages), ix.Mirror, signed)
 				p.indexes = append(p.indexes, ix)
+				p.sources = append(p.sources, indexSource(rp.Name, suite, rp.Components, ix))
 			}
 		}
 		return nil
@@ -183,7 +186,7 @@ func (p *pipeline) fetchPackages(ctx context.Context) error {
 			}
 		}
 		tr := cli.NewTransfer(p.out, "download", files, total)
-		stats, err := repo.Download(ctx, p.client, p.store, p.solved.Packages, repo.DownloadOptions{Progress: &transferProgress{tr: tr}})
+		stats, err := repo.Download(ctx, p.client, p.store, p.neutral(p.solved.Packages), repo.DownloadOptions{Progress: &transferProgress{tr: tr}})
 		tr.Finish()
 		p.download = stats
 		if err != nil {
@@ -258,15 +261,15 @@ func (p *pipeline) printTimings() {
 type transferProgress struct {
 	tr      *cli.Transfer
 	mu      sync.Mutex
-	written map[*apt.Package]int64
+	written map[*repo.Package]int64
 }
 
-func (t *transferProgress) Start(p *apt.Package) { t.tr.FileStart(p.Name, p.Size) }
+func (t *transferProgress) Start(p *repo.Package) { t.tr.FileStart(p.Name, p.Size) }
 
-func (t *transferProgress) Advance(p *apt.Package, written int64) {
+func (t *transferProgress) Advance(p *repo.Package, written int64) {
 	t.mu.Lock()
 	if t.written == nil {
-		t.written = map[*apt.Package]int64{}
+		t.written = map[*repo.Package]int64{}
 	}
 	delta := written - t.written[p]
 	t.written[p] = written
@@ -274,8 +277,63 @@ func (t *transferProgress) Advance(p *apt.Package, written int64) {
 	t.tr.Advance(delta)
 }
 
-func (t *transferProgress) Done(p *apt.Package, cached bool, err error) {
+func (t *transferProgress) Done(p *repo.Package, cached bool, err error) {
 	if !cached {
 		t.tr.FileDone(p.Name+"_"+p.Version, p.Size, err)
 	}
+}
+
+// indexSource is a verified apt index as a format-neutral lock file source.
+func indexSource(repository, suite string, components []string, ix *apt.Index) lockfile.Source {
+	s := lockfile.Source{Repository: repository, Suite: suite, Components: components, Mirror: ix.Mirror,
+		Packages: apt.Neutral(ix.Packages, repository)}
+	if ix.Release != nil {
+		s.Codename, s.Date = ix.Release.Codename, ix.Release.Date
+	}
+	return s
+}
+
+// aptKey identifies one package file of an index across its apt and
+// format-neutral forms.
+type aptKey struct{ name, version, arch, sha string }
+
+// neutral converts solved apt packages to the format-neutral value, each
+// attributed to the first loaded repository whose index lists it.
+func (p *pipeline) neutral(pkgs []apt.Package) []repo.Package {
+	owner := map[aptKey]string{}
+	for _, s := range p.sources {
+		for _, sp := range s.Packages {
+			k := aptKey{sp.Name, sp.Version, sp.Arch, sp.Checksum.Hex}
+			if _, ok := owner[k]; !ok {
+				owner[k] = s.Repository
+			}
+		}
+	}
+	out := make([]repo.Package, len(pkgs))
+	for i := range pkgs {
+		out[i] = pkgs[i].Neutral(owner[aptKey{pkgs[i].Name, pkgs[i].Version, pkgs[i].Architecture, pkgs[i].SHA256}])
+	}
+	return out
+}
+
+// native maps format-neutral packages back to the apt stanzas of the
+// loaded indexes they were made from.
+func (p *pipeline) native(pkgs []repo.Package) []apt.Package {
+	byKey := map[aptKey]*apt.Package{}
+	for _, ix := range p.indexes {
+		for i := range ix.Packages {
+			ap := &ix.Packages[i]
+			k := aptKey{ap.Name, ap.Version, ap.Architecture, ap.SHA256}
+			if _, ok := byKey[k]; !ok {
+				byKey[k] = ap
+			}
+		}
+	}
+	out := make([]apt.Package, 0, len(pkgs))
+	for _, np := range pkgs {
+		if ap := byKey[aptKey{np.Name, np.Version, np.Arch, np.Checksum.Hex}]; ap != nil {
+			out = append(out, *ap)
+		}
+	}
+	return out
 }

@@ -111,6 +111,9 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	if err != nil {
 		return fmt.Errorf("update %s: no usable cache in %s (build it first): %w", t.Name, cacheDir, err)
 	}
+	if m.Format != "" && m.Format != cache.FormatDeb {
+		return fmt.Errorf("update %s: cache %s holds %s packages, this template installs deb", t.Name, cachePath, m.Format)
+	}
 	if m.Arch != p.arch() {
 		return fmt.Errorf("update %s: cache %s is for %s, not %s", t.Name, cachePath, m.Arch, p.arch())
 	}
@@ -181,7 +184,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 		fetchList = append(fetchList, c.New)
 	}
 	if err := p.stage("download", func() error {
-		stats, err := repo.Download(ctx, p.client, p.store, fetchList, repo.DownloadOptions{})
+		stats, err := repo.Download(ctx, p.client, p.store, p.neutral(fetchList), repo.DownloadOptions{})
 		p.download = stats
 		if err == nil {
 			fmt.Fprintf(out, "download: %d fetched (%s), %d already in %s\n", stats.Downloaded, cli.HumanBytes(stats.Bytes), stats.Cached, p.store.Root())
@@ -232,6 +235,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	nm := *m
 	nm.Archive = cache.Archive{}
 	nm.MetadataDigest = metadataDigest(t)
+	nm.Format = cache.FormatDeb
 	nm.Mirror = p.mirror()
 	nm.MirrorSigned = p.indexes[0].Signed
 	nm.Tool = "vzpkg " + version
