@@ -21,21 +21,21 @@ const maxManifestSize = 16 << 20
 // Manifest describes one cache. The builder fills the template and package
 // fields; Pack fills Archive.
 type Manifest struct {
-	Version        int       `json:"version"`
-	Name           string    `json:"name"`            // template name, e.g. debian-12-x86_64-minimal
-	MetadataDigest string    `json:"metadata_digest"` // "sha256:<hex>" of the resolved template metadata
-	Distro         string    `json:"distro"`
-	Release        string    `json:"release"`
-	Arch           string    `json:"arch"`
+	Version        int    `json:"version"`
+	Name           string `json:"name"`            // template name, e.g. debian-12-x86_64-minimal
+	MetadataDigest string `json:"metadata_digest"` // "sha256:<hex>" of the resolved template metadata
+	Distro         string `json:"distro"`
+	Release        string `json:"release"`
+	Arch           string `json:"arch"`
 	// Format is the format of every package listed; manifests written
 	// before the field have none.
 	Format       PackageFormat `json:"format,omitempty"`
-	Variant        string    `json:"variant,omitempty"`
-	Mirror         string    `json:"mirror,omitempty"` // repository base URL the packages came from
-	MirrorSigned   bool      `json:"mirror_signed"`    // false when the metadata said insecure: true
-	Packages       []Package `json:"packages"`
-	Tool           string    `json:"tool"` // program and version that built the cache
-	Archive        Archive   `json:"archive"`
+	Variant      string        `json:"variant,omitempty"`
+	Mirror       string        `json:"mirror,omitempty"` // repository base URL the packages came from
+	MirrorSigned bool          `json:"mirror_signed"`    // false when the metadata said insecure: true
+	Packages     []Package     `json:"packages"`
+	Tool         string        `json:"tool"` // program and version that built the cache
+	Archive      Archive       `json:"archive"`
 }
 
 // PackageFormat is the format of a cache's packages. It is recorded so
