@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,7 +208,7 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 
 	m := &cache.Manifest{
 		Name:           t.Cache.Name,
-		MetadataDigest: metadataDigest(t),
+		MetadataDigest: t.Digest(),
 		Distro:         t.Distro,
 		Release:        t.Release,
 		Arch:           p.arch(),
@@ -313,11 +310,4 @@ func debTimestamp(path string) (int64, error) {
 		}
 		newest = max(newest, e.Timestamp)
 	}
-}
-
-// metadataDigest identifies the resolved metadata a cache was built from.
-func metadataDigest(t *metadata.Template) string {
-	b, _ := json.Marshal(t)
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -79,7 +79,7 @@ func (a *app) lock(ctx context.Context, name string, o lockOptions, out io.Write
 			return err
 		}
 	}
-	l, err := lockfile.New(lockfile.Meta{Template: p.tmpl.Name, MetadataDigest: metadataDigest(p.tmpl), Arch: p.arch(), Format: repo.FormatDeb},
+	l, err := lockfile.New(lockfile.Meta{Template: p.tmpl.Name, MetadataDigest: p.tmpl.Digest(), Arch: p.arch(), Format: repo.FormatDeb},
 		srcs, p.neutral(p.solved.Packages))
 	if err != nil {
 		return fmt.Errorf("template %s: %w", p.tmpl.Name, err)
@@ -173,7 +173,7 @@ func (p *pipeline) lockedSet(ctx context.Context, lockPath string) error {
 		if l.Template != p.tmpl.Name || l.Arch != p.arch() {
 			return fmt.Errorf("lockfile %s is for template %s/%s, not %s/%s", lockPath, l.Template, l.Arch, p.tmpl.Name, p.arch())
 		}
-		if d := metadataDigest(p.tmpl); l.MetadataDigest != d {
+		if d := p.tmpl.Digest(); l.MetadataDigest != d {
 			// The package check below is what guarantees the content;
 			// a changed mirror or script alone changes the digest.
 			fmt.Fprintf(p.out, "warning: lockfile %s was made from other metadata (%s, now %s)\n", lockPath, l.MetadataDigest, d)

@@ -117,7 +117,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 	if m.Arch != p.arch() {
 		return fmt.Errorf("update %s: cache %s is for %s, not %s", t.Name, cachePath, m.Arch, p.arch())
 	}
-	if d := metadataDigest(t); m.MetadataDigest != d {
+	if d := t.Digest(); m.MetadataDigest != d {
 		fmt.Fprintf(out, "note: %s was built from other metadata (%s); the update uses the current template (%s)\n", cachePath, m.MetadataDigest, d)
 	}
 	if err := p.loadIndexes(ctx); err != nil {
@@ -234,7 +234,7 @@ func (a *app) update(ctx context.Context, name string, o updateOptions, out io.W
 
 	nm := *m
 	nm.Archive = cache.Archive{}
-	nm.MetadataDigest = metadataDigest(t)
+	nm.MetadataDigest = t.Digest()
 	nm.Format = cache.FormatDeb
 	nm.Mirror = p.mirror()
 	nm.MirrorSigned = p.indexes[0].Signed
