@@ -148,5 +148,5 @@ func (p *Pipeline) Build(ctx context.Context, o BuildOptions) (res *BuildResult,
 	return res, nil
 }
 
-// cachePaths is where a cache NAME lies in dir.
+// cachePath is where a cache NAME lies in dir.
 func cachePath(dir, name string) string { return filepath.Join(dir, name+".tar.zst") }

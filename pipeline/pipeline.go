@@ -198,37 +198,33 @@ func (p *Pipeline) SolveLocked(ctx context.Context, lockPath string) error {
 		if l.Template != t.Name || l.Arch != p.Arch() {
 			return fmt.Errorf("lockfile %s is for template %s/%s, not %s/%s", lockPath, l.Template, l.Arch, t.Name, p.Arch())
 		}
-		if f := l.Format; f != "" && f != p.Format() || f == "" && p.Format() != repo.FormatDeb {
-			return fmt.Errorf("lockfile %s locks %s packages; template %s installs %s packages", lockPath, cmpOr(f, repo.FormatDeb), t.Name, p.Format())
+		locked := l.Format
+		if locked == "" {
+			locked = repo.FormatDeb // locks from before the field were all deb
+		}
+		if locked != p.Format() {
+			return fmt.Errorf("lockfile %s locks %s packages; template %s installs %s packages", lockPath, locked, t.Name, p.Format())
 		}
 		if d := t.Digest(); l.MetadataDigest != d {
 			// The package check below is what guarantees the content;
 			// a changed mirror or script alone changes the digest.
 			p.emit(Warning{fmt.Sprintf("lockfile %s was made from other metadata (%s, now %s)", lockPath, l.MetadataDigest, d)})
 		}
-		locked, err := lockfile.Check(l, p.lockSources())
+		pkgs, err := lockfile.Check(l, p.lockSources())
 		if err != nil {
 			return fmt.Errorf("template %s: %s: %w", t.Name, lockPath, err)
 		}
-		s, err := p.backend.Solve(ctx, SolveRequest{Only: locked})
+		s, err := p.backend.Solve(ctx, SolveRequest{Only: pkgs})
 		if err != nil {
 			return fmt.Errorf("template %s: the locked set of %s no longer satisfies the template: %w", t.Name, lockPath, err)
 		}
-		if extra := unselected(locked, s.Packages); extra != "" {
+		if extra := unselected(pkgs, s.Packages); extra != "" {
 			return fmt.Errorf("template %s: locked in %s but not selected by the template any more: %s", t.Name, lockPath, extra)
 		}
 		p.solution = s
 		p.emit(Solved{Solution: s, Lockfile: lockPath})
 		return nil
 	})
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // unselected lists the locked packages the solver did not choose (it can
