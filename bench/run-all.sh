@@ -8,7 +8,7 @@ make build >/dev/null
 export NOBUILD=1
 echo "== go benchmarks"
 go test -tags seccomp -run '^$' -bench 'BenchmarkParsePackages|BenchmarkSolveMinbase|BenchmarkRunTrue' -benchtime 5x \
-	./repo/apt ./repo/solve ./runtime/sandbox
+	./repo/apt ./repo/apt/solve ./runtime/sandbox
 echo "== build vs mmdebstrap"; bench/build-vs-mmdebstrap.sh "${RUNS_BUILD:-3}"
 echo "== start vs runc"; bench/start-vs-runc.sh "${RUNS_START:-20}"
 echo "== create vs tar"; bench/create-vs-tar.sh "${RUNS_CREATE:-5}"

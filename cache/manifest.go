@@ -21,19 +21,32 @@ const maxManifestSize = 16 << 20
 // Manifest describes one cache. The builder fills the template and package
 // fields; Pack fills Archive.
 type Manifest struct {
-	Version        int       `json:"version"`
-	Name           string    `json:"name"`            // template name, e.g. debian-12-x86_64-minimal
-	MetadataDigest string    `json:"metadata_digest"` // "sha256:<hex>" of the resolved template metadata
-	Distro         string    `json:"distro"`
-	Release        string    `json:"release"`
-	Arch           string    `json:"arch"`
-	Variant        string    `json:"variant,omitempty"`
-	Mirror         string    `json:"mirror,omitempty"` // repository base URL the packages came from
-	MirrorSigned   bool      `json:"mirror_signed"`    // false when the metadata said insecure: true
-	Packages       []Package `json:"packages"`
-	Tool           string    `json:"tool"` // program and version that built the cache
-	Archive        Archive   `json:"archive"`
+	Version        int    `json:"version"`
+	Name           string `json:"name"`            // template name, e.g. debian-12-x86_64-minimal
+	MetadataDigest string `json:"metadata_digest"` // "sha256:<hex>" of the resolved template metadata
+	Distro         string `json:"distro"`
+	Release        string `json:"release"`
+	Arch           string `json:"arch"`
+	// Format is the format of every package listed; manifests written
+	// before the field have none.
+	Format       PackageFormat `json:"format,omitempty"`
+	Variant      string        `json:"variant,omitempty"`
+	Mirror       string        `json:"mirror,omitempty"` // repository base URL the packages came from
+	MirrorSigned bool          `json:"mirror_signed"`    // false when the metadata said insecure: true
+	Packages     []Package     `json:"packages"`
+	Tool         string        `json:"tool"` // program and version that built the cache
+	Archive      Archive       `json:"archive"`
 }
+
+// PackageFormat is the format of a cache's packages. It is recorded so
+// that readers (the SBOM's purls, an update) need not guess it from the
+// distro's name.
+type PackageFormat string
+
+const (
+	FormatDeb PackageFormat = "deb"
+	FormatRPM PackageFormat = "rpm"
+)
 
 // Package is one installed package as recorded in the manifest.
 type Package struct {
@@ -113,6 +126,11 @@ func ReadManifest(path string) (*Manifest, error) {
 func (m *Manifest) validate() error {
 	if m.Version != ManifestVersion {
 		return fmt.Errorf("unsupported version %d (want %d)", m.Version, ManifestVersion)
+	}
+	switch m.Format {
+	case "", FormatDeb, FormatRPM:
+	default:
+		return fmt.Errorf("unknown package format %q (want deb or rpm)", m.Format)
 	}
 	if !isHexSHA256(m.Archive.SHA256) {
 		return errors.New("archive.sha256 is not a hex SHA-256")

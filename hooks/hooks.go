@@ -13,8 +13,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vzkit/vzkit/internal/saferoot"
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/internal/saferoot"
 )
 
 // Stage names a point in the build where template scripts run.

@@ -73,6 +73,13 @@
 // sandbox with / as the new root, by /bin/sh, with TEMPLATE_NAME, DISTRO,
 // RELEASE, ARCH, VARIANT and MIRROR set.
 //
+// # Digest
+//
+// Template.Digest identifies a resolved template by content only (the
+// extends chain by template names, relative key files as written, scripts
+// by body), so a host copy of a shipped template digests as the original;
+// manifests and lock files record it.
+//
 // # How
 //
 // Files are parsed with github.com/goccy/go-yaml's parser into its AST

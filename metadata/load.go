@@ -470,6 +470,7 @@ func build(m *layer, chain []*layer, abstract bool) (*Template, []Problem) {
 				}
 			}
 			if k.relative {
+				key.written = k.file.v
 				owner := ownerOf(chain, k.pos.File)
 				if owner.src.HostDir != "" {
 					key.File = filepath.Join(owner.src.HostDir, filepath.FromSlash(owner.dir), filepath.FromSlash(k.file.v))

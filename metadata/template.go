@@ -86,6 +86,9 @@ type Key struct {
 	// Pos is where the template names the key's file, URL or text, for
 	// the reader's messages.
 	Pos Pos `json:"-"`
+	// written is a relative File as the template wrote it (File is then
+	// resolved against the template's place); Digest uses it.
+	written string
 }
 
 // Packages says what to install.

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
-	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/store"
 )
@@ -21,15 +21,15 @@ type Fetcher interface {
 
 // Progress receives per-file events; calls come from several goroutines.
 type Progress interface {
-	Start(p *apt.Package)                        // download of p begins (p.Size bytes)
-	Advance(p *apt.Package, written int64)       // written bytes so far
-	Done(p *apt.Package, cached bool, err error) // finished, skipped (cached) or failed
+	Start(p *Package)                        // download of p begins (p.Size bytes)
+	Advance(p *Package, written int64)       // written bytes so far
+	Done(p *Package, cached bool, err error) // finished, skipped (cached) or failed
 }
 
 // DownloadOptions tune Download.
 type DownloadOptions struct {
 	Parallel int      // concurrent downloads [8]
-	Mirrors  []string // fallback base URLs tried after each package's Repository
+	Mirrors  []string // fallback base URLs tried after each package's BaseURLs
 	Progress Progress // may be nil
 	// Verify re-hashes packages already in the store instead of trusting
 	// name and size; a corrupt one is removed and downloaded again.
@@ -46,19 +46,19 @@ type Stats struct {
 
 // Download puts every package into st, as the package documentation
 // describes. It returns the stats so far together with any error.
-func Download(ctx context.Context, f Fetcher, st *store.Store, pkgs []apt.Package, opts DownloadOptions) (Stats, error) {
+func Download(ctx context.Context, f Fetcher, st *store.Store, pkgs []Package, opts DownloadOptions) (Stats, error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = 8
 	}
-	var todo []*apt.Package
+	var todo []*Package
 	seen := map[string]bool{}
 	for i := range pkgs {
 		p := &pkgs[i]
 		if err := checkPackage(p); err != nil {
 			return Stats{}, err
 		}
-		if !seen[p.SHA256] {
-			seen[p.SHA256] = true
+		if !seen[p.Checksum.Hex] {
+			seen[p.Checksum.Hex] = true
 			todo = append(todo, p)
 		}
 	}
@@ -112,28 +112,33 @@ func Download(ctx context.Context, f Fetcher, st *store.Store, pkgs []apt.Packag
 	return stats, errors.Join(errs...)
 }
 
-// checkPackage refuses stanzas that cannot be verified or whose Filename
+// checkPackage refuses packages that cannot be verified or whose Location
 // would leave the repository.
-func checkPackage(p *apt.Package) error {
-	id := p.Name + " " + p.Version
+func checkPackage(p *Package) error {
+	id := p.ID()
 	switch {
-	case len(p.SHA256) != 64:
+	case p.Checksum.Algo != SHA256:
+		// The store is addressed by SHA-256; another digest could not
+		// name the file there.
+		return fmt.Errorf("package %s: metadata gives a %s checksum; the package store needs a SHA-256", id, p.Checksum.Algo)
+	case len(p.Checksum.Hex) != 64:
 		return fmt.Errorf("package %s: index gives no valid SHA256", id)
-	case p.Repository == "":
+	case len(p.BaseURLs) == 0 || p.BaseURLs[0] == "":
 		return fmt.Errorf("package %s: no repository URL", id)
-	case p.Filename == "" || strings.HasPrefix(p.Filename, "/") || path.Clean(p.Filename) != p.Filename ||
-		strings.HasPrefix(p.Filename, "../") || p.Filename == "..":
-		return fmt.Errorf("package %s: unsafe Filename %q", id, p.Filename)
+	case p.Location == "" || strings.HasPrefix(p.Location, "/") || path.Clean(p.Location) != p.Location ||
+		strings.HasPrefix(p.Location, "../") || p.Location == "..":
+		return fmt.Errorf("package %s: unsafe Filename %q", id, p.Location)
 	}
 	return nil
 }
 
-func downloadOne(ctx context.Context, f Fetcher, st *store.Store, p *apt.Package, opts DownloadOptions) (cached bool, n int64, err error) {
-	if st.Has(p.SHA256, p.Size) {
+func downloadOne(ctx context.Context, f Fetcher, st *store.Store, p *Package, opts DownloadOptions) (cached bool, n int64, err error) {
+	sum := p.Checksum.Hex // SHA-256: checkPackage made sure
+	if st.Has(sum, p.Size) {
 		if !opts.Verify {
 			return true, 0, nil
 		}
-		if err := st.Verify(p.SHA256, p.Size); err == nil {
+		if err := st.Verify(sum, p.Size); err == nil {
 			return true, 0, nil
 		} else if !errors.Is(err, store.ErrMismatch) {
 			return false, 0, fmt.Errorf("package %s %s: %w", p.Name, p.Version, err)
@@ -142,14 +147,14 @@ func downloadOne(ctx context.Context, f Fetcher, st *store.Store, p *apt.Package
 	if opts.Progress != nil {
 		opts.Progress.Start(p)
 	}
-	w, err := st.Create(p.SHA256, p.Size)
+	w, err := st.Create(sum, p.Size)
 	if err != nil {
 		return false, 0, fmt.Errorf("package %s %s: %w", p.Name, p.Version, err)
 	}
 	defer w.Abort()
 	req := fetch.Request{
-		Mirrors: append([]string{p.Repository}, opts.Mirrors...),
-		Path:    p.Filename,
+		Mirrors: append(slices.Clone(p.BaseURLs), opts.Mirrors...),
+		Path:    p.Location,
 		MaxSize: p.Size, // the store refuses more anyway; this stops the transfer early
 	}
 	if opts.Progress != nil {
@@ -158,7 +163,7 @@ func downloadOne(ctx context.Context, f Fetcher, st *store.Store, p *apt.Package
 	res, err := f.Fetch(ctx, req, w)
 	url := res.URL
 	if url == "" {
-		url, _ = fetch.Join(p.Repository, p.Filename)
+		url, _ = fetch.Join(p.BaseURLs[0], p.Location)
 	}
 	if err != nil {
 		return false, 0, fmt.Errorf("package %s %s (%s): %w", p.Name, p.Version, url, err)

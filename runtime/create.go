@@ -17,7 +17,7 @@ import (
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sign"
 	cachestore "github.com/vzkit/vzkit/cache/store"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 

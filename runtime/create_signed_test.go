@@ -16,7 +16,7 @@ import (
 
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sign"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 

@@ -4,7 +4,9 @@
 // The package list comes from the cache manifest; one SPDX package describes
 // the cache itself (its SHA-256 is the cache file's) and CONTAINS one SPDX
 // package per installed package, with version, architecture, the package
-// archive's SHA-256 and a purl. When the unpacked root is at hand, Debian
+// archive's SHA-256 and a purl, of type deb or rpm as the manifest records
+// the cache's package format (a manifest from before that field is read as
+// deb for Debian-family distro names and rpm for the others). When the unpacked root is at hand, Debian
 // roots add what the manifest does not carry: the source package from
 // var/lib/dpkg/status and the declared licence from the machine-readable
 // (DEP-5) usr/share/doc/PKG/copyright, whose License: short names are mapped

@@ -172,7 +172,7 @@ func Generate(ctx context.Context, m *cache.Manifest, opts Options) (*Document, 
 		if isHex64(p.SHA256) {
 			sp.Checksums = []Checksum{{Algorithm: "SHA256", Value: p.SHA256}}
 		}
-		if purl := packageURL(m.Distro, m.Release, p); purl != "" {
+		if purl := packageURL(m.Format, m.Distro, m.Release, p); purl != "" {
 			sp.ExternalRefs = []ExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}
 		}
 		if e, ok := status[p.Name+":"+p.Arch]; ok {
@@ -277,24 +277,29 @@ func creationTime(m *cache.Manifest) (time.Time, error) {
 	return time.Unix(0, 0), nil
 }
 
-// debFamily are distros whose packages are .deb (purl type "deb").
+// debFamily are distros whose packages are .deb: a manifest written before
+// the format was recorded is read as deb for these and rpm for others.
 var debFamily = map[string]bool{"debian": true, "ubuntu": true, "devuan": true, "kali": true, "raspbian": true}
 
 // packageURL is the purl of an installed package (purl-spec types deb and
-// rpm), or "" when the distro is unknown.
-func packageURL(distro, release string, p cache.Package) string {
+// rpm, from the manifest's format), or "" when the distro is unknown.
+func packageURL(format cache.PackageFormat, distro, release string, p cache.Package) string {
 	distro = strings.ToLower(distro)
 	if distro == "" || p.Name == "" || p.Version == "" {
 		return ""
 	}
-	typ, version := "rpm", p.Version
+	if format == "" {
+		format = cache.FormatRPM
+		if debFamily[distro] {
+			format = cache.FormatDeb
+		}
+	}
+	typ, version := string(format), p.Version
 	quals := [][2]string{}
 	if p.Arch != "" {
 		quals = append(quals, [2]string{"arch", p.Arch})
 	}
-	if debFamily[distro] {
-		typ = "deb"
-	} else if e, v, ok := strings.Cut(version, ":"); ok {
+	if e, v, ok := strings.Cut(version, ":"); ok && format == cache.FormatRPM {
 		// rpm purls carry the epoch as a qualifier.
 		version = v
 		quals = append(quals, [2]string{"epoch", e})

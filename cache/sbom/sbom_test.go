@@ -382,3 +382,29 @@ Public License can be found in /usr/share/common-licenses/LGPL.
 		t.Errorf("parseCopyright: %v %v %v, want GPL-2+ and LGPL-2+", c.Licenses, ok, err)
 	}
 }
+
+// The manifest's recorded format decides the purl type: a distro whose
+// name the SBOM does not know is not guessed rpm when its cache says deb,
+// and an rpm cache of a Debian-named distro gets rpm purls.
+func TestPurlFollowsRecordedFormat(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		distro string
+		format cache.PackageFormat
+		want   string
+	}{
+		{"pureos", cache.FormatDeb, "pkg:deb/pureos/dpkg@1%3A1.21.22?arch=amd64&distro=pureos-12"},
+		{"debian", cache.FormatRPM, "pkg:rpm/debian/dpkg@1.21.22?arch=amd64&distro=debian-12&epoch=1"},
+		{"pureos", "", "pkg:rpm/pureos/dpkg@1.21.22?arch=amd64&distro=pureos-12&epoch=1"}, // an old manifest: the name decides
+	} {
+		m := testManifest([]cache.Package{{Name: "dpkg", Version: "1:1.21.22", Arch: "amd64"}})
+		m.Distro, m.Format = c.distro, c.format
+		d, err := Generate(ctx, m, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Packages[1].ExternalRefs[0].Locator; got != c.want {
+			t.Errorf("%s/%q: purl %s, want %s", c.distro, c.format, got, c.want)
+		}
+	}
+}

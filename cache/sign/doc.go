@@ -13,8 +13,8 @@
 // Verification checks, in order and stopping at the first failure: the
 // manifest is there and parses, the file's size and streamed SHA-256 match
 // it, and, when a keyring is given, the signature is good by one of its keys
-// under repo/pgp's policy (a bad signature by a known key rejects even when
-// another is good). repo/pgp takes the signed data as a byte slice, so the
+// under internal/pgp's policy (a bad signature by a known key rejects even when
+// another is good). internal/pgp takes the signed data as a byte slice, so the
 // cache is memory-mapped rather than read into the heap; a fault on the
 // mapping (the file truncated meanwhile) becomes an error, not a crash.
 package sign

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // Real gpg agrees with us both ways: it accepts our signatures and rejects

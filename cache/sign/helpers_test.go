@@ -16,7 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/vzkit/vzkit/cache"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // testKey is a throwaway key pair written as files, as a user has them.

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/cache"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // maxSignatureSize bounds a .asc file: one armored signature is under 1 KiB.

@@ -17,7 +17,7 @@ import (
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sbom"
 	"github.com/vzkit/vzkit/cache/sign"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // Extensions of cache files, in the order vzctl create prefers them.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/vzkit/vzkit/cache"
 	"github.com/vzkit/vzkit/cache/sign"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 const epoch = 1700000000

@@ -12,7 +12,7 @@ import (
 	"github.com/vzkit/vzkit/cache/oci"
 	cachestore "github.com/vzkit/vzkit/cache/store"
 	"github.com/vzkit/vzkit/cmd/internal/cli"
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/runtime/vzconf"
 )
 

@@ -25,8 +25,8 @@ store are not downloaded again.`,
 				return err
 			}
 			for _, step := range []func() error{
-				func() error { return p.loadIndexes(ctx) },
-				func() error { return p.solveSet(ctx) },
+				func() error { return p.LoadIndexes(ctx) },
+				func() error { return p.Solve(ctx) },
 				func() error { return p.fetchPackages(ctx) },
 			} {
 				if err := step(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
+	"github.com/vzkit/vzkit/pipeline"
 )
 
 // canary writes a file only root can read, as a host secret a template
@@ -96,13 +97,13 @@ keys: !replace
 	return r
 }
 
-// loadKeys runs keyring on the template's keys and fails the test if it
+// loadKeys runs pipeline.Keyring on the template's keys and fails the test if it
 // has not returned after 30 s (a hang, not a slow machine).
 func loadKeys(t *testing.T, r *resolvedTemplate) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		_, err := keyring(context.Background(), nil, r.Template.Keys)
+		_, err := pipeline.Keyring(context.Background(), nil, r.Template.Keys)
 		done <- err
 	}()
 	select {
@@ -155,7 +156,7 @@ func TestKeyFileNotRegular(t *testing.T) {
 // TestKeyFileTooLarge: a key file is read up to a limit.
 func TestKeyFileTooLarge(t *testing.T) {
 	big := filepath.Join(t.TempDir(), "big.gpg")
-	if err := os.WriteFile(big, make([]byte, maxKeySize+1), 0o644); err != nil {
+	if err := os.WriteFile(big, make([]byte, pipeline.MaxKeySize+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := loadKeys(t, keyTemplate(t, big))

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/pipeline"
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/repo/lockfile"
-	"github.com/vzkit/vzkit/repo/solve"
 )
 
 // localTemplate writes, into dir, template NAME whose only repository is
@@ -49,7 +49,7 @@ func localTemplate(t *testing.T, dir, name, extends string, r *apttest.Repo, inc
 
 // pipelineFor resolves a template in process, as the commands do, with
 // its output in buf.
-func pipelineFor(t *testing.T, root string, dirs []string, name string, buf *bytes.Buffer) *pipeline {
+func pipelineFor(t *testing.T, root string, dirs []string, name string, buf *bytes.Buffer) *cmdPipeline {
 	t.Helper()
 	a := &app{templateDirs: dirs}
 	a.Root = root
@@ -57,25 +57,25 @@ func pipelineFor(t *testing.T, root string, dirs []string, name string, buf *byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.loadIndexes(context.Background()); err != nil {
+	if err := p.LoadIndexes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func sameResult(t *testing.T, free, locked *solve.Result) {
+func sameResult(t *testing.T, free, locked *pipeline.Solution) {
 	t.Helper()
 	if len(free.Packages) != len(locked.Packages) {
 		t.Fatalf("free solve %d packages, locked %d", len(free.Packages), len(locked.Packages))
 	}
 	for i := range free.Packages {
 		f, l := free.Packages[i], locked.Packages[i]
-		if f.Name != l.Name || f.Version != l.Version || f.SHA256 != l.SHA256 {
+		if f.Name != l.Name || f.Version != l.Version || f.Checksum != l.Checksum {
 			t.Errorf("package %d: free %s %s, locked %s %s", i, f.Name, f.Version, l.Name, l.Version)
 		}
 	}
-	if !slices.Equal(free.Essential, locked.Essential) || !slices.Equal(free.Rest, locked.Rest) {
-		t.Errorf("install order differs:\nfree   %v + %v\nlocked %v + %v", free.Essential, free.Rest, locked.Essential, locked.Rest)
+	if len(free.Stages) != 2 || !slices.EqualFunc(free.Stages, locked.Stages, slices.Equal) {
+		t.Errorf("install order differs:\nfree   %v\nlocked %v", free.Stages, locked.Stages)
 	}
 }
 
@@ -129,14 +129,14 @@ func TestLockLocalRepository(t *testing.T) {
 
 	var buf bytes.Buffer
 	free := pipelineFor(t, root, []string{tdir}, "vz-local", &buf)
-	if err := free.solveSet(context.Background()); err != nil {
+	if err := free.Solve(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	locked := pipelineFor(t, root, []string{tdir}, "vz-local", &buf)
-	if err := locked.lockedSet(context.Background(), lockPath); err != nil {
+	if err := locked.SolveLocked(context.Background(), lockPath); err != nil {
 		t.Fatal(err)
 	}
-	sameResult(t, free.solved, locked.solved)
+	sameResult(t, free.Solution(), locked.Solution())
 
 	// The repository moves on: a new build of hello-vz replaces 1.0-1.
 	debs[0].Version = "1.0-2"
@@ -144,7 +144,7 @@ func TestLockLocalRepository(t *testing.T) {
 	localTemplate(t, tdir, "vz-local", "", r2, "hello-vz")
 	buf.Reset()
 	moved := pipelineFor(t, root, []string{tdir}, "vz-local", &buf)
-	err = moved.lockedSet(context.Background(), lockPath)
+	err = moved.SolveLocked(context.Background(), lockPath)
 	if err == nil || !strings.Contains(err.Error(), "hello-vz 1.0-1 is no longer in test main (now 1.0-2)") {
 		t.Fatalf("lockedSet after the bump: %v", err)
 	}
@@ -163,7 +163,7 @@ func TestLockLocalRepository(t *testing.T) {
 	if err := lockfile.Write(other, l); err != nil {
 		t.Fatal(err)
 	}
-	if err := moved.lockedSet(context.Background(), other); err == nil || !strings.Contains(err.Error(), "is for template vz-local/arm64, not vz-local/amd64") {
+	if err := moved.SolveLocked(context.Background(), other); err == nil || !strings.Contains(err.Error(), "is for template vz-local/arm64, not vz-local/amd64") {
 		t.Errorf("arm64 lock: %v", err)
 	}
 }
@@ -199,13 +199,13 @@ func TestLockDebianMinimal(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	free := pipelineFor(t, root, nil, "debian-12-minimal", &buf)
-	if err := free.solveSet(context.Background()); err != nil {
+	if err := free.Solve(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	locked := pipelineFor(t, root, nil, "debian-12-minimal", &buf)
-	if err := locked.lockedSet(context.Background(), lockPath); err != nil {
+	if err := locked.SolveLocked(context.Background(), lockPath); err != nil {
 		t.Fatal(err)
 	}
-	sameResult(t, free.solved, locked.solved)
-	t.Logf("figure: %d packages locked, %d in the essential stage", len(l.Packages), len(locked.solved.Essential))
+	sameResult(t, free.Solution(), locked.Solution())
+	t.Logf("figure: %d packages locked, %d in the essential stage", len(l.Packages), len(locked.Solution().Stages[0]))
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vzkit/vzkit/installer/deb"
+	"github.com/vzkit/vzkit/metadata"
 )
 
 // sourcesOptions choose the mirrors written into the cache's own apt
@@ -35,10 +35,10 @@ build host) is not written into the cache unless asked: --sources-mirror URL
 keeps the build's. Without a host entry for the distro, a build mirror that
 is not local (loopback, localhost, file:) is kept; a local one is an error.`
 
-// containerSources is the cache's apt sources: every suite of every
-// repository of the template build resolved, on the mirrors chosen by o
-// (see sourcesHelp).
-func containerSources(build *resolvedTemplate, ro resolveOptions, o sourcesOptions) (deb.Sources, []varValue, error) {
+// containerSources are the repositories the cache's own package manager
+// uses (its apt sources): those of the template resolved again on the
+// mirrors chosen by o (see sourcesHelp).
+func containerSources(build *resolvedTemplate, ro resolveOptions, o sourcesOptions) ([]metadata.Repository, []varValue, error) {
 	t, name := build.Unexpanded, build.Unexpanded.Name
 	var host *resolvedTemplate // the host's own mirrors, looked up once if needed
 	chosen := resolveOptions{Arch: ro.Arch}
@@ -69,7 +69,7 @@ func containerSources(build *resolvedTemplate, ro resolveOptions, o sourcesOptio
 				break
 			}
 			if isLocalURL(v.Value) {
-				return deb.Sources{}, nil, fmt.Errorf("template %s: $%s = %s (from %s) is local to this build host and this host's apt sources name no other; give %s URL for the cache's apt sources (or %s build to keep it)",
+				return nil, nil, fmt.Errorf("template %s: $%s = %s (from %s) is local to this build host and this host's apt sources name no other; give %s URL for the cache's apt sources (or %s build to keep it)",
 					name, v.Name, v.Value, v.From, flag, flag)
 			}
 			*set = v.Value
@@ -79,15 +79,9 @@ func containerSources(build *resolvedTemplate, ro resolveOptions, o sourcesOptio
 	}
 	r, err := resolveVars(t, chosen)
 	if err != nil {
-		return deb.Sources{}, nil, err
+		return nil, nil, err
 	}
-	var s deb.Sources
-	for _, rp := range r.Template.Repositories {
-		for _, suite := range rp.Suites {
-			s.Entries = append(s.Entries, deb.Source{Mirror: strings.TrimRight(rp.URL, "/"), Suite: suite, Components: rp.Components})
-		}
-	}
-	return s, r.Vars, nil
+	return r.Template.Repositories, r.Vars, nil
 }
 
 func lookupVar(r *resolvedTemplate, name string) string {

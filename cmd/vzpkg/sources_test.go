@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vzkit/vzkit/installer/deb"
+	"github.com/vzkit/vzkit/metadata"
+	"github.com/vzkit/vzkit/pipeline"
 )
 
 // TestContainerSources: the cache's apt sources get every suite on the
@@ -83,10 +84,10 @@ func TestContainerSources(t *testing.T) {
 	}
 }
 
-// sourcesList renders s as the one-line sources.list the root gets.
-func sourcesList(s deb.Sources) string {
+// sourcesList renders repos as the one-line sources.list the root gets.
+func sourcesList(repos []metadata.Repository) string {
 	var b strings.Builder
-	for _, e := range s.Entries {
+	for _, e := range pipeline.AptSources(repos).Entries {
 		b.WriteString("deb " + e.Mirror + " " + e.Suite + " " + strings.Join(e.Components, " ") + "\n")
 	}
 	return b.String()

@@ -15,10 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vzkit/vzkit/internal/extract"
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/runtime/sandbox"
-	"golang.org/x/sys/unix"
 )
 
 // Sources is where the finished root's apt looks for packages: one entry

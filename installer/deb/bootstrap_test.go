@@ -20,8 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vzkit/vzkit/runtime/sandbox"
 	"pault.ag/go/debian/dependency"
+
+	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
 func TestMain(m *testing.M) {

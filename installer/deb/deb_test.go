@@ -17,6 +17,7 @@ import (
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
 	"github.com/ulikunitz/xz"
+
 	"github.com/vzkit/vzkit/internal/extract"
 )
 

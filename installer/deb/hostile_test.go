@@ -15,13 +15,14 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+	"pault.ag/go/debian/dependency"
+
 	"github.com/vzkit/vzkit/internal/extract"
 	"github.com/vzkit/vzkit/internal/hostiletest"
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/runtime/sandbox"
-	"golang.org/x/sys/unix"
-	"pault.ag/go/debian/dependency"
 )
 
 // hostileBound is the liveness bound of one hostile Bootstrap or Install:

@@ -13,9 +13,10 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vzkit/vzkit/internal/extract"
 	"github.com/vzkit/vzkit/internal/saferoot"
-	"golang.org/x/sys/unix"
 )
 
 // Bounds on what is read back from the root being built.

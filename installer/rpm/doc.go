@@ -21,7 +21,7 @@
 // sizes and padding of the signed header) fails.
 //
 // Verification (Options, Verdict) follows rpm's gpgcheck=1, with the
-// policy of repo/pgp: a header-only signature (268 RSAHEADER, 267
+// policy of internal/pgp: a header-only signature (268 RSAHEADER, 267
 // DSAHEADER, and each entry of rpm 6's OPENPGP array 278) is checked over
 // the header bytes; a header+payload signature (1002, 1005), the payload
 // digests of the signed header (5092 with its algorithm 5093 over the
@@ -47,7 +47,7 @@
 // what failed: "rpm: hello-2.0-1.x86_64.rpm: verification failed: header
 // signature by key 4344591E1964C5FC: no such key in the template's
 // keyring". The keyring is anything with KeysById (openpgp.EntityList);
-// repo/pgp's Keyring keeps its keys unexported, so it needs that one
+// internal/pgp's Keyring keeps its keys unexported, so it needs that one
 // method to be passed here.
 //
 // Extraction turns the cpio stream into a tar stream (one goroutine,

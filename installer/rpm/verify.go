@@ -208,7 +208,7 @@ func (vf *verifier) goodHeaderSigs() []pgpSig {
 
 // rejectBad refuses a package with a bad signature by a known key or a
 // signature by a revoked key, whatever else it carries (as apt and
-// repo/pgp do: it was altered after signing).
+// internal/pgp do: it was altered after signing).
 func (vf *verifier) rejectBad() error {
 	var bad []string
 	for _, s := range vf.v.Signatures {

@@ -18,9 +18,9 @@ import (
 
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 var fixtures = testfixtures.Path("debian-archive") + "/"

@@ -11,8 +11,8 @@ import (
 
 	"github.com/vzkit/vzkit/internal/testenv"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 // hostSource finds the host's apt source for suite (deb822 .sources, then

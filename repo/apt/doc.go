@@ -21,4 +21,8 @@
 // only the fields Package carries and interns the few strings that repeat
 // (architecture, section, priority...), instead of building a map per
 // stanza.
+//
+// Package keeps everything the solver (repo/apt/solve) needs; Neutral
+// converts a chosen stanza to repo.Package, the format-neutral value that
+// the download, lock files and manifests take.
 package apt

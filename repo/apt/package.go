@@ -1,5 +1,7 @@
 package apt
 
+import "github.com/vzkit/vzkit/repo"
+
 // Package is one binary package stanza from a verified Packages index.
 //
 // It is a plain value shared by the index parser, the solver and the
@@ -32,4 +34,31 @@ type Package struct {
 	// Repository is the base URL (mirror) the index came from; the
 	// downloader joins it with Filename.
 	Repository string
+}
+
+// Neutral is p as the format-neutral value that the download, lock files
+// and cache manifests take; repository is the template's name for the
+// repository whose index listed p.
+func (p *Package) Neutral(repository string) repo.Package {
+	return repo.Package{
+		Format:        repo.FormatDeb,
+		Name:          p.Name,
+		Version:       p.Version,
+		Arch:          p.Architecture,
+		Repository:    repository,
+		BaseURLs:      []string{p.Repository},
+		Location:      p.Filename,
+		Size:          p.Size,
+		Checksum:      repo.Checksum{Algo: repo.SHA256, Hex: p.SHA256},
+		InstalledSize: p.InstalledSize << 10, // Installed-Size is in KiB
+	}
+}
+
+// Neutral converts every package of pkgs, in order (see Package.Neutral).
+func Neutral(pkgs []Package, repository string) []repo.Package {
+	out := make([]repo.Package, len(pkgs))
+	for i := range pkgs {
+		out[i] = pkgs[i].Neutral(repository)
+	}
+	return out
 }

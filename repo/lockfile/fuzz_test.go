@@ -3,6 +3,8 @@ package lockfile
 import (
 	"bytes"
 	"testing"
+
+	"github.com/vzkit/vzkit/repo/apt"
 )
 
 // FuzzParse feeds Parse mutations of a real lock: every package of Debian's
@@ -17,7 +19,7 @@ func FuzzParse(f *testing.F) {
 				pkgs = append(pkgs, p)
 			}
 		}
-		l, err := New(Meta{Template: "debian-12-updates", Arch: "amd64"}, []Source{{Repository: "updates", Suite: "bookworm-updates", Components: []string{"main"}, Index: ix}}, pkgs)
+		l, err := New(Meta{Template: "debian-12-updates", Arch: "amd64"}, []Source{indexed(Source{Repository: "updates", Suite: "bookworm-updates", Components: []string{"main"}}, ix)}, apt.Neutral(pkgs, ""))
 		if err != nil {
 			f.Fatal(err)
 		}

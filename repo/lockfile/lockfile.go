@@ -13,7 +13,7 @@ import (
 
 	"github.com/vzkit/vzkit/internal/atomicfile"
 
-	"github.com/vzkit/vzkit/repo/apt"
+	"github.com/vzkit/vzkit/repo"
 )
 
 // Version is the schema version this package writes and reads.
@@ -25,12 +25,15 @@ const maxSize = 32 << 20
 
 // Lock is the content of a lock file.
 type Lock struct {
-	Version        int          `json:"version"`
-	Template       string       `json:"template"`        // template name
-	MetadataDigest string       `json:"metadata_digest"` // "sha256:<hex>" of the resolved metadata
-	Arch           string       `json:"arch"`
-	Repositories   []Repository `json:"repositories"`
-	Packages       []Package    `json:"packages"`
+	Version        int    `json:"version"`
+	Template       string `json:"template"`        // template name
+	MetadataDigest string `json:"metadata_digest"` // "sha256:<hex>" of the resolved metadata
+	Arch           string `json:"arch"`
+	// Format is the package format of every locked package; a lock
+	// without one predates the field, when only deb was locked.
+	Format       repo.Format  `json:"format,omitempty"`
+	Repositories []Repository `json:"repositories"`
+	Packages     []Package    `json:"packages"`
 }
 
 // Repository is one suite of one template repository, as it was when the
@@ -48,9 +51,13 @@ type Repository struct {
 	ReleaseSHA256 string `json:"release_sha256,omitempty"`
 }
 
-// Label names the suite in messages: "bookworm main".
+// Label names the suite in messages: "bookworm main"; a repository
+// without suites (rpm-md) by its name.
 func (r Repository) Label() string {
-	return strings.TrimSpace(r.Suite + " " + strings.Join(r.Components, " "))
+	if l := strings.TrimSpace(r.Suite + " " + strings.Join(r.Components, " ")); l != "" {
+		return l
+	}
+	return r.Name
 }
 
 // Package is one locked package.
@@ -67,13 +74,18 @@ type Package struct {
 
 func (p Package) String() string { return p.Name + " " + p.Version }
 
-// Source is one loaded suite of a template repository: what New records
-// and what Check looks packages up in.
+// Source is one loaded suite of a template repository (for an rpm-md
+// repository, which has no suites, the repository itself): what New
+// records and what Check looks packages up in.
 type Source struct {
 	Repository string // the template's repository name
 	Suite      string
 	Components []string
-	Index      *apt.Index
+	Mirror     string    // base URL that served the verified index
+	Codename   string    // from the verified Release file, if any
+	Date       time.Time // of the verified index (apt's Release Date)
+	// Packages are every package the verified index lists.
+	Packages []repo.Package
 	// ReleaseFile and ReleaseSHA256 identify the verified Release text
 	// (see Repository); New copies them and Check ignores them.
 	ReleaseFile, ReleaseSHA256 string
@@ -84,27 +96,21 @@ type Meta struct {
 	Template       string
 	MetadataDigest string
 	Arch           string
+	Format         repo.Format
 }
 
 // New makes the lock of pkgs (a solved set) loaded from sources. Each
 // package is attributed to the first source whose index holds exactly it
 // (name, version, architecture, SHA-256).
-func New(meta Meta, sources []Source, pkgs []apt.Package) (*Lock, error) {
-	l := &Lock{Version: Version, Template: meta.Template, MetadataDigest: meta.MetadataDigest, Arch: meta.Arch}
+func New(meta Meta, sources []Source, pkgs []repo.Package) (*Lock, error) {
+	l := &Lock{Version: Version, Template: meta.Template, MetadataDigest: meta.MetadataDigest, Arch: meta.Arch, Format: meta.Format}
 	type key struct{ name, version, arch, sha string }
 	owner := map[key]int{}
 	for i, s := range sources {
-		if s.Index == nil {
-			return nil, fmt.Errorf("lockfile: repository %s suite %s: no index", s.Repository, s.Suite)
-		}
-		r := Repository{Name: s.Repository, Suite: s.Suite, Components: slices.Clone(s.Components), Mirror: s.Index.Mirror,
-			ReleaseFile: s.ReleaseFile, ReleaseSHA256: s.ReleaseSHA256}
-		if rel := s.Index.Release; rel != nil {
-			r.Codename, r.Date = rel.Codename, rel.Date.UTC()
-		}
-		l.Repositories = append(l.Repositories, r)
-		for _, p := range s.Index.Packages {
-			k := key{p.Name, p.Version, p.Architecture, p.SHA256}
+		l.Repositories = append(l.Repositories, Repository{Name: s.Repository, Suite: s.Suite, Components: slices.Clone(s.Components),
+			Mirror: s.Mirror, Codename: s.Codename, Date: s.Date.UTC(), ReleaseFile: s.ReleaseFile, ReleaseSHA256: s.ReleaseSHA256})
+		for _, p := range s.Packages {
+			k := key{p.Name, p.Version, p.Arch, p.Checksum.SHA256()}
 			if _, ok := owner[k]; !ok {
 				owner[k] = i
 			}
@@ -112,13 +118,16 @@ func New(meta Meta, sources []Source, pkgs []apt.Package) (*Lock, error) {
 	}
 	var missing []string
 	for _, p := range pkgs {
-		i, ok := owner[key{p.Name, p.Version, p.Architecture, p.SHA256}]
+		if meta.Format != "" && p.Format != meta.Format {
+			return nil, fmt.Errorf("lockfile: package %s is %s, the lock is for %s packages", p.ID(), p.Format, meta.Format)
+		}
+		i, ok := owner[key{p.Name, p.Version, p.Arch, p.Checksum.SHA256()}]
 		if !ok {
-			missing = append(missing, p.Name+" "+p.Version)
+			missing = append(missing, p.ID())
 			continue
 		}
-		l.Packages = append(l.Packages, Package{Name: p.Name, Version: p.Version, Arch: p.Architecture, SHA256: p.SHA256,
-			Size: p.Size, Filename: p.Filename, Repository: sources[i].Repository, Suite: sources[i].Suite})
+		l.Packages = append(l.Packages, Package{Name: p.Name, Version: p.Version, Arch: p.Arch, SHA256: p.Checksum.SHA256(),
+			Size: p.Size, Filename: p.Location, Repository: sources[i].Repository, Suite: sources[i].Suite})
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("lockfile: packages not found in any loaded index: %s", strings.Join(missing, ", "))
@@ -221,9 +230,15 @@ func (l *Lock) validate() error {
 	if l.Template == "" || l.Arch == "" {
 		return errors.New("template and arch are required")
 	}
+	if l.Format != "" {
+		if _, err := repo.ParseFormat(string(l.Format)); err != nil {
+			return err
+		}
+	}
 	repos := map[[2]string]bool{}
 	for i, r := range l.Repositories {
-		if r.Name == "" || r.Suite == "" {
+		if r.Name == "" || r.Suite == "" && l.Format != repo.FormatRPM {
+			// rpm-md repositories have no suites.
 			return fmt.Errorf("repositories[%d]: name and suite are required", i)
 		}
 		if repos[[2]string{r.Name, r.Suite}] {

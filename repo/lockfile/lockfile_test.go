@@ -14,10 +14,11 @@ import (
 
 	"github.com/vzkit/vzkit/internal/testfixtures"
 
+	"github.com/vzkit/vzkit/internal/pgp"
+	"github.com/vzkit/vzkit/repo"
 	"github.com/vzkit/vzkit/repo/apt"
 	"github.com/vzkit/vzkit/repo/apt/apttest"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 var fixtures = testfixtures.Path("debian-archive") + "/"
@@ -40,6 +41,16 @@ func loadFixture(t testing.TB) *apt.Index {
 		t.Fatal(err)
 	}
 	return ix
+}
+
+// indexed is s with the mirror, Release and packages of the verified
+// index ix, as the Debian back end fills a Source.
+func indexed(s Source, ix *apt.Index) Source {
+	s.Mirror, s.Packages = ix.Mirror, apt.Neutral(ix.Packages, s.Repository)
+	if ix.Release != nil {
+		s.Codename, s.Date = ix.Release.Codename, ix.Release.Date
+	}
+	return s
 }
 
 func pick(t *testing.T, ix *apt.Index, names ...string) []apt.Package {
@@ -67,9 +78,9 @@ func pick(t *testing.T, ix *apt.Index, names ...string) []apt.Package {
 func TestRoundTripRealIndex(t *testing.T) {
 	ix := loadFixture(t)
 	set := pick(t, ix, "samba-ad-dc", "ca-certificates", "tzdata")
-	src := []Source{{Repository: "updates", Suite: "bookworm-updates", Components: []string{"main"}, Index: ix,
-		ReleaseFile: "InRelease", ReleaseSHA256: strings.Repeat("ab", 32)}}
-	l, err := New(Meta{Template: "debian-12-test", MetadataDigest: "sha256:" + strings.Repeat("0", 64), Arch: "amd64"}, src, set)
+	src := []Source{indexed(Source{Repository: "updates", Suite: "bookworm-updates", Components: []string{"main"},
+		ReleaseFile: "InRelease", ReleaseSHA256: strings.Repeat("ab", 32)}, ix)}
+	l, err := New(Meta{Template: "debian-12-test", MetadataDigest: "sha256:" + strings.Repeat("0", 64), Arch: "amd64"}, src, apt.Neutral(set, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +131,8 @@ func TestRoundTripRealIndex(t *testing.T) {
 	}
 	for i, p := range got {
 		lp := back.Packages[i]
-		if p.Name != lp.Name || p.Version != lp.Version || p.SHA256 != lp.SHA256 || p.Repository != ix.Mirror {
-			t.Errorf("Check[%d] = %s %s %s from %s, locked %+v", i, p.Name, p.Version, p.SHA256, p.Repository, lp)
+		if p.Name != lp.Name || p.Version != lp.Version || p.Checksum.Hex != lp.SHA256 || p.BaseURLs[0] != ix.Mirror {
+			t.Errorf("Check[%d] = %s %s %s from %s, locked %+v", i, p.Name, p.Version, p.Checksum.Hex, p.BaseURLs, lp)
 		}
 	}
 }
@@ -140,9 +151,9 @@ func TestCheckReportsEveryChange(t *testing.T) {
 		{Name: "local-tool", Version: "0.1", Architecture: "all", SHA256: strings.Repeat("5", 64), Size: 50},
 	}}
 	l, err := New(Meta{Template: "t", Arch: "amd64"}, []Source{
-		{Repository: "main", Suite: "bookworm", Components: []string{"main"}, Index: old},
-		{Repository: "local", Suite: "test", Components: []string{"main"}, Index: extra},
-	}, append(append([]apt.Package{}, old.Packages...), extra.Packages...))
+		indexed(Source{Repository: "main", Suite: "bookworm", Components: []string{"main"}}, old),
+		indexed(Source{Repository: "local", Suite: "test", Components: []string{"main"}}, extra),
+	}, apt.Neutral(append(append([]apt.Package{}, old.Packages...), extra.Packages...), ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +164,7 @@ func TestCheckReportsEveryChange(t *testing.T) {
 		{Name: "base-files", Version: "12.4+deb12u1", Architecture: "amd64", SHA256: strings.Repeat("8", 64), Size: 20},
 		{Name: "same", Version: "1", Architecture: "amd64", SHA256: strings.Repeat("4", 64), Size: 40, Filename: "pool/s/same.deb"},
 	}}
-	_, err = Check(l, []Source{{Repository: "main", Suite: "bookworm", Index: now}})
+	_, err = Check(l, []Source{indexed(Source{Repository: "main", Suite: "bookworm"}, now)})
 	var ce *CheckError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Check: %v", err)
@@ -178,8 +189,8 @@ func TestCheckReportsEveryChange(t *testing.T) {
 
 	// The unchanged package alone checks fine, and comes from the new mirror.
 	l.Packages = []Package{l.Packages[len(l.Packages)-1]}
-	got, err := Check(l, []Source{{Repository: "main", Suite: "bookworm", Index: now}, {Repository: "local", Suite: "test", Index: extra}})
-	if err != nil || len(got) != 1 || got[0].Filename != "pool/s/same.deb" {
+	got, err := Check(l, []Source{indexed(Source{Repository: "main", Suite: "bookworm"}, now), indexed(Source{Repository: "local", Suite: "test"}, extra)})
+	if err != nil || len(got) != 1 || got[0].Location != "pool/s/same.deb" {
 		t.Fatalf("Check = %v, %v", got, err)
 	}
 }
@@ -202,18 +213,18 @@ func TestCheckLocalRepoBump(t *testing.T) {
 		{Name: "data-vz", Version: "3", Arch: "all", Content: "data"},
 	})
 	ix := load(before)
-	l, err := New(Meta{Template: "local", Arch: "amd64"}, []Source{{Repository: "local", Suite: "test", Components: []string{"main"}, Index: ix}}, ix.Packages)
+	l, err := New(Meta{Template: "local", Arch: "amd64"}, []Source{indexed(Source{Repository: "local", Suite: "test", Components: []string{"main"}}, ix)}, apt.Neutral(ix.Packages, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Check(l, []Source{{Repository: "local", Suite: "test", Index: ix}}); err != nil {
+	if _, err := Check(l, []Source{indexed(Source{Repository: "local", Suite: "test"}, ix)}); err != nil {
 		t.Fatalf("unchanged repository: %v", err)
 	}
 	after := apttest.Build(t, "amd64", []apttest.Deb{
 		{Name: "hello-vz", Version: "1.0-2", Arch: "amd64", Content: "two"},
 		{Name: "data-vz", Version: "3", Arch: "all", Content: "data"},
 	})
-	_, err = Check(l, []Source{{Repository: "local", Suite: "test", Index: load(after)}})
+	_, err = Check(l, []Source{indexed(Source{Repository: "local", Suite: "test"}, load(after))})
 	var ce *CheckError
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0] != "hello-vz 1.0-1 is no longer in test main (now 1.0-2)" {
 		t.Fatalf("Check after the bump: %v", err)
@@ -238,5 +249,34 @@ func TestParseRejects(t *testing.T) {
 		if _, err := Parse([]byte(bad), name); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// An RPM lock names the newest version by rpm's order (the epoch first),
+// not by Debian's or by the string, and a lock's format must be known.
+func TestCheckRPMNewestAndFormat(t *testing.T) {
+	sum := func(c string) repo.Checksum { return repo.Checksum{Algo: repo.SHA256, Hex: strings.Repeat(c, 64)} }
+	rpm := func(v, c string) repo.Package {
+		return repo.Package{Format: repo.FormatRPM, Name: "bash", Version: v, Arch: "x86_64", Size: 1, Checksum: sum(c), Location: "Packages/bash.rpm"}
+	}
+	src := Source{Repository: "baseos", Suite: "", Packages: []repo.Package{rpm("5.1.8-6.el9", "1")}}
+	l, err := New(Meta{Template: "alma", Arch: "x86_64", Format: repo.FormatRPM}, []Source{src}, src.Packages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Meta{Template: "alma", Arch: "x86_64", Format: repo.FormatDeb}, []Source{src}, src.Packages); err == nil {
+		t.Error("rpm packages accepted in a deb lock")
+	}
+	data, err := l.Marshal()
+	if err != nil || !strings.Contains(string(data), `"format": "rpm"`) {
+		t.Fatalf("lock %s, %v", data, err)
+	}
+	if _, err := Parse(bytes.Replace(data, []byte(`"format": "rpm"`), []byte(`"format": "zip"`), 1), "zip"); err == nil {
+		t.Error("unknown format accepted")
+	}
+	now := Source{Repository: "baseos", Packages: []repo.Package{rpm("5.2.15-2.el9", "2"), rpm("1:5.1.8-7.el9", "3"), rpm("5.10-1.el9", "4")}}
+	_, err = Check(l, []Source{now})
+	if err == nil || !strings.Contains(err.Error(), "bash 5.1.8-6.el9 is no longer in baseos (now 1:5.1.8-7.el9)") {
+		t.Errorf("Check: %v", err)
 	}
 }

@@ -10,7 +10,7 @@
 // metalink's hashes of repomd.xml; then the source's own URLs), and
 // repomd.xml.asc from the same mirror, and verifies the detached
 // signature (armored or binary; RSA, DSA, EdDSA; v3 or v4 packets) with
-// the template's keyring through repo/pgp before ParseRepomd reads a byte.
+// the template's keyring through internal/pgp before ParseRepomd reads a byte.
 // A repository marked insecure: true in the template (Source.Insecure) may
 // lack the signature or fail it; the index then says Signed=false.
 //

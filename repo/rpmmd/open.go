@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 	"github.com/vzkit/vzkit/repo/store"
 )
 

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/internal/testenv"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 // Three tiny packages made by rpmbuild, with the dependency forms the

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/internal/testfixtures"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 // Fixture repositories (see SOURCES.md in the fixtures folder).

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vzkit/vzkit/repo/pgp"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // Deb describes one package to build.

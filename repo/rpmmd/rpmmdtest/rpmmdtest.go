@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/internal/testenv"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
 // RPM describes one package for rpmbuild. Its dependency lists are spec

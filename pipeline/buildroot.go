@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"bufio"
@@ -26,15 +26,22 @@ type buildRoot struct {
 	tmpfs bool
 }
 
-// tmpfsMode is --tmpfs: auto (when memory allows), always or never.
-type tmpfsMode string
+// TmpfsMode says when a build root is a tmpfs: TmpfsAuto (when memory
+// allows), TmpfsAlways or TmpfsNever. It is a flag value (pflag.Value).
+type TmpfsMode string
 
-func (m *tmpfsMode) String() string { return string(*m) }
-func (m *tmpfsMode) Type() string   { return "auto|always|never" }
-func (m *tmpfsMode) Set(v string) error {
-	switch v {
-	case "auto", "always", "never":
-		*m = tmpfsMode(v)
+const (
+	TmpfsAuto   TmpfsMode = "auto"
+	TmpfsAlways TmpfsMode = "always"
+	TmpfsNever  TmpfsMode = "never"
+)
+
+func (m *TmpfsMode) String() string { return string(*m) }
+func (m *TmpfsMode) Type() string   { return "auto|always|never" }
+func (m *TmpfsMode) Set(v string) error {
+	switch TmpfsMode(v) {
+	case TmpfsAuto, TmpfsAlways, TmpfsNever:
+		*m = TmpfsMode(v)
 		return nil
 	}
 	return fmt.Errorf("want auto, always or never, got %q", v)
@@ -42,7 +49,7 @@ func (m *tmpfsMode) Set(v string) error {
 
 // newBuildRoot makes the build directory for template name; installed is
 // the expected size of the root (the packages' Installed-Size).
-func newBuildRoot(base, name string, installed int64, mode tmpfsMode) (*buildRoot, error) {
+func newBuildRoot(base, name string, installed int64, mode TmpfsMode) (*buildRoot, error) {
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
@@ -61,13 +68,13 @@ func newBuildRoot(base, name string, installed int64, mode tmpfsMode) (*buildRoo
 	// Room for the root, maintainer scripts' temporary files and dpkg's
 	// backups; tmpfs takes memory only for what is written.
 	size := 2*installed + 512<<20
-	use := mode == "always" || mode == "auto" && memAvailable() > 2*size
+	use := mode == TmpfsAlways || (mode == TmpfsAuto || mode == "") && memAvailable() > 2*size
 	if use {
 		err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NODEV, fmt.Sprintf("mode=0755,size=%d", size))
 		switch {
 		case err == nil:
 			r.tmpfs = true
-		case mode == "always":
+		case mode == TmpfsAlways:
 			os.Remove(dir)
 			return nil, fmt.Errorf("build: mount tmpfs on %s: %w", dir, err)
 		}

@@ -1,5 +1,12 @@
-// Package pgp holds OpenPGP keyrings and checks repository signatures with
+// Package pgp holds OpenPGP keyrings and checks signatures with
 // github.com/ProtonMail/go-crypto/openpgp.
+//
+// Three stages use it and none owns it: repo/ verifies repository indexes
+// (InRelease, Release.gpg, repomd.xml.asc), cache/ signs and verifies
+// caches, and runtime/ checks a signed cache before vzctl create unpacks
+// it. It lives under internal/ rather than repo/ so that the runtime needs
+// no repository code, and rather than at the top level because only vzkit's
+// own programs use it.
 //
 // Keys are read from armored or binary data (several armored blocks may be
 // concatenated, as in a directory of .asc files); go-crypto drops subkeys and

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -8,20 +8,20 @@ import (
 	"strings"
 
 	"github.com/vzkit/vzkit/internal/namedfile"
+	"github.com/vzkit/vzkit/internal/pgp"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo/fetch"
-	"github.com/vzkit/vzkit/repo/pgp"
 )
 
-// maxKeySize bounds a key file or a key fetched by URL: Debian's archive
+// MaxKeySize bounds a key file or a key fetched by URL: Debian's archive
 // keyring, which holds every release key, is 56 KB.
-const maxKeySize = 4 << 20
+const MaxKeySize = 4 << 20
 
-// keyring loads the template's keys plus a repository's own, each file or
+// Keyring loads the template's keys plus a repository's own, each file or
 // URL read once and every key pinned by its fingerprint, so that a keyring
 // file with many keys (Debian's) contributes only the ones the template
 // names.
-func keyring(ctx context.Context, client *fetch.Client, keys []metadata.Key) (*pgp.Keyring, error) {
+func Keyring(ctx context.Context, client *fetch.Client, keys []metadata.Key) (*pgp.Keyring, error) {
 	type source struct {
 		key  metadata.Key
 		fprs []string
@@ -78,7 +78,7 @@ func loadKey(ctx context.Context, client *fetch.Client, k metadata.Key) (*pgp.Ke
 		// The download is bounded in size here and in time by the client
 		// (timeouts for each phase and for the whole attempt).
 		var b strings.Builder
-		if _, err := client.Get(ctx, k.URL, &b, maxKeySize); err != nil {
+		if _, err := client.Get(ctx, k.URL, &b, MaxKeySize); err != nil {
 			return nil, fmt.Errorf("%s: key %s: %w", k.Pos, k.URL, err)
 		}
 		kr, err := pgp.ParseKeyring([]byte(b.String()))
@@ -87,7 +87,7 @@ func loadKey(ctx context.Context, client *fetch.Client, k metadata.Key) (*pgp.Ke
 		}
 		return kr, nil
 	case k.FS != nil:
-		data, err := namedfile.ReadFS(k.FS, k.File, maxKeySize)
+		data, err := namedfile.ReadFS(k.FS, k.File, MaxKeySize)
 		if err != nil {
 			return nil, fmt.Errorf("%s: built-in key: %w", k.Pos, err)
 		}
@@ -99,7 +99,7 @@ func loadKey(ctx context.Context, client *fetch.Client, k metadata.Key) (*pgp.Ke
 	default:
 		// The template chose this path: read it as outside data, so that
 		// a symlink to a host file, a FIFO or a device is refused unread.
-		data, err := namedfile.Read(k.File, maxKeySize)
+		data, err := namedfile.Read(k.File, MaxKeySize)
 		if errors.Is(err, fs.ErrNotExist) && k.Package != "" {
 			return nil, fmt.Errorf("%s: key file %w (provided by the host package %s)", k.Pos, err, k.Package)
 		}
