@@ -23,6 +23,11 @@ const bootTimeout = 90 * time.Second
 // bootPoll is how often start looks for an init's readiness marker.
 const bootPoll = 50 * time.Millisecond
 
+// initExited is the error of a start whose init exited while booting.
+func (s *Store) initExited(ctid string, kind InitKind) error {
+	return fmt.Errorf("container %s: %s init exited while booting (its console: %s)", ctid, kind, s.keptConsoleLog(ctid))
+}
+
 // waitBoot returns once the init of kind in sb is up: systemd has finished
 // booting (`systemctl is-system-running --wait` answers), SysV init has
 // opened its control FIFO /run/initctl and left the boot scripts for its
@@ -55,7 +60,7 @@ func (s *Store) waitBoot(ctx context.Context, ctid string, sb *sandbox.Sandbox, 
 	default:
 		return nil
 	}
-	exited := fmt.Errorf("container %s: %s init exited while booting (its console: %s)", ctid, kind, s.keptConsoleLog(ctid))
+	exited := s.initExited(ctid, kind)
 	pfd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return exited // before it could even be watched

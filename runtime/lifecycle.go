@@ -248,6 +248,10 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err != nil {
 		return fmt.Errorf("container %s: %w", ctid, err)
 	}
+	if st.InitPID <= 0 {
+		// It has died already, before its network or boot is looked at.
+		return s.initExited(ctid, kind)
+	}
 	// What the sandbox holds from now on, until a live set changes it.
 	if err := s.recordInForce(ctid, rc); err != nil {
 		return err
