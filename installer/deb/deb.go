@@ -9,17 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"pault.ag/go/debian/control"
 	debar "pault.ag/go/debian/deb"
 
 	"github.com/vzkit/vzkit/internal/extract"
+	"github.com/vzkit/vzkit/internal/xzstream"
 )
 
 // Limits on the control member, which is read into memory.
@@ -237,10 +236,6 @@ func (cs closers) Close() error {
 	return errors.Join(errs...)
 }
 
-// xzPath is the host's xz, used when present: it decodes Debian payloads
-// about twice as fast as the pure-Go decoder (see BenchmarkXZ).
-var xzPath, _ = exec.LookPath("xz")
-
 // decompress picks a decoder by the member name's suffix.
 func decompress(ctx context.Context, member string, r io.Reader) (io.ReadCloser, error) {
 	switch path.Ext(member) {
@@ -255,56 +250,8 @@ func decompress(ctx context.Context, member string, r io.Reader) (io.ReadCloser,
 		}
 		return d.IOReadCloser(), nil
 	case ".xz":
-		if xzPath != "" {
-			return xzCommand(ctx, r)
-		}
-		d, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(d), nil
+		return xzstream.NewReader(ctx, r)
 	default:
 		return nil, fmt.Errorf("unsupported compression of %s", member)
 	}
-}
-
-// xzProc is the stdout of a running `xz -d`; Close reaps it and reports a
-// decoding failure that the reader only saw as an early EOF.
-type xzProc struct {
-	io.ReadCloser
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-func xzCommand(ctx context.Context, r io.Reader) (io.ReadCloser, error) {
-	cmd := exec.CommandContext(ctx, xzPath, "--decompress", "--stdout", "--single-stream", "--threads=1")
-	cmd.Stdin = r
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", xzPath, err)
-	}
-	return &xzProc{ReadCloser: out, cmd: cmd, stderr: &stderr}, nil
-}
-
-// maxTrailer bounds what Close drains after the tar end marker: tar pads to
-// a 10 KiB record, anything much longer is not a payload worth decoding.
-const maxTrailer = 1 << 20
-
-func (x *xzProc) Close() error {
-	// Drain so that xz exits normally even if the tar reader stopped at
-	// the end-of-archive marker before the stream's end.
-	if n, _ := io.CopyN(io.Discard, x.ReadCloser, maxTrailer); n == maxTrailer {
-		_ = x.cmd.Process.Kill()
-		_ = x.cmd.Wait()
-		return fmt.Errorf("xz: more than %d bytes after the end of the tar archive", maxTrailer)
-	}
-	if err := x.cmd.Wait(); err != nil {
-		return fmt.Errorf("xz: %w: %s", err, strings.TrimSpace(x.stderr.String()))
-	}
-	return nil
 }

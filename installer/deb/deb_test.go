@@ -15,8 +15,7 @@ import (
 	"github.com/vzkit/vzkit/internal/hostiletest"
 	"github.com/vzkit/vzkit/internal/saferoot"
 	"github.com/vzkit/vzkit/internal/testfixtures"
-
-	"github.com/ulikunitz/xz"
+	"github.com/vzkit/vzkit/internal/xzstream"
 
 	"github.com/vzkit/vzkit/internal/extract"
 )
@@ -183,9 +182,9 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// BenchmarkXZ compares the host's xz with the pure-Go decoder on the
-// biggest .deb payload at hand (a minbase package when the bootstrap test
-// has cached them, else a fixture).
+// BenchmarkXZ compares the host's xz with the pure-Go decoder (package
+// xzstream) on the biggest .deb payload at hand (a minbase package when the
+// bootstrap test has cached them, else a fixture).
 func BenchmarkXZ(b *testing.B) {
 	candidates, _ := filepath.Glob(filepath.Join(os.TempDir(), "vzkit-deb-test-minbase-"+testSuite, "all", "*.deb"))
 	candidates = append(candidates, fixtureDebs(b)...)
@@ -221,16 +220,13 @@ func BenchmarkXZ(b *testing.B) {
 		}
 	}
 	b.Run("xz-command", func(b *testing.B) {
-		if xzPath == "" {
+		if !xzstream.HostXZ() {
 			b.Skip("no xz")
 		}
-		run(b, func(r io.Reader) (io.ReadCloser, error) { return xzCommand(context.Background(), r) })
+		run(b, func(r io.Reader) (io.ReadCloser, error) { return xzstream.NewReader(context.Background(), r) })
 	})
-	b.Run("ulikunitz", func(b *testing.B) {
-		run(b, func(r io.Reader) (io.ReadCloser, error) {
-			d, err := xz.NewReader(r)
-			return io.NopCloser(d), err
-		})
+	b.Run("pure-go", func(b *testing.B) {
+		run(b, xzstream.NewGoReader)
 	})
 }
 

@@ -5,8 +5,8 @@
 // control.tar.* and data.tar.*. Open reads the small control member fully
 // (size-limited) to get the control file and maintainer scripts; the data
 // member is decompressed as a stream (klauspost/compress for gzip and zstd,
-// the host's `xz -d` for xz when present because it is about twice as fast
-// as the pure-Go decoder, github.com/ulikunitz/xz otherwise) straight into
+// internal/xzstream for xz: the host's `xz -d` where present, twice as fast
+// as the pure-Go decoder) straight into
 // internal/extract under its dpkg policy, so no payload is held in memory or
 // on disk twice.
 //

@@ -10,29 +10,7 @@ import (
 
 	"github.com/vzkit/vzkit/internal/extract"
 	"github.com/vzkit/vzkit/internal/testenv"
-	"github.com/vzkit/vzkit/internal/testfixtures"
 )
-
-// The pure-Go xz decoder, used when the host has no xz, gives the tree
-// the host's xz gives.
-func TestXZWithoutHostXZ(t *testing.T) {
-	file := testfixtures.Path("epel-remi-release/remi-release-8.rpm")
-	extractWith := func() []string {
-		root, _, err := extractInto(t, file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return describe(t, root, nil)
-	}
-	withHost := extractWith()
-	saved := xzPath
-	xzPath = ""
-	defer func() { xzPath = saved }()
-	pure := extractWith()
-	if fmt.Sprint(withHost) != fmt.Sprint(pure) || len(pure) < 5 {
-		t.Errorf("host xz:\n%v\npure Go:\n%v", withHost, pure)
-	}
-}
 
 // bigSpec makes a package of 2,000 files of 64 KiB of text (128 MiB)
 // with the given payload compressor.

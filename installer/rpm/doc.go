@@ -12,7 +12,9 @@
 // match them is never read further. The file list is built from the
 // header's parallel arrays, each checked to have one value per file. The
 // payload is decompressed as a stream (gzip and zstd with
-// klauspost/compress, xz and legacy lzma with ulikunitz/xz, bzip2 with the
+// klauspost/compress, xz with internal/xzstream (the host's xz where
+// present, both with a bounded dictionary), legacy lzma with ulikunitz/xz
+// (its dictionary checked first), bzip2 with the
 // standard library; "gzip" with cpio magic is a payload stored as it is)
 // and read with a cpio reader of this package (newc 070701 and rpm's
 // stripped 07070X, whose entries are only an index into the header's file

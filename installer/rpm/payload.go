@@ -4,18 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strconv"
-	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/vzkit/vzkit/internal/xzstream"
 )
 
 // maxDict bounds the dictionary or window a decompressor may allocate:
@@ -41,14 +41,7 @@ func decompress(name string, r *bufio.Reader) (io.ReadCloser, error) {
 	case "bzip2":
 		return io.NopCloser(bzip2.NewReader(r)), nil
 	case "xz":
-		if xzPath != "" {
-			return xzCommand(r)
-		}
-		d, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(d), nil
+		return xzstream.NewReader(context.Background(), r)
 	case "lzma":
 		// The lzma-alone header declares the dictionary the decoder
 		// allocates: 64 MiB at xz -9, anything up to 4 GiB in a hostile one.
@@ -71,52 +64,6 @@ func decompress(name string, r *bufio.Reader) (io.ReadCloser, error) {
 	default:
 		return nil, fmt.Errorf("unsupported payload compressor %q", name)
 	}
-}
-
-// xzPath is the host's xz, used when present: it decodes about twice as
-// fast as the pure-Go decoder (installer/deb's BenchmarkXZ), and EL8 and
-// openSUSE payloads are xz.
-var xzPath, _ = exec.LookPath("xz")
-
-// xzProc is the stdout of a running `xz -d`; Close reaps it and reports a
-// decoding failure that the reader only saw as an early EOF.
-type xzProc struct {
-	io.ReadCloser
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-// xzCommand decodes one xz stream from r. rpm writes one; what follows it
-// is left in r (the payload digests still cover it) once Close returns.
-func xzCommand(r io.Reader) (io.ReadCloser, error) {
-	cmd := exec.Command(xzPath, "--decompress", "--stdout", "--single-stream", "--threads=1",
-		"--memlimit-decompress="+strconv.Itoa(maxDict+maxDict/4))
-	cmd.Stdin = r
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", xzPath, err)
-	}
-	return &xzProc{ReadCloser: out, cmd: cmd, stderr: &stderr}, nil
-}
-
-// maxXZTrailer bounds what Close drains after the reader stopped.
-const maxXZTrailer = 1 << 20
-
-func (x *xzProc) Close() error {
-	if n, _ := io.CopyN(io.Discard, x.ReadCloser, maxXZTrailer); n == maxXZTrailer {
-		_ = x.cmd.Process.Kill()
-		_ = x.cmd.Wait()
-		return fmt.Errorf("xz: more than %d bytes after the payload's end", maxXZTrailer)
-	}
-	if err := x.cmd.Wait(); err != nil {
-		return fmt.Errorf("xz: %w: %s", err, strings.TrimSpace(x.stderr.String()))
-	}
-	return nil
 }
 
 // cpio "newc" archives are what rpm writes (070701), rpm 4.12+ writes the
