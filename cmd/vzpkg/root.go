@@ -44,7 +44,7 @@ Exit codes: 0 success, 1 failure (the message says why), 2 bad command line,
 	// One file per command, each built by its constructor.
 	for _, add := range []func(*app) *cobra.Command{
 		newListCommand, newShowCommand, newLintCommand, newFetchCommand, newLockCommand,
-		newBuildCommand, newUpdateCommand, newCacheCommand,
+		newBuildCommand, newUpdateCommand, newCacheCommand, newInspectCommand,
 	} {
 		root.AddCommand(add(a))
 	}

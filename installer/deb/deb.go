@@ -158,6 +158,15 @@ func (p *Package) readControl(m *debar.ArEntry) error {
 	return nil
 }
 
+// Compression is the data member's compression as its name says it:
+// "xz", "gz", "zst" or "none" (data.tar).
+func (p *Package) Compression() string {
+	if ext := path.Ext(p.dataName); ext != ".tar" {
+		return strings.TrimPrefix(ext, ".")
+	}
+	return "none"
+}
+
 // Data streams the decompressed data.tar. The caller closes the returned
 // Closer, which also ends a helper `xz` process.
 func (p *Package) Data(ctx context.Context) (*tar.Reader, io.Closer, error) {

@@ -202,7 +202,10 @@ type Signature struct {
 	Err         error // why it is not Good
 }
 
-// Verified is the outcome of a successful verification.
+// Verified is the outcome of a successful verification. With an error
+// (ErrBadSignature, ErrNoGoodSignature) Verify still returns it, listing
+// every signature seen, for reports such as vzpkg inspect: its Signed is
+// then trusted by no one.
 type Verified struct {
 	// Signed is exactly the data the good signatures cover: for a
 	// clearsigned message the dash-unescaped text, never text around it.
@@ -241,6 +244,10 @@ func (k *Keyring) VerifyClearsigned(data []byte, opts VerifyOptions) (*Verified,
 	}
 	return k.verify(block.Bytes, block.Plaintext, sigs, opts)
 }
+
+// KeysById returns the keys of the keyring with the given key ID, for
+// verifiers that take go-crypto's key lookup (installer/rpm).
+func (k *Keyring) KeysById(id uint64) []openpgp.Key { return k.entities.KeysById(id) }
 
 // VerifyDetached checks a detached signature (armored or binary, e.g.
 // Release.gpg) over signed.
@@ -302,14 +309,14 @@ func (k *Keyring) verify(hashed, plaintext, sigs []byte, opts VerifyOptions) (*V
 		v.Signatures = append(v.Signatures, s)
 	}
 	if len(reject) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrBadSignature, strings.Join(reject, "; "))
+		return v, fmt.Errorf("%w: %s", ErrBadSignature, strings.Join(reject, "; "))
 	}
 	if len(v.Signers()) == 0 {
 		var seen []string
 		for _, s := range v.Signatures {
 			seen = append(seen, fmt.Sprintf("%s (%s)", firstNonEmpty(s.Fingerprint, s.KeyID, "no issuer"), s.Status))
 		}
-		return nil, fmt.Errorf("%w: signatures: %s", ErrNoGoodSignature, strings.Join(seen, ", "))
+		return v, fmt.Errorf("%w: signatures: %s", ErrNoGoodSignature, strings.Join(seen, ", "))
 	}
 	return v, nil
 }
