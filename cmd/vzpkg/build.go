@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -23,6 +26,7 @@ type buildOptions struct {
 	tmpfs    pipeline.TmpfsMode
 	signKey  string
 	lockfile string
+	simulate bool
 }
 
 func newBuildCommand(a *app) *cobra.Command {
@@ -51,14 +55,26 @@ many small writes and makes removing it instant. The install stage, the
 longest, shows dpkg's progress: on a terminal the package being unpacked or
 configured and the count ("install: configuring libc6 (37/94)"), in a log one
 line per dpkg step with its count and time.
+
+--simulate stops after step 2, as mmdebstrap --simulate and dnf --assumeno
+do: it prints the package set the build would install, one "name version
+arch" line each in name order (RPM versions as [epoch:]version-release), or
+with -o json a list of objects; nothing is downloaded and neither the
+package store nor the cache directory is touched. With --simulate, -o is the
+output format (table or json), since nothing is written.
 ` + sourcesHelp,
 		Example: `  vzpkg build debian-12-minimal
   vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches
-  vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian`,
+  vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian
+  vzpkg build debian-12-minimal --simulate          # the package set, one "name version arch" line each
+  vzpkg build debian-12-minimal --simulate -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if o.simulate {
+				return a.simulate(ctx, args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			return a.build(ctx, args[0], o, cmd.OutOrStdout())
 		},
 	}
@@ -69,6 +85,7 @@ line per dpkg step with its count and time.
 	c.Flags().StringVar(&o.signKey, "sign", "", "sign the cache with this OpenPGP secret key file (writes NAME.tar.zst.asc)")
 	o.tmpfs = pipeline.TmpfsAuto
 	c.Flags().Var(&o.tmpfs, "tmpfs", "build the root in memory: auto (when MemAvailable allows), always or never")
+	c.Flags().BoolVar(&o.simulate, "simulate", false, "only resolve: print the package set the build would install (-o table|json)")
 	c.Flags().BoolVar(&o.keepRoot, "keep-root", false, "keep the built root directory (for debugging); its path is printed")
 	return c
 }
@@ -127,4 +144,56 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	fmt.Fprintf(out, "packages: %d, downloaded %s (%d from the store)\n", len(m.Packages), cli.HumanBytes(p.Downloaded().Bytes), p.Downloaded().Cached)
 	p.printTimings()
 	return nil
+}
+
+// simulatedPackage is one line of build --simulate, one object of its JSON.
+type simulatedPackage struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Arch    string `json:"arch"`
+	Format  string `json:"format"`
+}
+
+// simulate resolves the package set as build would and prints it to out;
+// the pipeline's progress goes to progress, so that out holds the list
+// alone.
+func (a *app) simulate(ctx context.Context, name string, o buildOptions, out, progress io.Writer) error {
+	format, err := cli.ParseFormat(cmp.Or(o.outDir, string(cli.Table)))
+	if err != nil {
+		return cli.UsageError(fmt.Errorf("--simulate: -o is the output format: %w", err))
+	}
+	p, err := a.newPipeline(ctx, name, o.resolveOptions, progress)
+	if err != nil {
+		return err
+	}
+	if err := p.LoadIndexes(ctx); err != nil {
+		return err
+	}
+	if o.lockfile != "" {
+		err = p.SolveLocked(ctx, o.lockfile)
+	} else {
+		err = p.Solve(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	var pkgs []simulatedPackage
+	for _, pkg := range p.Solution().Packages {
+		pkgs = append(pkgs, simulatedPackage{pkg.Name, pkg.Version, pkg.Arch, string(pkg.Format)})
+	}
+	slices.SortFunc(pkgs, func(x, y simulatedPackage) int {
+		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Arch, y.Arch))
+	})
+	if format == cli.JSON {
+		if pkgs == nil {
+			pkgs = []simulatedPackage{}
+		}
+		return cli.WriteJSON(out, pkgs)
+	}
+	var b strings.Builder
+	for _, pkg := range pkgs {
+		fmt.Fprintf(&b, "%s %s %s\n", pkg.Name, pkg.Version, pkg.Arch)
+	}
+	_, err = io.WriteString(out, b.String())
+	return err
 }
