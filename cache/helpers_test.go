@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // sharedDir holds what the tests of one run share (the mmdebstrap root);
@@ -40,7 +42,7 @@ func TestMain(m *testing.M) {
 func needRoot(tb testing.TB) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		tb.Skip("needs root: creates device nodes, sets owners and file capabilities")
+		testenv.Missing(tb, "needs root: creates device nodes, sets owners and file capabilities")
 	}
 }
 
@@ -48,7 +50,7 @@ func needTool(tb testing.TB, names ...string) {
 	tb.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			tb.Skipf("needs %s in PATH (Debian package providing it must be installed)", n)
+			testenv.Missing(tb, "needs %s in PATH (Debian package providing it must be installed)", n)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"pault.ag/go/debian/dependency"
 
+	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
@@ -65,7 +66,7 @@ func hostMirror(t testing.TB, suite string) string {
 			}
 		}
 	}
-	t.Skipf("no apt source for %s on this host", suite)
+	testenv.Missing(t, "no apt source for %s on this host", suite)
 	return ""
 }
 
@@ -238,11 +239,11 @@ func fileMirror(t testing.TB, debs []string) string {
 
 func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("bootstrap needs root (sandbox, chown, mknod); run the tests as root")
+		testenv.Missing(t, "bootstrap needs root (sandbox, chown, mknod); run the tests as root")
 	}
 	for _, tool := range []string{"mmdebstrap", "apt-ftparchive", "dpkg-deb"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
+			testenv.Missing(t, "%s not installed", tool)
 		}
 	}
 }

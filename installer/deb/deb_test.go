@@ -14,6 +14,7 @@ import (
 
 	"github.com/vzkit/vzkit/internal/hostiletest"
 	"github.com/vzkit/vzkit/internal/saferoot"
+	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/internal/testfixtures"
 	"github.com/vzkit/vzkit/internal/xzstream"
 
@@ -34,7 +35,7 @@ func fixtureDebs(t testing.TB) []string {
 		out = append(out, m...)
 	}
 	if len(out) < 6 {
-		t.Skipf("fixtures missing under %s", fixtures)
+		testenv.Missing(t, "fixtures missing under %s", fixtures)
 	}
 	return out
 }
@@ -42,7 +43,7 @@ func fixtureDebs(t testing.TB) []string {
 func dpkgDeb(t testing.TB, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not installed")
+		testenv.Missing(t, "dpkg-deb not installed (apt-get install dpkg)")
 	}
 	out, err := exec.Command("dpkg-deb", args...).Output()
 	if err != nil {
@@ -257,7 +258,7 @@ func dataMember(b *testing.B, p *Package) []byte {
 // concurrently into one root and compares with dpkg-deb -x of each.
 func TestExtractAllParallel(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: ExtractAll keeps the packages' owners")
+		testenv.Missing(t, "needs root: ExtractAll keeps the packages' owners")
 	}
 	var pkgs []*Package
 	for _, f := range fixtureDebs(t) {
@@ -321,7 +322,7 @@ func TestWriteSources(t *testing.T) {
 	}
 	key := filepath.Join(fixtures, "debian-archive/keyrings/debian-archive-keyring.gpg")
 	if _, err := os.Stat(key); err != nil {
-		t.Skip("keyring fixture missing")
+		testenv.Missing(t, "keyring fixture missing")
 	}
 	err := writeSources(r, Sources{Entries: []Source{
 		{Mirror: "http://mirror.invalid/debian", Suite: "bookworm", Components: []string{"main", "contrib"}},

@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // testNS creates a named network namespace that is deleted (with every
@@ -37,11 +39,11 @@ func testNS(t *testing.T, role string) (name, path string) {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces, veth pairs and bridges")
+		testenv.Missing(t, "needs root: creates network namespaces, veth pairs and bridges")
 	}
 	for _, tool := range []string{"ip", "ping"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install iproute2 iputils-ping)", tool)
+			testenv.Missing(t, "needs %s (apt-get install iproute2 iputils-ping)", tool)
 		}
 	}
 }
@@ -347,7 +349,7 @@ func TestSetupFailureCleansUp(t *testing.T) {
 func TestRoutedFromLANByPID(t *testing.T) {
 	needRoot(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare (util-linux)")
+		testenv.Missing(t, "needs unshare (util-linux)")
 	}
 	ctx := context.Background()
 	hostName, hostPath := testNS(t, "host")

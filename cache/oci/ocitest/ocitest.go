@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 const registryBin = "/usr/bin/docker-registry"
@@ -37,7 +39,7 @@ func StartRegistry(t testing.TB) (addr, storage string) {
 func Start(t testing.TB) *Registry {
 	t.Helper()
 	if _, err := os.Stat(registryBin); err != nil {
-		t.Skipf("needs %s (apt-get install -y docker-registry)", registryBin)
+		testenv.Missing(t, "needs %s (apt-get install -y docker-registry)", registryBin)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

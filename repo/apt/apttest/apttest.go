@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vzkit/vzkit/internal/pgp"
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // Deb describes one package to build.
@@ -41,7 +42,7 @@ func Build(t testing.TB, arch string, debs []Deb) *Repo {
 	t.Helper()
 	for _, tool := range []string{"dpkg-deb", "apt-ftparchive", "gpg", "xz", "gzip"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install dpkg-dev apt-utils gnupg xz-utils gzip)", tool)
+			testenv.Missing(t, "%s not installed (apt-get install dpkg-dev apt-utils gnupg xz-utils gzip)", tool)
 		}
 	}
 	tmp := t.TempDir()

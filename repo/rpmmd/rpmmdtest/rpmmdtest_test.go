@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vzkit/vzkit/internal/pgp"
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // TestDistribution builds the test distribution and checks with the real
@@ -83,9 +84,7 @@ func TestDistribution(t *testing.T) {
 // from it: its scriptlets and trigger run, and its own rpm then runs
 // inside (chroot) and finds every package in its database, verified.
 func TestDistributionInstallsWithRPM(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chroot")
-	}
+	testenv.NeedRoot(t, "chroot into the installed root")
 	r := Build(t, Distribution(t), Options{Unsigned: true})
 	root := t.TempDir()
 	var pkgs []string
