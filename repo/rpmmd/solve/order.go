@@ -92,9 +92,12 @@ func (s *state) installOrder(chosen []*pkg) []string {
 	return out
 }
 
-// orderCycle orders one strongly connected component: a post-order walk
-// inside it that follows pre edges before the others, starting from keys
-// in order.
+// orderCycle orders one strongly connected component the way rpm's
+// tsort breaks loops: a package goes next when everything it requires in
+// the component is placed; when none can (a loop), the package whose
+// unplaced requirements are all plain Requires goes next, so only plain
+// edges are dropped, keys breaking ties; only a loop made of
+// Requires(pre) alone drops one of those.
 func orderCycle(comp []*pkg, edges func(*pkg) [][]*pkg, cmp func(x, y *pkg) int) []string {
 	if len(comp) == 1 {
 		return []string{comp[0].key()}
@@ -104,24 +107,52 @@ func orderCycle(comp []*pkg, edges func(*pkg) [][]*pkg, cmp func(x, y *pkg) int)
 	for _, p := range comp {
 		member[p] = true
 	}
-	done := make(map[*pkg]bool, len(comp))
+	placed := make(map[*pkg]bool, len(comp))
+	// waiting counts p's unplaced requirements: all of them, and the pre
+	// ones.
+	waiting := func(p *pkg) (all, pre int) {
+		e := edges(p)
+		for _, t := range e[1] {
+			if member[t] && !placed[t] {
+				all++
+			}
+		}
+		for _, t := range e[0] {
+			if member[t] && !placed[t] {
+				pre++
+			}
+		}
+		return all, pre
+	}
 	var out []string
-	var walk func(p *pkg)
-	walk = func(p *pkg) {
-		done[p] = true
-		for _, list := range edges(p) {
-			for _, t := range list {
-				if member[t] && !done[t] {
-					walk(t)
+	for len(out) < len(comp) {
+		var next, noPre *pkg
+		for _, p := range comp {
+			if placed[p] {
+				continue
+			}
+			all, pre := waiting(p)
+			if all == 0 {
+				next = p
+				break
+			}
+			if pre == 0 && noPre == nil {
+				noPre = p
+			}
+		}
+		if next == nil {
+			next = noPre
+		}
+		if next == nil {
+			for _, p := range comp {
+				if !placed[p] {
+					next = p
+					break
 				}
 			}
 		}
-		out = append(out, p.key())
-	}
-	for _, p := range comp {
-		if !done[p] {
-			walk(p)
-		}
+		placed[next] = true
+		out = append(out, next.key())
 	}
 	return out
 }

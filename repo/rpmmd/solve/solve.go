@@ -72,6 +72,10 @@ type state struct {
 	roots    []*pkg
 	reason   map[*pkg]string
 	steps    int
+	// avoid holds packages a failed run chose before they blocked a later
+	// dependency; the next run tries them last. culprits collects this
+	// run's.
+	avoid, culprits map[*pkg]bool
 }
 
 // Solve chooses the packages that installing roots into an empty root
@@ -79,17 +83,48 @@ type state struct {
 // path, optionally versioned ("foo >= 1.2"); comps groups must be
 // expanded by the caller.
 func (ix *Index) Solve(ctx context.Context, roots []string, opts Options) (*Result, error) {
-	s := &state{
-		ctx: ctx, ix: ix,
-		excluded: make(map[string]bool),
-		sel:      make(map[*pkg]bool),
-		byName:   make(map[string][]*pkg),
-		parent:   make(map[*pkg]*pkg),
-		reason:   make(map[*pkg]string),
+	avoid := map[*pkg]bool{}
+	var first error
+	for attempt := 0; ; attempt++ {
+		s := &state{
+			ctx: ctx, ix: ix,
+			excluded: make(map[string]bool),
+			sel:      make(map[*pkg]bool),
+			byName:   make(map[string][]*pkg),
+			parent:   make(map[*pkg]*pkg),
+			reason:   make(map[*pkg]string),
+			avoid:    avoid,
+			culprits: make(map[*pkg]bool),
+		}
+		for _, n := range opts.Exclude {
+			s.excluded[strings.TrimSpace(n)] = true
+		}
+		res, err := s.run(roots)
+		if err == nil || !isUnmet(err) {
+			return res, err
+		}
+		if first == nil {
+			// The first run's failure follows the natural order, so it
+			// is the one reported if no restart helps.
+			first = err
+		}
+		if len(s.culprits) == 0 || attempt == maxRestarts {
+			return nil, first
+		}
+		// A package chosen early blocked a later dependency: depth-first
+		// choice does not backtrack across siblings, so start again with
+		// it tried last (libsolv would learn the same from the conflict).
+		for p := range s.culprits {
+			avoid[p] = true
+		}
 	}
-	for _, n := range opts.Exclude {
-		s.excluded[strings.TrimSpace(n)] = true
-	}
+}
+
+// maxRestarts bounds the runs Solve starts again with blocking packages
+// tried last.
+const maxRestarts = 16
+
+func (s *state) run(roots []string) (*Result, error) {
 	for _, r := range roots {
 		p, err := s.pickRoot(r)
 		if err != nil {
@@ -391,6 +426,10 @@ func (s *state) try(cands []*pkg, atom, e *Expr, who *pkg, chain []string) error
 	if len(cands) == 0 {
 		return &UnmetError{Chain: slices.Clone(chain), Dependency: e.String(), Reason: s.ix.whyNot(atom)}
 	}
+	if len(s.avoid) > 0 {
+		cands = slices.Clone(cands)
+		sort.SliceStable(cands, func(i, j int) bool { return !s.avoid[cands[i]] && s.avoid[cands[j]] })
+	}
 	var best error
 	var reasons []string
 	for _, c := range cands {
@@ -401,8 +440,11 @@ func (s *state) try(cands []*pkg, atom, e *Expr, who *pkg, chain []string) error
 		if err := c.deps(); err != nil {
 			return fmt.Errorf("solve: %w", err)
 		}
-		if why := s.blocked(c); why != "" {
+		if why, culprit := s.blocked(c); why != "" {
 			reasons = append(reasons, why)
+			if s.parent[culprit] != nil && !s.avoid[culprit] {
+				s.culprits[culprit] = true
+			}
 			continue
 		}
 		if s.steps++; s.steps > maxSteps {
@@ -433,33 +475,34 @@ func (s *state) try(cands []*pkg, atom, e *Expr, who *pkg, chain []string) error
 // name and architecture is chosen at another version, it conflicts with
 // or obsoletes a chosen package or the other way round, or it would make a
 // chosen package's (A unless B) false.
-func (s *state) blocked(c *pkg) string {
+func (s *state) blocked(c *pkg) (string, *pkg) {
 	for _, q := range s.byName[c.p.Name] {
 		if q.p.Arch == c.p.Arch {
-			return q.nevra() + " is chosen already"
+			return q.nevra() + " is chosen already", q
 		}
 	}
 	for _, e := range c.conflicts {
 		if s.evalSkip(e, nil, c) {
-			return c.nevra() + " conflicts with " + e.String() + ", satisfied by " + s.satisfierSkip(e, c).nevra()
+			o := s.satisfierSkip(e, c)
+			return c.nevra() + " conflicts with " + e.String() + ", satisfied by " + o.nevra(), o
 		}
 	}
 	for _, d := range c.p.Obsoletes {
 		for _, q := range s.byName[d.Name] {
 			if obsoletes(c, q) {
-				return c.nevra() + " obsoletes " + q.nevra()
+				return c.nevra() + " obsoletes " + q.nevra(), q
 			}
 		}
 	}
 	for _, o := range s.ix.obsoleters[c.p.Name] {
 		if s.sel[o] && obsoletes(o, c) {
-			return c.nevra() + " is obsoleted by " + o.nevra()
+			return c.nevra() + " is obsoleted by " + o.nevra(), o
 		}
 	}
 	// Conflicts and unless of chosen packages that name what c provides
 	// or owns.
 	seen := map[*pkg]bool{}
-	look := func(name string) string {
+	look := func(name string) (string, *pkg) {
 		for _, q := range s.ix.negative[name] {
 			if !s.sel[q] || seen[q] {
 				continue
@@ -470,31 +513,31 @@ func (s *state) blocked(c *pkg) string {
 			}
 			for _, e := range q.conflicts {
 				if !s.evalSkip(e, nil, q) && s.evalSkip(e, c, q) {
-					return q.nevra() + " conflicts with " + e.String() + ", which " + c.nevra() + " satisfies"
+					return q.nevra() + " conflicts with " + e.String() + ", which " + c.nevra() + " satisfies", q
 				}
 			}
 			for _, r := range q.requires {
 				if r.e.Op != OpAtom && s.eval(r.e, nil) && !s.eval(r.e, c) {
-					return c.nevra() + " would break " + q.nevra() + "'s Requires " + r.e.String()
+					return c.nevra() + " would break " + q.nevra() + "'s Requires " + r.e.String(), q
 				}
 			}
 		}
-		return ""
+		return "", nil
 	}
-	if why := look(c.p.Name); why != "" {
-		return why
+	if why, q := look(c.p.Name); why != "" {
+		return why, q
 	}
 	for _, d := range c.p.Provides {
-		if why := look(d.Name); why != "" {
-			return why
+		if why, q := look(d.Name); why != "" {
+			return why, q
 		}
 	}
 	for _, f := range c.p.Files {
-		if why := look(f); why != "" {
-			return why
+		if why, q := look(f); why != "" {
+			return why, q
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // check verifies the final set: roots were selected without the
