@@ -201,6 +201,12 @@ func (p *richParser) operand(depth int) (*Expr, error) {
 		p.i = start
 		return nil, p.errorf("missing operand before %q", name)
 	}
+	if strings.Count(name, "(") != strings.Count(name, ")") {
+		// rpm would take the name as it stands, but it cannot be written
+		// back unambiguously, and no real capability looks like this.
+		p.i = start
+		return nil, p.errorf("unbalanced parentheses in name %q", name)
+	}
 	e := &Expr{Op: OpAtom, Name: name}
 	save := p.i
 	p.skipSpace()
@@ -213,8 +219,10 @@ func (p *richParser) operand(depth int) (*Expr, error) {
 			return nil, p.errorf("missing version after the comparison")
 		}
 		e.Cmp, e.EVR = cmp, ParseEVR(v)
-		if e.EVR.Version == "" {
-			return nil, p.errorf("version %q has no version part", v)
+		if e.EVR.Version == "" || strings.ContainsRune(e.EVR.Version, '-') {
+			// rpm allows no '-' in a version: only one separates the
+			// release.
+			return nil, p.errorf("version %q is not [epoch:]version[-release]", v)
 		}
 	} else {
 		p.i = save
