@@ -48,6 +48,10 @@ type xmlPackage struct {
 	Location struct {
 		Href string `xml:"href,attr"`
 	} `xml:"location"`
+	Checksum struct {
+		Type  string `xml:"type,attr"`
+		Value string `xml:",chardata"`
+	} `xml:"checksum"`
 	Format struct {
 		Provides    []xmlEntry `xml:"provides>entry"`
 		Requires    []xmlEntry `xml:"requires>entry"`
@@ -107,6 +111,7 @@ func readPrimary(tb testing.TB, path, repo string) []rpmmd.Package {
 			Name: x.Name, Arch: x.Arch,
 			EVR:        rpmmd.EVR{Epoch: x.Version.Epoch, Version: x.Version.Ver, Release: x.Version.Rel},
 			Location:   x.Location.Href,
+			Checksum:   rpmmd.Checksum{Type: x.Checksum.Type, Value: x.Checksum.Value},
 			Files:      x.Format.Files,
 			Repository: repo,
 		}
@@ -137,4 +142,51 @@ func appstreamPackages(tb testing.TB) []rpmmd.Package {
 		tb.Fatal("AppStream primary parsed to no packages")
 	}
 	return appstream.pkgs
+}
+
+// mergeFilelists replaces each package's Files with the whole list from
+// a filelists.xml(.gz), matched by pkgid.
+func mergeFilelists(tb testing.TB, pkgs []rpmmd.Package, path string) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if filepath.Ext(path) == ".gz" {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = zr
+	}
+	byID := map[string]*rpmmd.Package{}
+	for i := range pkgs {
+		byID[pkgs[i].Checksum.Value] = &pkgs[i]
+	}
+	dec := xml.NewDecoder(r)
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			tb.Fatalf("%s: %v", path, err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "package" {
+			continue
+		}
+		var x struct {
+			PkgID string   `xml:"pkgid,attr"`
+			Files []string `xml:"file"`
+		}
+		if err := dec.DecodeElement(&x, &se); err != nil {
+			tb.Fatalf("%s: %v", path, err)
+		}
+		if p := byID[x.PkgID]; p != nil {
+			p.Files = x.Files
+		}
+	}
 }
