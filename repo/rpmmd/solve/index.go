@@ -286,24 +286,28 @@ func obsoletes(a, b *pkg) bool {
 	return false
 }
 
-// rank orders the providers of atom a for a fresh install, the way
-// libsolv's policy_filter_unwanted does before it picks the first: the
-// highest repository priority, the best architecture and, per name, the
-// highest EVR are kept in front; of those, packages obsoleted by another
-// are dropped behind; then the package named as the atom, then the
-// shortest name, then names in byte order. The packages pruned come after,
-// in the same order, so that backtracking can still reach them.
-func (ix *Index) rank(a *Expr, cands []*pkg) []*pkg {
+// policy orders the candidates for one choice the way libsolv's
+// policy_filter_unwanted does before dnf takes the first: the highest
+// repository priority, then the best architecture (noarch equal to the
+// native one), then per name the highest EVR are kept in front; of those,
+// packages another front package obsoletes go behind; the front is then
+// in name order (strcmp). Neither the name the dependency asks for nor
+// name length counts: the oracle test shows dnf choosing "aa-long-name"
+// over "zz-s" and over a package of the required name. The packages
+// pruned come after, in the same order, so that backtracking can still
+// reach them.
+func (ix *Index) policy(cands []*pkg) []*pkg {
 	if len(cands) <= 1 {
 		return cands
 	}
-	bestPrio, bestArch := cands[0].prio, cands[0].arch
+	bestPrio := cands[0].prio
 	for _, c := range cands {
 		bestPrio = min(bestPrio, c.prio)
 	}
+	bestArch := -1
 	for _, c := range cands {
-		if c.prio == bestPrio {
-			bestArch = min(bestArch, c.arch)
+		if c.prio == bestPrio && (bestArch < 0 || c.arch < bestArch) {
+			bestArch = c.arch
 		}
 	}
 	top := map[string]*pkg{}
@@ -321,7 +325,7 @@ func (ix *Index) rank(a *Expr, cands []*pkg) []*pkg {
 		if !front(c) {
 			continue
 		}
-		for _, o := range cands {
+		for _, o := range ix.obsoleters[c.p.Name] {
 			if front(o) && obsoletes(o, c) {
 				obsoleted[c] = true
 			}
@@ -341,12 +345,6 @@ func (ix *Index) rank(a *Expr, cands []*pkg) []*pkg {
 		x, y := out[i], out[j]
 		if tx, ty := tier(x), tier(y); tx != ty {
 			return tx < ty
-		}
-		if (x.p.Name == a.Name) != (y.p.Name == a.Name) {
-			return x.p.Name == a.Name
-		}
-		if len(x.p.Name) != len(y.p.Name) {
-			return len(x.p.Name) < len(y.p.Name)
 		}
 		if x.p.Name != y.p.Name {
 			return x.p.Name < y.p.Name

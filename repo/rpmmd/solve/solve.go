@@ -2,7 +2,6 @@ package solve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -43,13 +42,9 @@ func (r *Result) Names() []string {
 	return out
 }
 
-// maxSteps bounds the install attempts, so that backtracking over a
-// pathological index fails instead of running for ever; maxRounds bounds
-// the fixpoint passes over conditional (if) dependencies.
-const (
-	maxSteps  = 1 << 20
-	maxRounds = 64
-)
+// maxSteps bounds the choices tried, so that backtracking over a
+// pathological index fails instead of running for ever.
+const maxSteps = 1 << 16
 
 // Solve builds an Index of pkgs and solves roots on it.
 func Solve(ctx context.Context, pkgs []rpmmd.Package, io IndexOptions, roots []string, opts Options) (*Result, error) {
@@ -69,13 +64,12 @@ type state struct {
 	byName   map[string][]*pkg // selected packages of a name
 	order    []*pkg            // selection order, for rollback
 	parent   map[*pkg]*pkg     // who pulled a package in; nil for a root
+	level    map[*pkg]int      // the number of choices made when a package was selected
 	roots    []*pkg
 	reason   map[*pkg]string
+	choices  []choice
 	steps    int
-	// avoid holds packages a failed run chose before they blocked a later
-	// dependency; the next run tries them last. culprits collects this
-	// run's.
-	avoid, culprits map[*pkg]bool
+	replaced map[string]string
 }
 
 // Solve chooses the packages that installing roots into an empty root
@@ -83,46 +77,21 @@ type state struct {
 // path, optionally versioned ("foo >= 1.2"); comps groups must be
 // expanded by the caller.
 func (ix *Index) Solve(ctx context.Context, roots []string, opts Options) (*Result, error) {
-	avoid := map[*pkg]bool{}
-	var first error
-	for attempt := 0; ; attempt++ {
-		s := &state{
-			ctx: ctx, ix: ix,
-			excluded: make(map[string]bool),
-			sel:      make(map[*pkg]bool),
-			byName:   make(map[string][]*pkg),
-			parent:   make(map[*pkg]*pkg),
-			reason:   make(map[*pkg]string),
-			avoid:    avoid,
-			culprits: make(map[*pkg]bool),
-		}
-		for _, n := range opts.Exclude {
-			s.excluded[strings.TrimSpace(n)] = true
-		}
-		res, err := s.run(roots)
-		if err == nil || !isUnmet(err) {
-			return res, err
-		}
-		if first == nil {
-			// The first run's failure follows the natural order, so it
-			// is the one reported if no restart helps.
-			first = err
-		}
-		if len(s.culprits) == 0 || attempt == maxRestarts {
-			return nil, first
-		}
-		// A package chosen early blocked a later dependency: depth-first
-		// choice does not backtrack across siblings, so start again with
-		// it tried last (libsolv would learn the same from the conflict).
-		for p := range s.culprits {
-			avoid[p] = true
-		}
+	s := &state{
+		ctx: ctx, ix: ix,
+		excluded: make(map[string]bool),
+		sel:      make(map[*pkg]bool),
+		byName:   make(map[string][]*pkg),
+		parent:   make(map[*pkg]*pkg),
+		level:    make(map[*pkg]int),
+		reason:   make(map[*pkg]string),
+		replaced: make(map[string]string),
 	}
+	for _, n := range opts.Exclude {
+		s.excluded[strings.TrimSpace(n)] = true
+	}
+	return s.run(roots)
 }
-
-// maxRestarts bounds the runs Solve starts again with blocking packages
-// tried last.
-const maxRestarts = 16
 
 func (s *state) run(roots []string) (*Result, error) {
 	for _, r := range roots {
@@ -139,23 +108,23 @@ func (s *state) run(roots []string) (*Result, error) {
 		s.reason[p] = "root " + strings.TrimSpace(r)
 		s.roots = append(s.roots, p)
 	}
-	replaced := s.replaceObsoletedRoots()
+	s.replaceObsoletedRoots()
 	for _, p := range s.roots {
 		s.mark(p, nil)
 	}
-	for _, p := range s.roots {
-		if err := s.resolve(p, nil); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.fixpoint(); err != nil {
+	if err := s.search(); err != nil {
 		return nil, err
 	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	keep := s.reachable()
-	res := &Result{Reasons: make(map[string]string), Replaced: replaced}
+	if s.checkSet(keep) != nil {
+		// Dropping what no root reaches must not change what holds; if
+		// it would, everything selected stays.
+		keep = s.sel
+	}
+	res := &Result{Reasons: make(map[string]string), Replaced: s.replaced}
 	var kept []*pkg
 	for _, p := range s.order {
 		if !keep[p] {
@@ -210,23 +179,37 @@ func (s *state) pickRoot(root string) (*pkg, error) {
 		}
 	}
 	if len(cands) == 0 {
-		cands = s.ix.rank(a, s.ix.providers(a))
+		cands = s.ix.policy(s.ix.providers(a))
 	}
 	if len(cands) == 0 {
 		return nil, &UnmetError{Dependency: root, Reason: s.ix.whyNot(a)}
 	}
 	for _, p := range cands {
-		if !s.excluded[p.p.Name] {
-			return p, nil
+		if s.excluded[p.p.Name] {
+			continue
 		}
+		// dnf (obsoletes=True) installs what obsoletes a package asked
+		// for instead of it.
+		var obs []*pkg
+		for _, o := range s.ix.obsoleters[p.p.Name] {
+			if obsoletes(o, p) && !s.excluded[o.p.Name] && !slices.Contains(obs, o) {
+				obs = append(obs, o)
+			}
+		}
+		if len(obs) > 0 {
+			o := s.ix.policy(obs)[0]
+			s.replaced[p.key()] = o.key()
+			return o, nil
+		}
+		return p, nil
 	}
 	return nil, &UnmetError{Dependency: root, Reason: "only excluded packages provide it: " + nameList(cands)}
 }
 
 // replaceObsoletedRoots drops a root that another root obsoletes, as one
 // dnf transaction installs only the obsoleter.
-func (s *state) replaceObsoletedRoots() map[string]string {
-	out := map[string]string{}
+func (s *state) replaceObsoletedRoots() {
+	out := s.replaced
 	var kept []*pkg
 	for _, p := range s.roots {
 		var by *pkg
@@ -243,13 +226,13 @@ func (s *state) replaceObsoletedRoots() map[string]string {
 		kept = append(kept, p)
 	}
 	s.roots = kept
-	return out
 }
 
 func (s *state) mark(p *pkg, parent *pkg) {
 	s.sel[p] = true
 	s.byName[p.p.Name] = append(s.byName[p.p.Name], p)
 	s.parent[p] = parent
+	s.level[p] = len(s.choices)
 	s.order = append(s.order, p)
 }
 
@@ -259,6 +242,7 @@ func (s *state) rollback(n int) {
 		p := s.order[i]
 		delete(s.sel, p)
 		delete(s.parent, p)
+		delete(s.level, p)
 		l := s.byName[p.p.Name]
 		s.byName[p.p.Name] = l[:len(l)-1]
 	}
@@ -276,199 +260,6 @@ func (s *state) chainTo(p *pkg) []string {
 	}
 	slices.Reverse(out)
 	return out
-}
-
-// resolve satisfies the Requires of the selected package p, depth first.
-func (s *state) resolve(p *pkg, chain []string) error {
-	chain = append(slices.Clip(chain), p.p.Name)
-	for _, r := range p.requires {
-		if s.eval(r.e, nil) {
-			continue
-		}
-		if err := s.satisfy(r.e, p, chain); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// fixpoint satisfies Requires that became false after they were looked
-// at: an (A if B) whose B was selected later, an else branch whose
-// condition changed. It passes over the selected set until nothing
-// changes.
-func (s *state) fixpoint() error {
-	for round := 0; ; round++ {
-		if round == maxRounds {
-			return fmt.Errorf("solve: conditional dependencies did not settle after %d passes", maxRounds)
-		}
-		n := len(s.order)
-		changed := false
-		for _, p := range slices.Clone(s.order) {
-			if !s.sel[p] {
-				continue
-			}
-			for _, r := range p.requires {
-				if s.eval(r.e, nil) {
-					continue
-				}
-				changed = true
-				if err := s.satisfy(r.e, p, s.chainTo(p)); err != nil {
-					return err
-				}
-			}
-		}
-		if !changed && len(s.order) == n {
-			return nil
-		}
-	}
-}
-
-// satisfy makes the false expression e (a Requires of who) true by
-// selecting packages; chain ends with who.
-func (s *state) satisfy(e *Expr, who *pkg, chain []string) error {
-	switch e.Op {
-	case OpAtom:
-		if builtin(e) {
-			return nil
-		}
-		return s.try(s.ix.rank(e, s.ix.providers(e)), e, e, who, chain)
-	case OpAnd:
-		for _, a := range e.Args {
-			if s.eval(a, nil) {
-				continue
-			}
-			if err := s.satisfy(a, who, chain); err != nil {
-				return err
-			}
-		}
-		return nil
-	case OpOr:
-		// Alternatives in their written order, each rolled back when it
-		// fails; the error kept is the one that got furthest.
-		var best error
-		for _, a := range e.Args {
-			n := len(s.order)
-			err := s.satisfy(a, who, chain)
-			if err == nil {
-				return nil
-			}
-			s.rollback(n)
-			if !isUnmet(err) {
-				return err
-			}
-			best = deeper(best, err)
-		}
-		return best
-	case OpIf, OpUnless:
-		cond := s.eval(e.Args[1], nil)
-		branch := -1
-		switch {
-		case e.Op == OpIf && cond, e.Op == OpUnless && !cond:
-			branch = 0
-		case len(e.Args) == 3:
-			branch = 2
-		}
-		if branch < 0 {
-			// (A unless B) with B chosen: only undoing B would help.
-			other := s.satisfier(e.Args[1])
-			return &ConflictError{Package: who.nevra(), Field: "Requires", Relation: e.String(), Other: other.nevra(), Chain: s.chainTo(other)}
-		}
-		return s.satisfy(e.Args[branch], who, chain)
-	case OpWith, OpWithout:
-		// One package must satisfy the whole expression: the candidates
-		// are what satisfies the first operand's first atom.
-		var first *Expr
-		e.Args[0].atoms(func(a *Expr) {
-			if first == nil {
-				first = a
-			}
-		})
-		var cands []*pkg
-		seen := map[*pkg]bool{}
-		e.Args[0].atoms(func(a *Expr) {
-			for _, p := range s.ix.providers(a) {
-				if !seen[p] && s.ix.pkgMatch(e, p) {
-					seen[p] = true
-					cands = append(cands, p)
-				}
-			}
-		})
-		sort.Slice(cands, func(i, j int) bool { return cands[i].id < cands[j].id })
-		return s.try(s.ix.rank(first, cands), first, e, who, chain)
-	}
-	return fmt.Errorf("solve: unknown operator %d in %s", e.Op, e)
-}
-
-func isUnmet(err error) bool {
-	var ue *UnmetError
-	var ce *ConflictError
-	return errors.As(err, &ue) || errors.As(err, &ce)
-}
-
-// deeper keeps the error whose chain goes further from the root.
-func deeper(best, err error) error {
-	chainLen := func(err error) int {
-		var ue *UnmetError
-		if errors.As(err, &ue) {
-			return len(ue.Chain)
-		}
-		return 0
-	}
-	if best == nil || chainLen(err) > chainLen(best) {
-		return err
-	}
-	return best
-}
-
-// try selects the first of the ranked candidates that can be installed
-// with its own dependencies; e is what they satisfy, for the error.
-func (s *state) try(cands []*pkg, atom, e *Expr, who *pkg, chain []string) error {
-	if len(cands) == 0 {
-		return &UnmetError{Chain: slices.Clone(chain), Dependency: e.String(), Reason: s.ix.whyNot(atom)}
-	}
-	if len(s.avoid) > 0 {
-		cands = slices.Clone(cands)
-		sort.SliceStable(cands, func(i, j int) bool { return !s.avoid[cands[i]] && s.avoid[cands[j]] })
-	}
-	var best error
-	var reasons []string
-	for _, c := range cands {
-		if s.excluded[c.p.Name] {
-			reasons = append(reasons, c.nevra()+" is excluded")
-			continue
-		}
-		if err := c.deps(); err != nil {
-			return fmt.Errorf("solve: %w", err)
-		}
-		if why, culprit := s.blocked(c); why != "" {
-			reasons = append(reasons, why)
-			if s.parent[culprit] != nil && !s.avoid[culprit] {
-				s.culprits[culprit] = true
-			}
-			continue
-		}
-		if s.steps++; s.steps > maxSteps {
-			return fmt.Errorf("solve: gave up after %d install attempts at %s -> %s", maxSteps, strings.Join(chain, " -> "), e)
-		}
-		if s.steps%1024 == 0 && s.ctx.Err() != nil {
-			return s.ctx.Err()
-		}
-		n := len(s.order)
-		s.mark(c, who)
-		err := s.resolve(c, chain)
-		if err == nil {
-			return nil
-		}
-		s.rollback(n)
-		if !isUnmet(err) {
-			return err
-		}
-		best = deeper(best, err)
-	}
-	if best != nil {
-		return best
-	}
-	return &UnmetError{Chain: slices.Clone(chain), Dependency: e.String(), Reason: strings.Join(reasons, "; ")}
 }
 
 // blocked says why candidate c cannot join the selected set, or "": its
@@ -545,6 +336,9 @@ func (s *state) blocked(c *pkg) (string, *pkg) {
 // pulled in packages late.
 func (s *state) check() error {
 	for _, p := range s.order {
+		if !s.sel[p] {
+			continue
+		}
 		for _, e := range p.conflicts {
 			if s.evalSkip(e, nil, p) {
 				o := s.satisfierSkip(e, p)
@@ -553,7 +347,7 @@ func (s *state) check() error {
 		}
 		for _, d := range p.p.Obsoletes {
 			for _, q := range s.byName[d.Name] {
-				if obsoletes(p, q) {
+				if s.sel[q] && obsoletes(p, q) {
 					return &ConflictError{Package: p.nevra(), Field: "Obsoletes", Relation: depString(d), Other: q.nevra(), Chain: s.chainTo(q)}
 				}
 			}
@@ -565,6 +359,14 @@ func (s *state) check() error {
 		}
 	}
 	return nil
+}
+
+// checkSet is check over the subset keep of the selected packages.
+func (s *state) checkSet(keep map[*pkg]bool) error {
+	all := s.sel
+	s.sel = keep
+	defer func() { s.sel = all }()
+	return s.check()
 }
 
 func depString(d rpmmd.Dep) string {

@@ -1,0 +1,289 @@
+package solve
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// choice is one decision point of the search: a requirement with several
+// viable candidates, tried in policy order.
+type choice struct {
+	n     int // len(state.order) before the choice
+	owner *pkg
+	e     *Expr
+	cands []*pkg
+	next  int
+}
+
+// failure is a requirement no viable candidate is left for.
+type failure struct {
+	owner    *pkg
+	e        *Expr
+	reasons  []string
+	culprits []*pkg // chosen packages that block candidates
+}
+
+// search satisfies every Requires of the selected set, as libsolv's
+// resolve_dependencies does for a fresh install: unit propagation first
+// (a requirement with one viable candidate takes it at once, so that
+// choices see everything that was forced), then the first open
+// requirement in selection order is decided by policy; a requirement left
+// without candidates backjumps to the latest choice that selected the
+// package needing it, one of its ancestors or a package blocking its
+// candidates, and tries that choice's next candidate.
+func (s *state) search() error {
+	var first error
+	for {
+		applied, open, fail := s.pass()
+		if fail != nil {
+			err := s.failureError(fail)
+			if first == nil {
+				first = err
+			}
+			ok, err2 := s.backjump(fail)
+			if err2 != nil {
+				return err2
+			}
+			if !ok {
+				return first
+			}
+			continue
+		}
+		if applied {
+			continue
+		}
+		if open == nil {
+			return nil
+		}
+		s.choices = append(s.choices, *open)
+		if err := s.applyNext(); err != nil {
+			return err
+		}
+	}
+}
+
+// pass walks the Requires of every selected package (those selected
+// during the walk too) once: satisfied ones are skipped, one with a
+// single viable candidate selects it, one with none ends the pass with a
+// failure. It returns whether it selected anything and the first
+// requirement with several candidates.
+func (s *state) pass() (applied bool, open *choice, fail *failure) {
+	if s.ctx.Err() != nil {
+		return false, nil, &failure{reasons: []string{s.ctx.Err().Error()}}
+	}
+	for i := 0; i < len(s.order); i++ {
+		p := s.order[i]
+		for _, r := range p.requires {
+			if s.eval(r.e, nil) {
+				continue
+			}
+			if a, o, f := s.need(p, r.e); f != nil {
+				return applied, nil, f
+			} else if a {
+				applied = true
+			} else if open == nil {
+				open = o
+			}
+		}
+		// A Conflicts (A unless B) that holds is undone by adding B, as
+		// libsolv does (rpmbuild allows unless only in Conflicts).
+		for _, e := range p.conflicts {
+			if e.Op != OpUnless || len(e.Args) != 2 || !s.evalSkip(e, nil, p) {
+				continue
+			}
+			if a, o, f := s.need(p, e.Args[1]); f != nil {
+				return applied, nil, f
+			} else if a {
+				applied = true
+			} else if open == nil {
+				open = o
+			}
+		}
+	}
+	return applied, open, nil
+}
+
+// need handles the false expression e that p needs: it selects the only
+// viable candidate, or returns the choice, or the failure.
+func (s *state) need(p *pkg, e *Expr) (bool, *choice, *failure) {
+	var reasons []string
+	var culprits []*pkg
+	var viable []*pkg
+	for _, c := range s.ix.policy(s.options(e)) {
+		if s.excluded[c.p.Name] {
+			reasons = append(reasons, c.nevra()+" is excluded")
+			continue
+		}
+		if err := c.deps(); err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		if why, q := s.blocked(c); why != "" {
+			reasons = append(reasons, why)
+			if q != nil && s.sel[q] {
+				culprits = append(culprits, q)
+			}
+			continue
+		}
+		viable = append(viable, c)
+	}
+	switch len(viable) {
+	case 0:
+		return false, nil, &failure{owner: p, e: e, reasons: reasons, culprits: culprits}
+	case 1:
+		s.mark(viable[0], p)
+		return true, nil, nil
+	}
+	return false, &choice{n: len(s.order), owner: p, e: e, cands: viable}, nil
+}
+
+// applyNext selects the next candidate of the latest choice.
+func (s *state) applyNext() error {
+	if s.steps++; s.steps > maxSteps {
+		c := s.choices[len(s.choices)-1]
+		return fmt.Errorf("solve: gave up after %d choices at %s -> %s", maxSteps, strings.Join(s.chainTo(c.owner), " -> "), c.e)
+	}
+	c := &s.choices[len(s.choices)-1]
+	s.rollback(c.n)
+	p := c.cands[c.next]
+	c.next++
+	s.mark(p, c.owner)
+	return nil
+}
+
+// backjump undoes choices up to the latest one that can have caused f
+// and moves on to that choice's next candidate; false when no choice is
+// left to change.
+func (s *state) backjump(f *failure) (bool, error) {
+	relevant := 0
+	add := func(p *pkg) {
+		for q := p; q != nil; q = s.parent[q] {
+			relevant = max(relevant, s.level[q])
+		}
+	}
+	if f.owner != nil {
+		add(f.owner)
+	}
+	for _, q := range f.culprits {
+		add(q)
+	}
+	if relevant == 0 {
+		return false, nil
+	}
+	// The choice that made level relevant is choices[relevant-1].
+	s.choices = s.choices[:relevant]
+	for len(s.choices) > 0 {
+		c := &s.choices[len(s.choices)-1]
+		if c.next < len(c.cands) {
+			return true, s.applyNext()
+		}
+		s.rollback(c.n)
+		s.choices = s.choices[:len(s.choices)-1]
+	}
+	return false, nil
+}
+
+// failureError turns f into the error reported: the chain from a root
+// to the package with the unmet requirement.
+func (s *state) failureError(f *failure) error {
+	if f.owner == nil {
+		return fmt.Errorf("solve: %s", strings.Join(f.reasons, "; "))
+	}
+	reason := strings.Join(f.reasons, "; ")
+	if reason == "" {
+		reason = s.whyNoOptions(f.e)
+	}
+	return &UnmetError{Chain: s.chainTo(f.owner), Dependency: f.e.String(), Reason: reason}
+}
+
+// whyNoOptions explains an expression without candidates.
+func (s *state) whyNoOptions(e *Expr) string {
+	if e.Op == OpAtom {
+		return s.ix.whyNot(e)
+	}
+	if e.Op == OpUnless && s.eval(e.Args[1], nil) {
+		return s.satisfier(e.Args[1]).nevra() + " is chosen"
+	}
+	var missing []string
+	e.atoms(func(a *Expr) {
+		if !builtin(a) && len(s.ix.providers(a)) == 0 && !slices.Contains(missing, a.Name) {
+			missing = append(missing, a.Name)
+		}
+	})
+	if len(missing) > 0 {
+		return "nothing provides " + strings.Join(missing, ", ")
+	}
+	return "no package satisfies it"
+}
+
+// options lists the packages that can make the false expression e true
+// (or bring it closer): an atom's providers; for and, the first false
+// operand's; for or, every false alternative's together (libsolv ranks
+// the union, not the written order: the oracle shows (zeta or alpha)
+// choosing alpha); for if and unless, the branch the condition selects,
+// and while an if's condition is false, what would make it true, for an
+// else (libsolv's (A or not B) and (C or B) picks from C and B alike).
+func (s *state) options(e *Expr) []*pkg {
+	var out []*pkg
+	seen := map[*pkg]bool{}
+	add := func(ps []*pkg) {
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	var walk func(e *Expr)
+	walk = func(e *Expr) {
+		if s.eval(e, nil) {
+			return
+		}
+		switch e.Op {
+		case OpAtom:
+			if !builtin(e) {
+				add(s.ix.providers(e))
+			}
+		case OpAnd:
+			for _, a := range e.Args {
+				if !s.eval(a, nil) {
+					walk(a)
+					return
+				}
+			}
+		case OpOr:
+			for _, a := range e.Args {
+				walk(a)
+			}
+		case OpIf:
+			if s.eval(e.Args[1], nil) {
+				walk(e.Args[0])
+			} else if len(e.Args) == 3 {
+				walk(e.Args[2])
+				walk(e.Args[1])
+			}
+		case OpUnless:
+			// Unlike if, a false condition does not offer its own
+			// candidates: (A unless B else C) is met by A alone, and
+			// rpmbuild refuses unless in Requires, so dnf cannot be
+			// asked what it would do.
+			if !s.eval(e.Args[1], nil) {
+				walk(e.Args[0])
+			} else if len(e.Args) == 3 {
+				walk(e.Args[2])
+			}
+		case OpWith, OpWithout:
+			e.Args[0].atoms(func(a *Expr) {
+				for _, p := range s.ix.providers(a) {
+					if s.ix.pkgMatch(e, p) {
+						add([]*pkg{p})
+					}
+				}
+			})
+		}
+	}
+	walk(e)
+	slices.SortFunc(out, func(a, b *pkg) int { return a.id - b.id })
+	return out
+}
