@@ -270,7 +270,7 @@ var oracleRequests = []struct {
 	{"rich dependencies", []string{"ri-app"}},
 	{"rich if, condition chosen by another root", []string{"ri-app", "ri-wants-policy"}},
 	{"rich if-else, condition a root", []string{"ri-mariadb", "ri-app"}},
-	{"rich conflict with unless, refused", []string{"cu-a", "cu-driver"}},
+	{"rich conflict with unless, repaired by adding its condition", []string{"cu-a", "cu-driver"}},
 	{"rich conflict with unless, allowed", []string{"cu-a", "cu-driver", "cu-bridge"}},
 	{"rich conflict with and, allowed", []string{"cu-b", "cu-x"}},
 	{"rich conflict with and, refused", []string{"cu-b", "cu-x", "cu-y"}},

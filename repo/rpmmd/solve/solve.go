@@ -581,8 +581,8 @@ func (ix *Index) whyNot(a *Expr) string {
 		}
 	}
 	if len(names) == 0 {
-		if strings.HasPrefix(a.Name, "/") {
-			return "no package provides or owns this file (only filelists.xml lists every file)"
+		if strings.HasPrefix(a.Name, "/") && !primaryPath(a.Name) {
+			return "no package provides or owns it (primary.xml lists only /etc and bin paths: is filelists.xml loaded?)"
 		}
 		return "nothing provides it"
 	}
@@ -603,6 +603,12 @@ func (ix *Index) whyNot(a *Expr) string {
 		}
 	}
 	return "only " + strings.Join(have, ", ") + " available"
+}
+
+// primaryPath reports whether createrepo_c lists path in primary.xml
+// (its "primary file" rule), so filelists.xml cannot add an owner.
+func primaryPath(path string) bool {
+	return strings.HasPrefix(path, "/etc/") || strings.Contains(path, "bin/") || path == "/usr/lib/sendmail"
 }
 
 func nameList(ps []*pkg) string {
