@@ -46,11 +46,22 @@ func specFor(p rpmmd.Package) string {
 		}
 	}
 	b.WriteString("%global debug_package %{nil}\n%define _build_id_links none\n%description\noracle\n%install\n")
+	// A path that another one is below is a directory.
+	isDir := func(f string) bool {
+		return slices.ContainsFunc(p.Files, func(g string) bool { return strings.HasPrefix(g, f+"/") })
+	}
 	for _, f := range p.Files {
-		fmt.Fprintf(&b, "mkdir -p %%{buildroot}%s\ntouch %%{buildroot}%s\n", filepath.Dir(f), f)
+		if isDir(f) {
+			fmt.Fprintf(&b, "mkdir -p %%{buildroot}%s\n", f)
+		} else {
+			fmt.Fprintf(&b, "mkdir -p %%{buildroot}%s\ntouch %%{buildroot}%s\n", filepath.Dir(f), f)
+		}
 	}
 	b.WriteString("%files\n")
 	for _, f := range p.Files {
+		if isDir(f) {
+			b.WriteString("%dir ")
+		}
 		b.WriteString(f + "\n")
 	}
 	return b.String()
@@ -312,6 +323,63 @@ func TestDNFOracle(t *testing.T) {
 			}
 			if got := chosen(res); !slices.Equal(got, want) {
 				t.Errorf("roots %v:\n dnf chooses %v\n we choose   %v", req.roots, want, got)
+			}
+		})
+	}
+}
+
+// TestDNFOracleAppStream compares with dnf on real data: CentOS Stream 9
+// AppStream as osbuild keeps it, plus the BaseOS stand-in built as an RPM
+// into a second repository.
+func TestDNFOracleAppStream(t *testing.T) {
+	testenv.NeedTool(t, "dnf", "dnf")
+	pkgs := appstreamPackages(t)
+	si := standIn(t, pkgs)
+	siRepo := buildRepo(t, []rpmmd.Package{si})
+	siPkgs := repoPackages(t, siRepo, "standin")
+	if len(siPkgs) != 1 || len(siPkgs[0].Provides) < len(si.Provides) {
+		t.Fatalf("stand-in repository: %d packages", len(siPkgs))
+	}
+	ix := appstreamIndex(t, siPkgs...)
+	appstreamRepo := filepath.Dir(filepath.Dir(appstreamPrimary(t)))
+	for _, roots := range append([][]string{realRoots}, func() [][]string {
+		var out [][]string
+		for _, r := range realRoots {
+			out = append(out, []string{r})
+		}
+		return out
+	}()...) {
+		name := strings.Join(roots, ",")
+		if len(roots) > 3 {
+			name = "all"
+		}
+		t.Run(name, func(t *testing.T) {
+			want, dnfOut := dnfInstall(t, roots, appstreamRepo, siRepo)
+			res, err := ix.Solve(context.Background(), roots, Options{})
+			if want == nil {
+				if err == nil {
+					t.Fatalf("dnf refused %v but we chose %v:\n%s", roots, chosen(res), dnfOut)
+				}
+				t.Logf("both refuse %v: we say %v", roots, err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("dnf installs %v, we fail: %v", want, err)
+			}
+			got := chosen(res)
+			if !slices.Equal(got, want) {
+				var onlyDNF, onlyUs []string
+				for _, w := range want {
+					if !slices.Contains(got, w) {
+						onlyDNF = append(onlyDNF, w)
+					}
+				}
+				for _, g := range got {
+					if !slices.Contains(want, g) {
+						onlyUs = append(onlyUs, g)
+					}
+				}
+				t.Errorf("roots %v: dnf %d packages, we %d\n only dnf: %v\n only we:  %v", roots, len(want), len(got), onlyDNF, onlyUs)
 			}
 		})
 	}

@@ -210,6 +210,14 @@ func standIn(tb testing.TB, pkgs []rpmmd.Package) rpmmd.Package {
 	})
 	s := rpmmd.Package{Name: "baseos-standin", Arch: "x86_64", EVR: rpmmd.EVR{Epoch: "0", Version: "9", Release: "1"}, Repository: "standin"}
 	for _, v := range list {
+		if strings.HasPrefix(v.name, "/") {
+			// rpm allows no versioned path provides: the stand-in
+			// owns the file.
+			if !slices.Contains(s.Files, v.name) {
+				s.Files = append(s.Files, v.name)
+			}
+			continue
+		}
 		s.Provides = append(s.Provides, rpmmd.Dep{Name: v.name, Op: rpmmd.OpEQ, EVR: v.evr})
 	}
 	return s
