@@ -14,6 +14,9 @@ type choice struct {
 	e     *Expr
 	cands []*pkg
 	next  int
+	// conf collects the lower levels the failures of the candidates
+	// tried so far depended on.
+	conf map[int]bool
 }
 
 // failure is a requirement no viable candidate is left for.
@@ -72,8 +75,17 @@ func (s *state) pass() (applied bool, open *choice, fail *failure) {
 	if s.ctx.Err() != nil {
 		return false, nil, &failure{reasons: []string{s.ctx.Err().Error()}}
 	}
-	for i := 0; i < len(s.order); i++ {
+	// The first s.settled packages have every Requires met, by
+	// expressions that only more selected packages cannot make false:
+	// they need no look until a rollback reaches them.
+	settling := true
+	for i := s.settled; i < len(s.order); i++ {
 		p := s.order[i]
+		if settling && p.monotone() && len(p.conflicts) == 0 && s.allMet(p) {
+			s.settled = i + 1
+			continue
+		}
+		settling = false
 		for _, r := range p.requires {
 			if s.eval(r.e, nil) {
 				continue
@@ -135,7 +147,7 @@ func (s *state) need(p *pkg, e *Expr) (bool, *choice, *failure) {
 		s.mark(viable[0], p)
 		return true, nil, nil
 	}
-	return false, &choice{n: len(s.order), owner: p, e: e, cands: viable}, nil
+	return false, &choice{n: len(s.order), owner: p, e: e, cands: viable, conf: map[int]bool{}}, nil
 }
 
 // applyNext selects the next candidate of the latest choice.
@@ -154,34 +166,51 @@ func (s *state) applyNext() error {
 
 // backjump undoes choices up to the latest one that can have caused f
 // and moves on to that choice's next candidate; false when no choice is
-// left to change.
+// left to change. It is conflict-directed: the levels a failure depends
+// on are those of the failing package's chain and of the packages that
+// blocked its candidates; a choice whose candidates all failed hands on
+// the levels its failures depended on, with its owner's chain, so the
+// search jumps over unrelated choices instead of trying all their
+// combinations.
 func (s *state) backjump(f *failure) (bool, error) {
-	relevant := 0
-	add := func(p *pkg) {
-		for q := p; q != nil; q = s.parent[q] {
-			relevant = max(relevant, s.level[q])
-		}
-	}
+	levels := map[int]bool{}
 	if f.owner != nil {
-		add(f.owner)
+		s.chainLevels(f.owner, levels)
 	}
 	for _, q := range f.culprits {
-		add(q)
+		s.chainLevels(q, levels)
 	}
-	if relevant == 0 {
-		return false, nil
-	}
-	// The choice that made level relevant is choices[relevant-1].
-	s.choices = s.choices[:relevant]
-	for len(s.choices) > 0 {
-		c := &s.choices[len(s.choices)-1]
+	for {
+		delete(levels, 0)
+		if len(levels) == 0 {
+			return false, nil
+		}
+		top := 0
+		for l := range levels {
+			top = max(top, l)
+		}
+		delete(levels, top)
+		// The choice that made level top is choices[top-1].
+		s.choices = s.choices[:top]
+		c := &s.choices[top-1]
+		for l := range levels {
+			c.conf[l] = true
+		}
 		if c.next < len(c.cands) {
 			return true, s.applyNext()
 		}
 		s.rollback(c.n)
-		s.choices = s.choices[:len(s.choices)-1]
+		levels = c.conf
+		s.chainLevels(c.owner, levels)
+		s.choices = s.choices[:top-1]
 	}
-	return false, nil
+}
+
+// chainLevels adds the levels of p and its ancestors to levels.
+func (s *state) chainLevels(p *pkg, levels map[int]bool) {
+	for q, n := p, 0; q != nil && n <= len(s.order); q, n = s.parent[q], n+1 {
+		levels[s.level[q]] = true
+	}
 }
 
 // failureError turns f into the error reported: the chain from a root
@@ -286,4 +315,40 @@ func (s *state) options(e *Expr) []*pkg {
 	walk(e)
 	slices.SortFunc(out, func(a, b *pkg) int { return a.id - b.id })
 	return out
+}
+
+// allMet reports whether every Requires of p holds.
+func (s *state) allMet(p *pkg) bool {
+	for _, r := range p.requires {
+		if !s.eval(r.e, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// monotone reports whether p's Requires are made of atoms, and, or and
+// with only: once met, selecting more packages keeps them met.
+func (p *pkg) monotone() bool {
+	var ok func(e *Expr) bool
+	ok = func(e *Expr) bool {
+		switch e.Op {
+		case OpAtom:
+			return true
+		case OpAnd, OpOr, OpWith:
+			for _, a := range e.Args {
+				if !ok(a) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	for _, r := range p.requires {
+		if !ok(r.e) {
+			return false
+		}
+	}
+	return true
 }

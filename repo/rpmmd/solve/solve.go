@@ -68,6 +68,7 @@ type state struct {
 	roots    []*pkg
 	reason   map[*pkg]string
 	choices  []choice
+	settled  int // leading packages of order whose Requires need no look (see pass)
 	steps    int
 	replaced map[string]string
 }
@@ -247,6 +248,7 @@ func (s *state) rollback(n int) {
 		s.byName[p.p.Name] = l[:len(l)-1]
 	}
 	s.order = s.order[:n]
+	s.settled = min(s.settled, n)
 }
 
 // chainTo returns the names from a root down to p.
