@@ -62,8 +62,12 @@
 // conflicts with it, or if it would make a chosen package's unless-Requires
 // false. A failure backjumps to the latest choice that selected the
 // failing package, one of its ancestors or a package blocking its
-// candidates, and tries that choice's next candidate; when no such choice
-// is left, the first failure is reported with its chain: root -> package
+// candidates, and tries that choice's next candidate; a choice whose
+// candidates all failed jumps on to the latest choice its failures or its
+// own requirement depended on (conflict-directed backjumping), so
+// unrelated choices are not tried in every combination; at most 65,536
+// candidates are tried in all. When no choice is left, the first failure
+// is reported with its chain: root -> package
 // -> ... -> the unmet dependency, and why (nothing provides it, only
 // these versions exist, these candidates conflict). Conflicts and
 // Obsoletes are checked again on the final set, since roots are forced.

@@ -62,6 +62,11 @@ type pkg struct {
 	err       error
 	requires  []*req
 	conflicts []*Expr
+
+	provs []named // what it provides, its own name first
+
+	negOnce sync.Once
+	negQ    []*pkg // see Index.negativeFor
 }
 
 // req is one Requires entry.
@@ -77,6 +82,12 @@ type provision struct {
 	p   *pkg
 	op  rpmmd.Op
 	evr rpmmd.EVR
+}
+
+// named is a provision with the name it provides.
+type named struct {
+	name string
+	pv   provision
 }
 
 // Key names a package in results: "name.arch".
@@ -138,12 +149,16 @@ func NewIndex(ctx context.Context, pkgs []rpmmd.Package, opts IndexOptions) (*In
 		ix.byName[rp.Name] = append(ix.byName[rp.Name], p)
 		// Every package provides its own name at its EVR (rpmbuild adds
 		// it; hand-made metadata may not list it).
-		ix.provides[rp.Name] = append(ix.provides[rp.Name], provision{p: p, op: rpmmd.OpEQ, evr: rp.EVR})
+		self := provision{p: p, op: rpmmd.OpEQ, evr: rp.EVR}
+		ix.provides[rp.Name] = append(ix.provides[rp.Name], self)
+		p.provs = append(p.provs, named{rp.Name, self})
 		for _, d := range rp.Provides {
 			if d.Name == rp.Name && d.Op == rpmmd.OpEQ && CompareEVR(d.EVR, rp.EVR) == 0 {
 				continue
 			}
-			ix.provides[d.Name] = append(ix.provides[d.Name], provision{p: p, op: d.Op, evr: d.EVR})
+			pv := provision{p: p, op: d.Op, evr: d.EVR}
+			ix.provides[d.Name] = append(ix.provides[d.Name], pv)
+			p.provs = append(p.provs, named{d.Name, pv})
 		}
 		for _, f := range rp.Files {
 			if l := ix.files[f]; len(l) == 0 || l[len(l)-1] != p {
@@ -182,6 +197,31 @@ func (ix *Index) indexNegative(p *pkg) {
 			e.atoms(func(a *Expr) { add(a.Name) })
 		}
 	}
+}
+
+// negativeFor lists, once per package, the packages whose Conflicts or
+// unless-Requires mention a name c provides or a file c owns: the only
+// ones c's selection can offend.
+func (ix *Index) negativeFor(c *pkg) []*pkg {
+	c.negOnce.Do(func() {
+		seen := map[*pkg]bool{}
+		add := func(name string) {
+			for _, q := range ix.negative[name] {
+				if !seen[q] {
+					seen[q] = true
+					c.negQ = append(c.negQ, q)
+				}
+			}
+		}
+		add(c.p.Name)
+		for _, d := range c.p.Provides {
+			add(d.Name)
+		}
+		for _, f := range c.p.Files {
+			add(f)
+		}
+	})
+	return c.negQ
 }
 
 // better orders two packages of one name: repository priority, then

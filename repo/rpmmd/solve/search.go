@@ -75,22 +75,25 @@ func (s *state) pass() (applied bool, open *choice, fail *failure) {
 	if s.ctx.Err() != nil {
 		return false, nil, &failure{reasons: []string{s.ctx.Err().Error()}}
 	}
-	// The first s.settled packages have every Requires met, by
-	// expressions that only more selected packages cannot make false:
-	// they need no look until a rollback reaches them.
-	settling := true
-	for i := s.settled; i < len(s.order); i++ {
+	// A settled package has every Requires met by expressions that more
+	// selected packages cannot make false, and no Conflicts with unless:
+	// it needs no look until a rollback removes packages selected after
+	// it was settled.
+	for i := 0; i < len(s.order); i++ {
 		p := s.order[i]
-		if settling && p.monotone() && len(p.conflicts) == 0 && s.allMet(p) {
-			s.settled = i + 1
+		if s.settled[p] {
 			continue
 		}
-		settling = false
+		if p.monotone() && !p.unlessConflict() && s.allMet(p) {
+			s.settled[p] = true
+			s.settledLog = append(s.settledLog, settleMark{p: p, at: len(s.order)})
+			continue
+		}
 		for _, r := range p.requires {
 			if s.eval(r.e, nil) {
 				continue
 			}
-			if a, o, f := s.need(p, r.e); f != nil {
+			if a, o, f := s.need(p, r.e, open == nil); f != nil {
 				return applied, nil, f
 			} else if a {
 				applied = true
@@ -104,7 +107,7 @@ func (s *state) pass() (applied bool, open *choice, fail *failure) {
 			if e.Op != OpUnless || len(e.Args) != 2 || !s.evalSkip(e, nil, p) {
 				continue
 			}
-			if a, o, f := s.need(p, e.Args[1]); f != nil {
+			if a, o, f := s.need(p, e.Args[1], open == nil); f != nil {
 				return applied, nil, f
 			} else if a {
 				applied = true
@@ -118,11 +121,23 @@ func (s *state) pass() (applied bool, open *choice, fail *failure) {
 
 // need handles the false expression e that p needs: it selects the only
 // viable candidate, or returns the choice, or the failure.
-func (s *state) need(p *pkg, e *Expr) (bool, *choice, *failure) {
+//
+// Unless full, it stops at the second viable candidate and returns a
+// choice without candidates: pass needs the ranked list only for the
+// first open requirement, and ranking and the viability tests are most
+// of the solving time.
+func (s *state) need(p *pkg, e *Expr, full bool) (bool, *choice, *failure) {
 	var reasons []string
 	var culprits []*pkg
 	var viable []*pkg
-	for _, c := range s.ix.policy(s.options(e)) {
+	cands := s.options(e)
+	if full {
+		cands = s.ix.policy(cands)
+	}
+	for _, c := range cands {
+		if !full && len(viable) == 2 {
+			return false, &choice{owner: p, e: e}, nil
+		}
 		if s.excluded[c.p.Name] {
 			reasons = append(reasons, c.nevra()+" is excluded")
 			continue
@@ -146,6 +161,9 @@ func (s *state) need(p *pkg, e *Expr) (bool, *choice, *failure) {
 	case 1:
 		s.mark(viable[0], p)
 		return true, nil, nil
+	}
+	if !full {
+		return false, &choice{owner: p, e: e}, nil
 	}
 	return false, &choice{n: len(s.order), owner: p, e: e, cands: viable, conf: map[int]bool{}}, nil
 }
@@ -325,6 +343,23 @@ func (s *state) allMet(p *pkg) bool {
 		}
 	}
 	return true
+}
+
+// settleMark records that p was settled when order had at packages.
+type settleMark struct {
+	p  *pkg
+	at int
+}
+
+// unlessConflict reports whether p has a Conflicts (A unless B), which
+// pass may have to repair.
+func (p *pkg) unlessConflict() bool {
+	for _, e := range p.conflicts {
+		if e.Op == OpUnless {
+			return true
+		}
+	}
+	return false
 }
 
 // monotone reports whether p's Requires are made of atoms, and, or and

@@ -68,7 +68,14 @@ type state struct {
 	roots    []*pkg
 	reason   map[*pkg]string
 	choices  []choice
-	settled  int // leading packages of order whose Requires need no look (see pass)
+	// settled packages need no look in pass; settledLog says when each
+	// was settled, so that a rollback can unsettle it.
+	settled    map[*pkg]bool
+	settledLog []settleMark
+	// selProv and selFiles index the provisions and files of the
+	// selected packages, so atomSat need not walk every provider.
+	selProv  map[string][]provision
+	selFiles map[string][]*pkg
 	steps    int
 	replaced map[string]string
 }
@@ -87,6 +94,9 @@ func (ix *Index) Solve(ctx context.Context, roots []string, opts Options) (*Resu
 		level:    make(map[*pkg]int),
 		reason:   make(map[*pkg]string),
 		replaced: make(map[string]string),
+		settled:  make(map[*pkg]bool),
+		selProv:  make(map[string][]provision),
+		selFiles: make(map[string][]*pkg),
 	}
 	for _, n := range opts.Exclude {
 		s.excluded[strings.TrimSpace(n)] = true
@@ -235,6 +245,12 @@ func (s *state) mark(p *pkg, parent *pkg) {
 	s.parent[p] = parent
 	s.level[p] = len(s.choices)
 	s.order = append(s.order, p)
+	for _, n := range p.provs {
+		s.selProv[n.name] = append(s.selProv[n.name], n.pv)
+	}
+	for _, f := range p.p.Files {
+		s.selFiles[f] = append(s.selFiles[f], p)
+	}
 }
 
 // rollback unselects everything selected after the first n packages.
@@ -246,9 +262,21 @@ func (s *state) rollback(n int) {
 		delete(s.level, p)
 		l := s.byName[p.p.Name]
 		s.byName[p.p.Name] = l[:len(l)-1]
+		// p was the last to append to these lists.
+		for _, n := range p.provs {
+			l := s.selProv[n.name]
+			s.selProv[n.name] = l[:len(l)-1]
+		}
+		for _, f := range p.p.Files {
+			l := s.selFiles[f]
+			s.selFiles[f] = l[:len(l)-1]
+		}
 	}
 	s.order = s.order[:n]
-	s.settled = min(s.settled, n)
+	for len(s.settledLog) > 0 && s.settledLog[len(s.settledLog)-1].at > n {
+		delete(s.settled, s.settledLog[len(s.settledLog)-1].p)
+		s.settledLog = s.settledLog[:len(s.settledLog)-1]
+	}
 }
 
 // chainTo returns the names from a root down to p.
@@ -294,40 +322,22 @@ func (s *state) blocked(c *pkg) (string, *pkg) {
 	}
 	// Conflicts and unless of chosen packages that name what c provides
 	// or owns.
-	seen := map[*pkg]bool{}
-	look := func(name string) (string, *pkg) {
-		for _, q := range s.ix.negative[name] {
-			if !s.sel[q] || seen[q] {
-				continue
-			}
-			seen[q] = true
-			if err := q.deps(); err != nil {
-				continue
-			}
-			for _, e := range q.conflicts {
-				if !s.evalSkip(e, nil, q) && s.evalSkip(e, c, q) {
-					return q.nevra() + " conflicts with " + e.String() + ", which " + c.nevra() + " satisfies", q
-				}
-			}
-			for _, r := range q.requires {
-				if r.e.Op != OpAtom && s.eval(r.e, nil) && !s.eval(r.e, c) {
-					return c.nevra() + " would break " + q.nevra() + "'s Requires " + r.e.String(), q
-				}
+	for _, q := range s.ix.negativeFor(c) {
+		if !s.sel[q] {
+			continue
+		}
+		if err := q.deps(); err != nil {
+			continue
+		}
+		for _, e := range q.conflicts {
+			if !s.evalSkip(e, nil, q) && s.evalSkip(e, c, q) {
+				return q.nevra() + " conflicts with " + e.String() + ", which " + c.nevra() + " satisfies", q
 			}
 		}
-		return "", nil
-	}
-	if why, q := look(c.p.Name); why != "" {
-		return why, q
-	}
-	for _, d := range c.p.Provides {
-		if why, q := look(d.Name); why != "" {
-			return why, q
-		}
-	}
-	for _, f := range c.p.Files {
-		if why, q := look(f); why != "" {
-			return why, q
+		for _, r := range q.requires {
+			if r.e.Op != OpAtom && s.eval(r.e, nil) && !s.eval(r.e, c) {
+				return c.nevra() + " would break " + q.nevra() + "'s Requires " + r.e.String(), q
+			}
 		}
 	}
 	return "", nil
@@ -424,8 +434,24 @@ func (s *state) in(p, extra, skip *pkg) bool { return p != skip && (p == extra |
 // atomSat returns a selected package satisfying atom a, the one named as
 // the atom first, or nil.
 func (s *state) atomSat(a *Expr, extra, skip *pkg) *pkg {
+	if s.selProv == nil {
+		// A state made without Solve (the tests' checker): look at
+		// every provider.
+		return s.atomIn(s.ix.provides[a.Name], s.ix.files[a.Name], a, extra, skip)
+	}
+	found := s.atomIn(s.selProv[a.Name], s.selFiles[a.Name], a, nil, skip)
+	if extra != nil && extra != skip && (found == nil || found.p.Name != a.Name) && (builtin(a) || s.ix.matches(a, extra)) {
+		if found == nil || extra.p.Name == a.Name {
+			return extra
+		}
+	}
+	return found
+}
+
+// atomIn is atomSat over the given provisions and file owners.
+func (s *state) atomIn(provs []provision, owners []*pkg, a *Expr, extra, skip *pkg) *pkg {
 	var found *pkg
-	for _, pv := range s.ix.provides[a.Name] {
+	for _, pv := range provs {
 		if s.in(pv.p, extra, skip) && Overlaps(a.Cmp, a.EVR, pv.op, pv.evr) {
 			if pv.p.p.Name == a.Name {
 				return pv.p
@@ -436,7 +462,7 @@ func (s *state) atomSat(a *Expr, extra, skip *pkg) *pkg {
 		}
 	}
 	if found == nil && strings.HasPrefix(a.Name, "/") && a.Cmp == rpmmd.OpAny {
-		for _, p := range s.ix.files[a.Name] {
+		for _, p := range owners {
 			if s.in(p, extra, skip) {
 				return p
 			}
