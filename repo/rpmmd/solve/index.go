@@ -49,6 +49,8 @@ type Index struct {
 	// with an unless, mention it: the packages whose relations a new
 	// package with that name among its provides or files can break.
 	negative map[string][]*pkg
+	// provCache maps an atomKey to its providers.
+	provCache sync.Map
 }
 
 // pkg is one installable package with its lazily parsed dependencies.
@@ -288,9 +290,26 @@ func (ix *Index) matches(a *Expr, p *pkg) bool {
 	return false
 }
 
+// atomKey identifies an atom for the providers cache.
+type atomKey struct {
+	name string
+	cmp  rpmmd.Op
+	evr  rpmmd.EVR
+}
+
 // providers lists the packages satisfying atom a, in index order, without
-// duplicates.
+// duplicates. The list is cached and shared: callers must not change it.
 func (ix *Index) providers(a *Expr) []*pkg {
+	k := atomKey{a.Name, a.Cmp, a.EVR}
+	if v, ok := ix.provCache.Load(k); ok {
+		return v.([]*pkg)
+	}
+	out := ix.findProviders(a)
+	ix.provCache.Store(k, out)
+	return out
+}
+
+func (ix *Index) findProviders(a *Expr) []*pkg {
 	var out []*pkg
 	seen := map[*pkg]bool{}
 	for _, pv := range ix.provides[a.Name] {
