@@ -11,7 +11,7 @@ import (
 // bigRoots picks up to n AppStream package names (every seventh name in
 // order) that solve together over the stand-in: each must solve alone,
 // and a root the combined solve blames (the head of its chain) is dropped.
-func bigRoots(b *testing.B, ix *Index, n int) []string {
+func bigRoots(b testing.TB, ix *Index, n int) []string {
 	var names []string
 	for name := range ix.byName {
 		names = append(names, name)

@@ -49,9 +49,9 @@
 //
 // Ranking (policy_filter_unwanted for a choice): the highest repository
 // priority (IndexOptions.Repositories order), then the best architecture
-// (native and noarch first), then per name the highest EVR come first;
-// among those a package that another of them obsoletes goes behind; then
-// names in byte order. Neither name length nor the dependency's own name
+// (native and noarch first); of those, a package that another of them
+// obsoletes (any version of it) goes behind; then per name the highest EVR
+// comes first; then names in byte order. Neither name length nor the dependency's own name
 // counts, and a candidate's own dependencies are not weighed: the oracle
 // test shows dnf doing exactly this. The rest follow, in the same order,
 // for backtracking.

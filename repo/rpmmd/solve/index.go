@@ -3,6 +3,7 @@ package solve
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -369,32 +370,45 @@ func (ix *Index) policy(cands []*pkg) []*pkg {
 			bestArch = c.arch
 		}
 	}
+	eligible := func(c *pkg) bool { return c.prio == bestPrio && c.arch == bestArch }
+	// libsolv's prune_obsoleted runs before the best version is taken:
+	// a package that any eligible candidate of another name obsoletes,
+	// even an older version of it, is dropped (AppStream: the old
+	// wireplumber-0.4.5 obsoletes pipewire-media-session, so dnf takes
+	// the newest wireplumber for pipewire-session-manager).
+	in := make(map[*pkg]bool, len(cands))
+	for _, c := range cands {
+		in[c] = true
+	}
+	obsoleted := map[*pkg]bool{}
+	for _, c := range cands {
+		if !eligible(c) {
+			continue
+		}
+		for _, o := range ix.obsoleters[c.p.Name] {
+			if o != c && in[o] && eligible(o) && obsoletes(o, c) {
+				obsoleted[c] = true
+				break
+			}
+		}
+	}
+	if len(obsoleted) > 0 && !slices.ContainsFunc(cands, func(c *pkg) bool { return eligible(c) && !obsoleted[c] }) {
+		obsoleted = nil // everything is obsoleted: prune nothing
+	}
 	top := map[string]*pkg{}
 	for _, c := range cands {
-		if c.prio != bestPrio || c.arch != bestArch {
+		if !eligible(c) || obsoleted[c] {
 			continue
 		}
 		if t, ok := top[c.p.Name]; !ok || better(c, t) {
 			top[c.p.Name] = c
 		}
 	}
-	front := func(c *pkg) bool { return top[c.p.Name] == c }
-	obsoleted := map[*pkg]bool{}
-	for _, c := range cands {
-		if !front(c) {
-			continue
-		}
-		for _, o := range ix.obsoleters[c.p.Name] {
-			if front(o) && obsoletes(o, c) {
-				obsoleted[c] = true
-			}
-		}
-	}
 	tier := func(c *pkg) int {
 		switch {
-		case front(c) && !obsoleted[c]:
+		case top[c.p.Name] == c:
 			return 0
-		case front(c):
+		case eligible(c) && !obsoleted[c]:
 			return 1
 		}
 		return 2

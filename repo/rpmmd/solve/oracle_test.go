@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/repo/rpmmd"
@@ -186,6 +187,10 @@ var oracleRepo = [][]rpmmd.Package{
 		pk("ob-app-1-1.x86_64", "R: ob-crypt"),
 		pk("ob-crypt-4.1-1.x86_64"),
 		pk("ob-xcrypt-4.4-1.x86_64", "P: ob-crypt = 4.4-1", "O: ob-crypt < 4.2"),
+		pk("ob-app2-1-1.x86_64", "R: ob-session-manager"),
+		pk("ob-media-session-0.3-3.x86_64", "P: ob-session-manager"),
+		pk("ob-wireplumber-0.4.5-1.x86_64", "P: ob-session-manager", "O: ob-media-session < 0.3-4"),
+		pk("ob-wireplumber-0.4.14-1.x86_64", "P: ob-session-manager"),
 	},
 	{ // conflicts: the first provider conflicts with another requirement
 		pk("cf-server-1-1.x86_64", "R: cf-mta", "R: cf-libx"),
@@ -274,6 +279,7 @@ var oracleRequests = []struct {
 	{"file as a root", []string{"/usr/bin/fd-sh"}},
 	{"obsoleted provider", []string{"ob-app"}},
 	{"obsoleted root", []string{"ob-crypt"}},
+	{"provider obsoleted by an older version of another", []string{"ob-app2"}},
 	{"obsoleted and obsoleter as roots", []string{"ob-crypt", "ob-xcrypt"}},
 	{"conflicting provider", []string{"cf-server"}},
 	{"architecture", []string{"ar-app"}},
@@ -382,5 +388,43 @@ func TestDNFOracleAppStream(t *testing.T) {
 				t.Errorf("roots %v: dnf %d packages, we %d\n only dnf: %v\n only we:  %v", roots, len(want), len(got), onlyDNF, onlyUs)
 			}
 		})
+	}
+}
+
+// TestDNFOracleAppStreamLarge compares the benchmark's request, a few
+// hundred real roots at once, with dnf.
+func TestDNFOracleAppStreamLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few hundred roots: slow")
+	}
+	testenv.NeedTool(t, "dnf", "dnf")
+	pkgs := appstreamPackages(t)
+	siRepo := buildRepo(t, []rpmmd.Package{standIn(t, pkgs)})
+	ix := appstreamIndex(t, repoPackages(t, siRepo, "standin")...)
+	roots := bigRoots(t, ix, 400)
+	res, err := ix.Solve(context.Background(), roots, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	want, dnfOut := dnfInstall(t, roots, filepath.Dir(filepath.Dir(appstreamPrimary(t))), siRepo)
+	t.Logf("%d roots: dnf took %v", len(roots), time.Since(start))
+	if want == nil {
+		t.Fatalf("dnf refused what we solve:\n%s", dnfOut)
+	}
+	got := chosen(res)
+	if !slices.Equal(got, want) {
+		var onlyDNF, onlyUs []string
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				onlyDNF = append(onlyDNF, w)
+			}
+		}
+		for _, g := range got {
+			if !slices.Contains(want, g) {
+				onlyUs = append(onlyUs, g)
+			}
+		}
+		t.Errorf("%d roots: dnf %d packages, we %d\n only dnf: %v\n only we:  %v", len(roots), len(want), len(got), onlyDNF, onlyUs)
 	}
 }

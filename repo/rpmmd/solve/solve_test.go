@@ -198,6 +198,18 @@ func TestObsoletes(t *testing.T) {
 	res = solveOK(t, pkgs, "libcrypt", "libxcrypt")
 	want(t, res, "libcrypt-4.1-1.x86_64", "libxcrypt-4.4-1.x86_64")
 
+	// An older version of a provider obsoleting another provider drops
+	// that provider, and the obsoleter's newest version is taken
+	// (libsolv's prune_obsoleted before the best version, as dnf does
+	// with AppStream's wireplumber and pipewire-media-session).
+	pkgs = []rpmmd.Package{
+		pk("app-1-1.x86_64", "R: session-manager"),
+		pk("media-session-0.3-3.x86_64", "P: session-manager"),
+		pk("wireplumber-0.4.5-1.x86_64", "P: session-manager", "O: media-session < 0.3-4"),
+		pk("wireplumber-0.4.14-1.x86_64", "P: session-manager"),
+	}
+	want(t, solveOK(t, pkgs, "app"), "app-1-1.x86_64", "wireplumber-0.4.14-1.x86_64")
+
 	// An obsoleted package a dependency names directly is refused when
 	// its obsoleter is chosen.
 	pkgs = []rpmmd.Package{
