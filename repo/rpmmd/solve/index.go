@@ -3,7 +3,6 @@ package solve
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +49,8 @@ type Index struct {
 	// with an unless, mention it: the packages whose relations a new
 	// package with that name among its provides or files can break.
 	negative map[string][]*pkg
+	// weak maps a name to the Recommends and Suggests that mention it.
+	weak map[string][]weakRef
 	// provCache maps an atomKey to its providers.
 	provCache sync.Map
 }
@@ -85,6 +86,13 @@ type provision struct {
 	p   *pkg
 	op  rpmmd.Op
 	evr rpmmd.EVR
+}
+
+// weakRef is one atom of a package's Recommends or Suggests.
+type weakRef struct {
+	from    *pkg
+	atom    *Expr
+	suggest bool
 }
 
 // named is a provision with the name it provides.
@@ -130,6 +138,7 @@ func NewIndex(ctx context.Context, pkgs []rpmmd.Package, opts IndexOptions) (*In
 		files:      make(map[string][]*pkg),
 		obsoleters: make(map[string][]*pkg),
 		negative:   make(map[string][]*pkg),
+		weak:       make(map[string][]weakRef),
 	}
 	for i := range pkgs {
 		if i%4096 == 0 && ctx.Err() != nil {
@@ -172,6 +181,20 @@ func NewIndex(ctx context.Context, pkgs []rpmmd.Package, opts IndexOptions) (*In
 			ix.obsoleters[d.Name] = append(ix.obsoleters[d.Name], p)
 		}
 		ix.indexNegative(p)
+		for _, l := range []struct {
+			deps    []rpmmd.Dep
+			suggest bool
+		}{{rp.Recommends, false}, {rp.Suggests, true}} {
+			for _, d := range l.deps {
+				e, err := ParseDep(d)
+				if err != nil {
+					continue
+				}
+				e.atoms(func(a *Expr) {
+					ix.weak[a.Name] = append(ix.weak[a.Name], weakRef{from: p, atom: a, suggest: l.suggest})
+				})
+			}
+		}
 	}
 	for _, list := range ix.byName {
 		sort.SliceStable(list, func(i, j int) bool { return better(list[i], list[j]) })
@@ -357,8 +380,15 @@ func obsoletes(a, b *pkg) bool {
 // pruned come after, in the same order, so that backtracking can still
 // reach them.
 func (ix *Index) policy(cands []*pkg) []*pkg {
+	out, _ := ix.policyFront(cands)
+	return out
+}
+
+// policyFront is policy, also returning how many packages lead the
+// order unpruned.
+func (ix *Index) policyFront(cands []*pkg) ([]*pkg, int) {
 	if len(cands) <= 1 {
-		return cands
+		return cands, len(cands)
 	}
 	bestPrio := cands[0].prio
 	for _, c := range cands {
@@ -370,45 +400,32 @@ func (ix *Index) policy(cands []*pkg) []*pkg {
 			bestArch = c.arch
 		}
 	}
-	eligible := func(c *pkg) bool { return c.prio == bestPrio && c.arch == bestArch }
-	// libsolv's prune_obsoleted runs before the best version is taken:
-	// a package that any eligible candidate of another name obsoletes,
-	// even an older version of it, is dropped (AppStream: the old
-	// wireplumber-0.4.5 obsoletes pipewire-media-session, so dnf takes
-	// the newest wireplumber for pipewire-session-manager).
-	in := make(map[*pkg]bool, len(cands))
-	for _, c := range cands {
-		in[c] = true
-	}
-	obsoleted := map[*pkg]bool{}
-	for _, c := range cands {
-		if !eligible(c) {
-			continue
-		}
-		for _, o := range ix.obsoleters[c.p.Name] {
-			if o != c && in[o] && eligible(o) && obsoletes(o, c) {
-				obsoleted[c] = true
-				break
-			}
-		}
-	}
-	if len(obsoleted) > 0 && !slices.ContainsFunc(cands, func(c *pkg) bool { return eligible(c) && !obsoleted[c] }) {
-		obsoleted = nil // everything is obsoleted: prune nothing
-	}
 	top := map[string]*pkg{}
 	for _, c := range cands {
-		if !eligible(c) || obsoleted[c] {
+		if c.prio != bestPrio || c.arch != bestArch {
 			continue
 		}
 		if t, ok := top[c.p.Name]; !ok || better(c, t) {
 			top[c.p.Name] = c
 		}
 	}
+	front := func(c *pkg) bool { return top[c.p.Name] == c }
+	obsoleted := map[*pkg]bool{}
+	for _, c := range cands {
+		if !front(c) {
+			continue
+		}
+		for _, o := range ix.obsoleters[c.p.Name] {
+			if front(o) && obsoletes(o, c) {
+				obsoleted[c] = true
+			}
+		}
+	}
 	tier := func(c *pkg) int {
 		switch {
-		case top[c.p.Name] == c:
+		case front(c) && !obsoleted[c]:
 			return 0
-		case eligible(c) && !obsoleted[c]:
+		case front(c):
 			return 1
 		}
 		return 2
@@ -424,5 +441,9 @@ func (ix *Index) policy(cands []*pkg) []*pkg {
 		}
 		return better(x, y)
 	})
-	return out
+	n := 0
+	for n < len(out) && tier(out[n]) == 0 {
+		n++
+	}
+	return out, n
 }

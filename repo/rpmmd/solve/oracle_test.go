@@ -41,7 +41,7 @@ func specFor(p rpmmd.Package) string {
 	for _, l := range []struct {
 		tag  string
 		deps []rpmmd.Dep
-	}{{"Provides", p.Provides}, {"Conflicts", p.Conflicts}, {"Obsoletes", p.Obsoletes}} {
+	}{{"Provides", p.Provides}, {"Conflicts", p.Conflicts}, {"Obsoletes", p.Obsoletes}, {"Recommends", p.Recommends}, {"Suggests", p.Suggests}} {
 		for _, d := range l.deps {
 			fmt.Fprintf(&b, "%s: %s\n", l.tag, depString(d))
 		}
@@ -187,10 +187,15 @@ var oracleRepo = [][]rpmmd.Package{
 		pk("ob-app-1-1.x86_64", "R: ob-crypt"),
 		pk("ob-crypt-4.1-1.x86_64"),
 		pk("ob-xcrypt-4.4-1.x86_64", "P: ob-crypt = 4.4-1", "O: ob-crypt < 4.2"),
+		// An older version of the other provider obsoletes this one:
+		// dnf still ranks by name.
 		pk("ob-app2-1-1.x86_64", "R: ob-session-manager"),
 		pk("ob-media-session-0.3-3.x86_64", "P: ob-session-manager"),
 		pk("ob-wireplumber-0.4.5-1.x86_64", "P: ob-session-manager", "O: ob-media-session < 0.3-4"),
 		pk("ob-wireplumber-0.4.14-1.x86_64", "P: ob-session-manager"),
+		// The requirer Suggests (or Recommends) one provider: it wins.
+		pk("ob-pipewire-1-1.x86_64", "R: ob-session-manager", "S: ob-wireplumber"),
+		pk("ob-pipewire2-1-1.x86_64", "R: ob-session-manager", "Rec: ob-wireplumber"),
 	},
 	{ // conflicts: the first provider conflicts with another requirement
 		pk("cf-server-1-1.x86_64", "R: cf-mta", "R: cf-libx"),
@@ -280,6 +285,8 @@ var oracleRequests = []struct {
 	{"obsoleted provider", []string{"ob-app"}},
 	{"obsoleted root", []string{"ob-crypt"}},
 	{"provider obsoleted by an older version of another", []string{"ob-app2"}},
+	{"a provider the requirer Suggests", []string{"ob-pipewire"}},
+	{"a provider the requirer Recommends", []string{"ob-pipewire2"}},
 	{"obsoleted and obsoleter as roots", []string{"ob-crypt", "ob-xcrypt"}},
 	{"conflicting provider", []string{"cf-server"}},
 	{"architecture", []string{"ar-app"}},

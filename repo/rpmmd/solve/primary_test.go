@@ -58,6 +58,7 @@ type xmlPackage struct {
 		Conflicts   []xmlEntry `xml:"conflicts>entry"`
 		Obsoletes   []xmlEntry `xml:"obsoletes>entry"`
 		Recommends  []xmlEntry `xml:"recommends>entry"`
+		Suggests    []xmlEntry `xml:"suggests>entry"`
 		Supplements []xmlEntry `xml:"supplements>entry"`
 		Files       []string   `xml:"file"`
 	} `xml:"format"`
@@ -123,7 +124,7 @@ func readPrimary(tb testing.TB, path, repo string) []rpmmd.Package {
 			return deps
 		}
 		p.Provides, p.Requires, p.Conflicts, p.Obsoletes = conv(x.Format.Provides), conv(x.Format.Requires), conv(x.Format.Conflicts), conv(x.Format.Obsoletes)
-		p.Recommends, p.Supplements = conv(x.Format.Recommends), conv(x.Format.Supplements)
+		p.Recommends, p.Suggests, p.Supplements = conv(x.Format.Recommends), conv(x.Format.Suggests), conv(x.Format.Supplements)
 		out = append(out, p)
 	}
 	return out

@@ -3,6 +3,7 @@ package solve
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -132,7 +133,9 @@ func (s *state) need(p *pkg, e *Expr, full bool) (bool, *choice, *failure) {
 	var viable []*pkg
 	cands := s.options(e)
 	if full {
-		cands = s.ix.policy(cands)
+		var front int
+		cands, front = s.ix.policyFront(cands)
+		cands = s.preferWeak(cands, front)
 	}
 	for _, c := range cands {
 		if !full && len(viable) == 2 {
@@ -386,4 +389,42 @@ func (p *pkg) monotone() bool {
 		}
 	}
 	return true
+}
+
+// preferWeak moves to the front of the unpruned candidates those that a
+// selected package Recommends, then those it Suggests, as libsolv's
+// prune_to_recommended and prefer_suggested do even when weak
+// dependencies are not installed (AppStream: pipewire Suggests
+// wireplumber, and dnf chooses wireplumber, not pipewire-media-session,
+// for pipewire-session-manager).
+func (s *state) preferWeak(cands []*pkg, front int) []*pkg {
+	if front <= 1 {
+		return cands
+	}
+	rank := func(c *pkg) int {
+		best := 2
+		for _, n := range c.provs {
+			for _, w := range s.ix.weak[n.name] {
+				if s.sel[w.from] && Overlaps(w.atom.Cmp, w.atom.EVR, n.pv.op, n.pv.evr) {
+					if !w.suggest {
+						return 0
+					}
+					best = 1
+				}
+			}
+		}
+		return best
+	}
+	ranks := make(map[*pkg]int, front)
+	weak := false
+	for _, c := range cands[:front] {
+		ranks[c] = rank(c)
+		weak = weak || ranks[c] < 2
+	}
+	if !weak {
+		return cands
+	}
+	out := slices.Clone(cands)
+	sort.SliceStable(out[:front], func(i, j int) bool { return ranks[out[i]] < ranks[out[j]] })
+	return out
 }

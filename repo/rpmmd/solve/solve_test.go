@@ -12,7 +12,8 @@ import (
 
 // pk builds a package from "name-[epoch:]version-release.arch" and
 // relation lines: "R: dep" (Requires), "Rpre: dep", "P: dep" (Provides),
-// "C: dep" (Conflicts), "O: dep" (Obsoletes), "F: /path" (a file),
+// "C: dep" (Conflicts), "O: dep" (Obsoletes), "Rec: dep", "S: dep"
+// (Recommends, Suggests), "F: /path" (a file),
 // "repo: name". A dep is "name [op evr]" or a rich dependency.
 func pk(nevra string, rels ...string) rpmmd.Package {
 	arch := nevra[strings.LastIndexByte(nevra, '.')+1:]
@@ -49,6 +50,10 @@ func pk(nevra string, rels ...string) rpmmd.Package {
 			p.Conflicts = append(p.Conflicts, d)
 		case "O":
 			p.Obsoletes = append(p.Obsoletes, d)
+		case "Rec":
+			p.Recommends = append(p.Recommends, d)
+		case "S":
+			p.Suggests = append(p.Suggests, d)
 		default:
 			panic("pk: unknown relation kind " + kind)
 		}
@@ -197,18 +202,6 @@ func TestObsoletes(t *testing.T) {
 	pkgs[2] = pk("libxcrypt-4.4-1.x86_64", "P: libcrypt = 4.4-1", "O: libcrypt < 4.0")
 	res = solveOK(t, pkgs, "libcrypt", "libxcrypt")
 	want(t, res, "libcrypt-4.1-1.x86_64", "libxcrypt-4.4-1.x86_64")
-
-	// An older version of a provider obsoleting another provider drops
-	// that provider, and the obsoleter's newest version is taken
-	// (libsolv's prune_obsoleted before the best version, as dnf does
-	// with AppStream's wireplumber and pipewire-media-session).
-	pkgs = []rpmmd.Package{
-		pk("app-1-1.x86_64", "R: session-manager"),
-		pk("media-session-0.3-3.x86_64", "P: session-manager"),
-		pk("wireplumber-0.4.5-1.x86_64", "P: session-manager", "O: media-session < 0.3-4"),
-		pk("wireplumber-0.4.14-1.x86_64", "P: session-manager"),
-	}
-	want(t, solveOK(t, pkgs, "app"), "app-1-1.x86_64", "wireplumber-0.4.14-1.x86_64")
 
 	// An obsoleted package a dependency names directly is refused when
 	// its obsoleter is chosen.
