@@ -49,12 +49,15 @@
 //
 // Ranking (policy_filter_unwanted for a choice): the highest repository
 // priority (IndexOptions.Repositories order), then the best architecture
-// (native and noarch first); of those, a package that another of them
-// obsoletes (any version of it) goes behind; then per name the highest EVR
-// comes first; then names in byte order. Neither name length nor the dependency's own name
-// counts, and a candidate's own dependencies are not weighed: the oracle
-// test shows dnf doing exactly this. The rest follow, in the same order,
-// for backtracking.
+// (native and noarch first), then per name the highest EVR are kept in
+// front; among those a package that another of them obsoletes goes
+// behind; then what a selected package Recommends, then what one Suggests
+// (libsolv's prune_to_recommended and prefer_suggested order choices by
+// weak dependencies even though it does not install them); then names in
+// byte order. Neither name length nor the dependency's own name counts,
+// and a candidate's own dependencies are not weighed: the oracle test
+// shows dnf doing exactly this. The rest follow, in the same order, for
+// backtracking.
 //
 // A candidate is not viable if it is excluded, if its name and
 // architecture is chosen at another version, if it conflicts with, is
