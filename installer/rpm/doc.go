@@ -32,10 +32,9 @@
 // of the whole file are computed while the payload streams past.
 // Signature packets v3 (which go-crypto no longer reads, and which the
 // CentOS 5 to 7, Fedora 31 and 2023 openSUSE Tumbleweed packages of the
-// fixtures carry: RSA and DSA are verified here against go-crypto's
-// keys), v4 and v6 (go-crypto: RSA, DSA, ECDSA, EdDSA, ML-DSA) are
-// accepted; unknown
-// keys and algorithms are recorded and ignored, a signature by a known
+// fixtures carry: RSA and DSA, verified by internal/pgp against
+// go-crypto's keys), v4 and v6 (go-crypto: RSA, DSA, ECDSA, EdDSA,
+// ML-DSA) are accepted; unknown keys and algorithms are recorded and ignored, a signature by a known
 // key that fails, or by a revoked key, rejects the package. Key expiry is
 // not checked, as rpm does not: a package signed while its key was valid
 // stays verifiable (CentOS 2 to 5 keys expired long ago). With
@@ -48,9 +47,10 @@
 // marked insecure). Errors name the package file and say
 // what failed: "rpm: hello-2.0-1.x86_64.rpm: verification failed: header
 // signature by key 4344591E1964C5FC: no such key in the template's
-// keyring". The keyring is anything with KeysById (openpgp.EntityList);
-// internal/pgp's Keyring keeps its keys unexported, so it needs that one
-// method to be passed here.
+// keyring". The keyring is anything with KeysById (a *pgp.Keyring or an
+// openpgp.EntityList); the signature packets, v3 as well as v4 and v6,
+// are parsed and checked by internal/pgp's streaming API, fed the header
+// and payload as they are read.
 //
 // Extraction turns the cpio stream into a tar stream (one goroutine,
 // io.Pipe) for internal/extract, the one safe extractor, under a policy

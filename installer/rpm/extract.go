@@ -19,6 +19,7 @@ import (
 	rpmutils "github.com/sassoftware/go-rpmutils"
 
 	"github.com/vzkit/vzkit/internal/extract"
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // unpackPolicy is extract's policy for rpm payloads. It is dpkg's: names
@@ -213,7 +214,7 @@ func (p *Package) newUnpacker(vf *verifier, opts ExtractOptions) (*unpacker, err
 			algo = a[0]
 		}
 	}
-	if h, ok := hashByID[byte(algo)]; ok && algo < 256 && h.Available() {
+	if h, ok := pgp.HashByID(byte(algo)); ok && algo < 256 && h.Available() {
 		u.digest = func() hash.Hash { return newHash(h) }
 	} else {
 		return nil, fmt.Errorf("rpm: %s: file digest algorithm %d not supported", p.base(), algo)

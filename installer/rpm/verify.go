@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	rpmutils "github.com/sassoftware/go-rpmutils"
+
+	"github.com/vzkit/vzkit/internal/pgp"
 )
 
 // Options say what a package must prove before its payload is trusted.
@@ -249,7 +251,7 @@ func (vf *verifier) payloadDigests() error {
 		}
 		algo = a[0]
 	}
-	ph, ok := hashByID[byte(algo)]
+	ph, ok := pgp.HashByID(byte(algo))
 	if !ok || algo > 255 || !ph.Available() {
 		return vf.p.fail("payload digest algorithm %d not supported", algo)
 	}

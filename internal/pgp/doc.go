@@ -27,9 +27,16 @@
 //     even when another signature is good.
 //
 // Version 3 signature packets (old repositories' repomd.xml.asc, DSA or
-// RSA), which go-crypto no longer reads, are parsed in v3.go and checked
-// with the keyring's go-crypto keys through crypto/dsa and crypto/rsa,
-// under the same policy.
+// RSA), which go-crypto no longer reads, are parsed in packet.go and
+// checked with the keyring's go-crypto keys through crypto/dsa and
+// crypto/rsa, under the same policy.
+//
+// packet.go is also the one signature-packet API for data that streams
+// past, as an RPM package's header and payload do for installer/rpm:
+// ParseSignaturePacket reads a v3, v4 or v6 packet, Signer finds its key
+// in a KeySource (a Keyring or an openpgp.EntityList) honouring usage
+// flags and revocation but not expiry, which stays the caller's policy,
+// NewHash gives the hash to feed the data into and Verify checks it.
 //
 // A clearsigned message yields only the signed text: anything before the
 // BEGIN PGP SIGNED MESSAGE line or after the signature block makes the

@@ -2,6 +2,7 @@ package pgp
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -292,10 +293,8 @@ func (k *Keyring) verify(hashed, plaintext, sigs []byte, opts VerifyOptions) (*V
 			}
 		}
 		var signer *openpgp.Entity
-		if body, v3 := v3Body(raw); v3 {
-			var v3s Signature
-			v3s, signer, err = verifyV3(k.entities, hashed, body, now)
-			s.KeyID, s.Created = v3s.KeyID, v3s.Created
+		if isV3(raw) {
+			signer, err = k.verifyV3(&s, hashed, raw, now)
 		} else {
 			_, signer, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(hashed), bytes.NewReader(raw), cfg)
 		}
@@ -319,6 +318,51 @@ func (k *Keyring) verify(hashed, plaintext, sigs []byte, opts VerifyOptions) (*V
 		return v, fmt.Errorf("%w: signatures: %s", ErrNoGoodSignature, strings.Join(seen, ", "))
 	}
 	return v, nil
+}
+
+// isV3 reports whether raw is a version 3 signature packet, which
+// go-crypto no longer reads.
+func isV3(raw []byte) bool {
+	body, err := packetBody(raw)
+	return err == nil && len(body) > 0 && body[0] == 3
+}
+
+// v3Hashes are the hashes a v3 signature may use here: those of the old
+// repositories that carry them, never MD5.
+var v3Hashes = map[crypto.Hash]bool{crypto.SHA1: true, crypto.SHA224: true, crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true}
+
+// verifyV3 checks a version 3 signature packet over signed with the
+// streaming API of packet.go, recording its key ID and creation time in
+// s. Its errors are go-crypto's, for classify; expired keys are passed
+// over as go-crypto does for v4 signatures.
+func (k *Keyring) verifyV3(s *Signature, signed, raw []byte, now time.Time) (*openpgp.Entity, error) {
+	sp, err := ParseSignaturePacket(raw)
+	if err != nil {
+		return nil, pgperrors.UnsupportedError(err.Error())
+	}
+	s.KeyID, s.Created = fmt.Sprintf("%016X", sp.KeyID), sp.Created
+	if sp.SigType != packet.SigTypeBinary {
+		return nil, pgperrors.UnsupportedError(fmt.Sprintf("v3 signature type %#x", sp.SigType))
+	}
+	if !v3Hashes[sp.Hash] || !sp.Hash.Available() {
+		return nil, pgperrors.UnsupportedError(fmt.Sprintf("v3 signature hash %v", sp.Hash))
+	}
+	key, err := sp.Signer(k, now)
+	if err != nil {
+		return key.Entity, err
+	}
+	if key.SelfSignature != nil && key.PublicKey.KeyExpired(key.SelfSignature, now) {
+		return key.Entity, pgperrors.ErrKeyExpired
+	}
+	if ps, _ := key.Entity.PrimarySelfSignature(); ps != nil && key.Entity.PrimaryKey.KeyExpired(ps, now) {
+		return key.Entity, pgperrors.ErrKeyExpired
+	}
+	h, err := sp.NewHash()
+	if err != nil {
+		return nil, err
+	}
+	h.Write(signed)
+	return key.Entity, sp.Verify(h, key.PublicKey)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -17,7 +17,7 @@ import (
 )
 
 // Old openSUSE repositories sign repomd.xml with v3 DSA/SHA1 signature
-// packets, which go-crypto no longer reads (see v3.go).
+// packets, which go-crypto no longer reads (see packet.go).
 func TestV3DSASignatures(t *testing.T) {
 	for _, tc := range []struct {
 		dir, fpr string
@@ -118,18 +118,7 @@ func v3RSASig(t *testing.T, priv *rsa.PrivateKey, keyID uint64, data []byte, cre
 }
 
 func TestV3RSASignature(t *testing.T) {
-	e, err := openpgp.NewEntity("v3 test", "", "v3@vzkit.test", &packet.Config{RSABits: 2048})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pub bytes.Buffer
-	if err := e.Serialize(&pub); err != nil {
-		t.Fatal(err)
-	}
-	kr, err := ParseKeyring(pub.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, kr := newKeyring(t)
 	priv := e.PrivateKey.PrivateKey.(*rsa.PrivateKey)
 	data := []byte("<repomd/>\n")
 	now := time.Now()
