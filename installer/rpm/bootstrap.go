@@ -33,9 +33,13 @@ type BootstrapOptions struct {
 	// root's rpmdb (rpmkeys --import) before the transaction, so that
 	// the root's rpm checks the signatures again.
 	Keys [][]byte
-	// Verify is how each package is verified before anything of it is
-	// used (Keyring, RequireSignature, AllowWeakDigests).
-	Verify Options
+	// Keyring holds the template's keys; every package needs a good
+	// signature by one of them unless its file is in Insecure.
+	Keyring Keys
+	// Insecure are the files of repositories marked insecure: true: no
+	// signature required, weak digests accepted (and rpm inside checks
+	// digests only).
+	Insecure map[string]bool
 	// SHA256 gives a file's checksum from verified repository metadata.
 	SHA256 map[string]string
 	// StateDir is the sandboxes' libcontainer state root; "" = a
@@ -96,9 +100,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		if err != nil {
 			return fmt.Errorf("rpm: bootstrap: %w", err)
 		}
-		vo := opts.Verify
-		vo.SHA256 = opts.SHA256[f]
-		if _, err := p.Verify(ctx, vo); err != nil {
+		if _, err := p.Verify(ctx, opts.verifyOptions(f)); err != nil {
 			return fmt.Errorf("rpm: bootstrap: %w", err)
 		}
 		opened[f] = p
@@ -115,9 +117,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		if p == nil {
 			return fmt.Errorf("rpm: bootstrap: %s is in the bootstrap set but not among the packages", f)
 		}
-		vo := opts.Verify
-		vo.SHA256 = opts.SHA256[f]
-		if _, err := p.Extract(ctx, er, ExtractOptions{Options: vo}); err != nil {
+		if _, err := p.Extract(ctx, er, ExtractOptions{Options: opts.verifyOptions(f)}); err != nil {
 			er.Close()
 			return fmt.Errorf("rpm: bootstrap: %w", err)
 		}
@@ -180,9 +180,9 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	// solver is an error worth seeing. With a signature required, rpm's
 	// own check asks for one too.
 	step("install", false)
-	level := "digest"
-	if opts.Verify.RequireSignature {
-		level = "signature"
+	level := "signature"
+	if len(opts.Insecure) > 0 {
+		level = "digest"
 	}
 	args := []string{"rpm", "-i", "--define", "_pkgverify_level " + level}
 	for _, f := range opts.Packages {
@@ -197,6 +197,12 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	}
 	log.Info("bootstrapped", "root", root, "packages", len(opts.Packages), "elapsed", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// verifyOptions are the checks for one package file.
+func (o *BootstrapOptions) verifyOptions(file string) Options {
+	insecure := o.Insecure[file]
+	return Options{Keyring: o.Keyring, RequireSignature: !insecure, AllowWeakDigests: insecure, SHA256: o.SHA256[file]}
 }
 
 // BuildTime is the package's BUILDTIME header tag.

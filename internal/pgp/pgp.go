@@ -124,7 +124,13 @@ func (k *Keyring) Merge(other *Keyring) *Keyring {
 
 // KeysById returns the public keys (primary keys and subkeys) with the
 // given key ID: what installer/rpm needs to check package signatures.
-func (k *Keyring) KeysById(id uint64) []openpgp.Key { return k.entities.KeysById(id) }
+// A nil Keyring has no keys.
+func (k *Keyring) KeysById(id uint64) []openpgp.Key {
+	if k == nil {
+		return nil
+	}
+	return k.entities.KeysById(id)
+}
 
 // Armored returns each key, sorted by fingerprint, as an armored public
 // key block of its own, for a package manager's key import (rpmkeys
