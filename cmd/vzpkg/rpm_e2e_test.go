@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/repo/rpmmd/rpmmdtest"
+)
+
+// rpmTemplate is a template for the rpmmdtest distribution, served at
+// $mirror: the @core group plus oldtool (obsoleted by newtool) and clock
+// (whose epoch bump wins over a higher version).
+const rpmTemplate = `extends: rpm-base
+distro: vzkittest
+release: "1"
+keys:
+  - file: %s
+    fingerprint: %s
+repositories:
+  - name: base
+    type: rpm-md
+    url: $mirror
+packages:
+  variant: "@core"
+  include: [oldtool, clock]
+`
+
+// vzpkg build of an RPM distribution end to end: a signed rpm-md
+// repository made by rpmbuild, rpmsign and createrepo_c from this host's
+// binaries, served on loopback and given with --mirror. The cache, unpacked
+// as an admin would, holds exactly the solved set in its own rpm database
+// (newtool instead of the obsoleted oldtool, clock at the epoch 2:1.0),
+// the effects of the %pre scriptlet and of the %transfiletriggerin, and a
+// clean rpm -Va; two builds with the same SOURCE_DATE_EPOCH are identical.
+func TestE2EBuildRPMDistribution(t *testing.T) {
+	e2eRequire(t, "rpm", "rpmbuild", "rpmsign", "createrepo_c", "gpg", "busybox", "chroot")
+	r := rpmmdtest.Build(t, rpmmdtest.Distribution(t), rpmmdtest.Options{Comps: rpmmdtest.Comps})
+	mirror := r.Serve(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "vzkittest.asc")
+	write(t, keyFile, string(r.Key))
+	write(t, filepath.Join(dir, "vzkittest-1-minimal.yaml"), fmt.Sprintf(rpmTemplate, keyFile, r.Fingerprint))
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	e := newE2EEnv(t)
+
+	var sums [2]string
+	for i := range sums {
+		outDir := filepath.Join(t.TempDir(), fmt.Sprint("build", i))
+		out := e.must("vzpkg", "--templates", dir, "build", "vzkittest-1-minimal", "--mirror", mirror, "-o", outDir)
+		cachePath := filepath.Join(outDir, "vzkittest-1-minimal.tar.zst")
+		var err error
+		if sums[i], err = sha256File(cachePath); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if i == 0 {
+			checkRPMCache(t, cachePath)
+		}
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("two builds with the same SOURCE_DATE_EPOCH and repository differ: %s vs %s", sums[0], sums[1])
+	}
+	if left := e.leftovers(); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// checkRPMCache unpacks the cache and checks it with the rpm inside.
+func checkRPMCache(t *testing.T, cachePath string) {
+	t.Helper()
+	m := readManifest(t, cachePath)
+	if m.Format != cache.PackageFormat("rpm") {
+		t.Errorf("manifest format %q, want rpm", m.Format)
+	}
+	root := t.TempDir()
+	untar(t, cachePath, root, true)
+	inside := func(args ...string) (string, error) {
+		out, err := exec.Command("chroot", append([]string{root}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	qa, err := inside("/usr/bin/rpm", "-qa", "--qf", "%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE} %{ARCH}\n")
+	if err != nil {
+		t.Fatalf("rpm -qa inside: %v\n%s", err, qa)
+	}
+	installed := map[string]string{}
+	keys := 0
+	for _, l := range nonEmptyLines(qa) {
+		f := strings.Fields(l)
+		if f[0] == "gpg-pubkey" {
+			keys++ // the imported template key
+			continue
+		}
+		installed[f[0]] = strings.TrimPrefix(f[1], "0:") + " " + f[2]
+	}
+	if keys != 1 {
+		t.Errorf("rpm -qa lists %d gpg-pubkey entries, want the template's one key:\n%s", keys, qa)
+	}
+	var names []string
+	for n := range installed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	want := []string{"busybox", "clock", "filesystem", "glibc", "newtool", "rpm", "rpm-libs", "setup", "vzkit-daemon", "vzkit-tools"}
+	if !slices.Equal(names, want) {
+		t.Errorf("rpm -qa inside: %v, want %v", names, want)
+	}
+	if v := installed["clock"]; !strings.HasPrefix(v, "2:1.0-") {
+		t.Errorf("clock %q installed, want the epoch 2:1.0", v)
+	}
+	var listed []string
+	for _, p := range m.Packages {
+		listed = append(listed, p.Name)
+		if got := installed[p.Name]; got != p.Version+" "+p.Arch {
+			t.Errorf("manifest lists %s %s %s, rpm -qa has %q", p.Name, p.Version, p.Arch, got)
+		}
+	}
+	slices.Sort(listed)
+	if !slices.Equal(listed, names) {
+		t.Errorf("manifest lists %v, rpm -qa %v", listed, names)
+	}
+	if out, err := inside("/usr/bin/rpm", "-Va"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("rpm -Va inside: %v\n%s", err, out)
+	}
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	if !strings.Contains(string(passwd), "\nvzd:x:990:") {
+		t.Errorf("%%pre did not add the user vzd:\n%s", passwd)
+	}
+	// rpm gave vzkit-daemon's directory to the user its %pre made.
+	if st, err := os.Stat(filepath.Join(root, "var/lib/vzd")); err != nil || st.Sys().(*syscall.Stat_t).Uid != 990 {
+		t.Errorf("/var/lib/vzd: %v, want it owned by vzd (990)", err)
+	}
+	units, _ := os.ReadFile(filepath.Join(root, "var/lib/vzd/units"))
+	if !strings.Contains(string(units), "/usr/lib/vzkit-units/tools.unit") {
+		t.Errorf("the file trigger did not run: /var/lib/vzd/units %q", units)
+	}
+	if out, err := inside("/usr/bin/vzkit-hello"); err != nil || out != "hello from vzkit-tools\n" {
+		t.Errorf("vzkit-hello: %v %q", err, out)
+	}
+	for _, p := range []string{"tmp/vzkit-rpms", "tmp/vzkit-keys"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("/%s is left in the cache", p)
+		}
+	}
+}
