@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
+	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/pipeline"
+	"github.com/vzkit/vzkit/repo"
 )
 
 type buildOptions struct {
@@ -90,9 +92,16 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	if cacheDir == "" {
 		cacheDir = p.conf.CacheDir()
 	}
-	repos, sourceVars, err := containerSources(p.resolved, o.resolveOptions, o.sources)
-	if err != nil {
-		return err
+	// The cache's own repository configuration is written for apt only:
+	// an RPM distribution's comes with its release package (fedora-repos,
+	// almalinux-repos), which the root's rpm installs like any other.
+	var repos []metadata.Repository
+	var sourceVars []varValue
+	if p.Format() == repo.FormatDeb {
+		repos, sourceVars, err = containerSources(p.resolved, o.resolveOptions, o.sources)
+		if err != nil {
+			return err
+		}
 	}
 	if err := p.LoadIndexes(ctx); err != nil {
 		return err

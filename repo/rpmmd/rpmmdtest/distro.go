@@ -53,9 +53,13 @@ func Distribution(t testing.TB) []RPM {
 		"/tmp": {Dir: true, Mode: 0o777 | os.ModeSticky}, "/root": {Dir: true, Mode: 0o550},
 	}}
 	for _, d := range []string{"/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/lib/x86_64-linux-gnu",
-		"/usr/share", "/etc", "/var", "/var/lib", "/var/tmp", "/dev", "/proc", "/sys", "/run", "/home"} {
+		"/usr/share", "/etc", "/var", "/var/lib", "/var/tmp", "/dev", "/run", "/home"} {
 		fs.Files[d] = File{Dir: true}
 	}
+	// As Fedora's filesystem: the modes procfs and sysfs have, so that
+	// rpm installing into a root where they are mounted changes nothing.
+	fs.Files["/proc"] = File{Dir: true, Mode: 0o555}
+	fs.Files["/sys"] = File{Dir: true, Mode: 0o555}
 
 	setup := RPM{Name: "setup", Version: "2.14", Files: map[string]File{
 		"/etc/passwd": {Content: "root:x:0:0:root:/root:/bin/sh\n", Config: true, Changes: true},
