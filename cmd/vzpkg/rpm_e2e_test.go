@@ -50,11 +50,12 @@ func TestE2EBuildRPMDistribution(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	e := newE2EEnv(t)
 
-	var sums [2]string
+	var sums, caches [2]string
 	for i := range sums {
 		outDir := filepath.Join(t.TempDir(), fmt.Sprint("build", i))
 		out := e.must("vzpkg", "--templates", dir, "build", "vzkittest-1-minimal", "--mirror", mirror, "-o", outDir)
 		cachePath := filepath.Join(outDir, "vzkittest-1-minimal.tar.zst")
+		caches[i] = cachePath
 		var err error
 		if sums[i], err = sha256File(cachePath); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -65,6 +66,14 @@ func TestE2EBuildRPMDistribution(t *testing.T) {
 	}
 	if sums[0] != sums[1] {
 		t.Errorf("two builds with the same SOURCE_DATE_EPOCH and repository differ: %s vs %s", sums[0], sums[1])
+		var trees [2]map[string]fileEntry
+		for i, c := range caches {
+			root := t.TempDir()
+			untar(t, c, root, true)
+			trees[i] = walkTree(t, root, nil)
+		}
+		diffs, _ := compareTrees(trees[0], trees[1], nil)
+		t.Errorf("files that differ:\n%s", strings.Join(diffs, "\n"))
 	}
 	if left := e.leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)

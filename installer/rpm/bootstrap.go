@@ -56,6 +56,11 @@ type BootstrapOptions struct {
 	Step func(step string, done bool)
 }
 
+// rpmdbDirs are where distributions keep the rpmdb: Fedora 36 and later
+// and EL10 in /usr/lib/sysimage/rpm (/var/lib/rpm a symlink to it), the
+// others in /var/lib/rpm.
+var rpmdbDirs = []string{"usr/lib/sysimage/rpm", "var/lib/rpm"}
+
 // Paths Bootstrap uses inside the root for the build only and removes.
 const (
 	rpmsMountDir = "tmp/vzkit-rpms"
@@ -194,6 +199,15 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	step("install", true)
 	if err := r.RemoveAll(rpmsMountDir); err != nil {
 		return fmt.Errorf("rpm: bootstrap: %w", err)
+	}
+	// sqlite's -shm file is an index of the write-ahead log that sqlite
+	// rebuilds on the next open (it holds nothing persistent), and its
+	// bytes vary from run to run: it would make the cache differ between
+	// two identical builds.
+	for _, dir := range rpmdbDirs {
+		if err := r.RemoveAll(dir + "/rpmdb.sqlite-shm"); err != nil {
+			return fmt.Errorf("rpm: bootstrap: %w", err)
+		}
 	}
 	log.Info("bootstrapped", "root", root, "packages", len(opts.Packages), "elapsed", time.Since(start).Round(time.Millisecond))
 	return nil
