@@ -401,9 +401,13 @@ func (b *rpmBackend) Bootstrap(ctx context.Context, req InstallRequest) error {
 		Stderr:          req.Stderr,
 		Logger:          req.Logger,
 		SourceDateEpoch: req.SourceDateEpoch,
-		Step: func(step string, done bool) {
+		Step: func(step string, n int, done bool) {
 			if req.Progress != nil {
-				req.Progress(InstallProgress{Step: step, Finished: done})
+				e := InstallProgress{Step: step, Total: n, Finished: done}
+				if done {
+					e.Done = n
+				}
+				req.Progress(e)
 			}
 		},
 	}

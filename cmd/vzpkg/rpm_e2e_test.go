@@ -157,3 +157,49 @@ func checkRPMCache(t *testing.T, cachePath string) {
 		}
 	}
 }
+
+// An unsigned rpm-md repository builds only when the template says
+// insecure: true, and the manifest says its mirror was not signed; the
+// same template without it (and without keys) is refused before anything
+// is downloaded.
+func TestE2EBuildRPMInsecureRepository(t *testing.T) {
+	e2eRequire(t, "rpm", "rpmbuild", "createrepo_c", "busybox", "chroot")
+	r := rpmmdtest.Build(t, rpmmdtest.Distribution(t), rpmmdtest.Options{Comps: rpmmdtest.Comps, Unsigned: true})
+	mirror := r.Serve(t)
+	dir := t.TempDir()
+	const tmpl = `extends: rpm-base
+distro: vzkittest
+release: "1"
+repositories:
+  - name: base
+    type: rpm-md
+    url: $mirror
+%s
+packages:
+  variant: "@core"
+`
+	write(t, filepath.Join(dir, "vzkittest-1-signed.yaml"), fmt.Sprintf(tmpl, ""))
+	write(t, filepath.Join(dir, "vzkittest-1-insecure.yaml"), fmt.Sprintf(tmpl, "    insecure: true"))
+	e := newE2EEnv(t)
+	outDir := t.TempDir()
+	o, s, err := e.run("vzpkg", "--templates", dir, "build", "vzkittest-1-signed", "--mirror", mirror, "-o", outDir)
+	if err == nil || strings.Contains(o, "download") || !strings.Contains(s, "insecure: true") {
+		t.Errorf("unsigned repository without insecure: true: %v\n%s\n%s", err, o, s)
+	}
+	t.Logf("refused: %s", s)
+	e.must("vzpkg", "--templates", dir, "build", "vzkittest-1-insecure", "--mirror", mirror, "-o", outDir)
+	cachePath := filepath.Join(outDir, "vzkittest-1-insecure.tar.zst")
+	if m := readManifest(t, cachePath); m.MirrorSigned || m.Format != cache.PackageFormat("rpm") {
+		t.Errorf("manifest: mirror signed %v, format %q; want an unsigned rpm mirror", m.MirrorSigned, m.Format)
+	}
+	root := t.TempDir()
+	untar(t, cachePath, root, true)
+	if out, err := exec.Command("chroot", root, "/usr/bin/rpm", "-Va").CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("rpm -Va inside: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("chroot", root, "/usr/bin/rpm", "-q", "vzkit-tools", "newtool").CombinedOutput(); err == nil {
+		t.Errorf("rpm -q vzkit-tools newtool: newtool is not in @core, yet installed:\n%s", out)
+	} else if !strings.Contains(string(out), "vzkit-tools-1.0") {
+		t.Errorf("rpm -q vzkit-tools: %v\n%s", err, out)
+	}
+}

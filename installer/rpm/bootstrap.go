@@ -52,8 +52,9 @@ type BootstrapOptions struct {
 	Stdout, Stderr  io.Writer // rpm's output; nil = discarded
 	Logger          *slog.Logger
 	SourceDateEpoch time.Time // passed to scriptlets when not zero
-	// Step, when set, is told as each step starts (done false) and ends.
-	Step func(step string, done bool)
+	// Step, when set, is told as each step starts (done false) and ends,
+	// with the number of items (packages, keys) it works on.
+	Step func(step string, items int, done bool)
 }
 
 // rpmdbDirs are where distributions keep the rpmdb: Fedora 36 and later
@@ -76,9 +77,9 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	step := func(s string, done bool) {
+	step := func(s string, items int, done bool) {
 		if opts.Step != nil {
-			opts.Step(s, done)
+			opts.Step(s, items, done)
 		}
 	}
 	if len(opts.Packages) == 0 {
@@ -98,7 +99,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 
 	// Every package is verified before any is used: a package the root's
 	// rpm would install must pass the same checks as the ones extracted.
-	step("verify", false)
+	step("verify", len(opts.Packages), false)
 	opened := map[string]*Package{}
 	for _, f := range opts.Packages {
 		p, err := Open(f)
@@ -110,9 +111,9 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		}
 		opened[f] = p
 	}
-	step("verify", true)
+	step("verify", len(opts.Packages), true)
 
-	step("extract", false)
+	step("extract", len(opts.Bootstrap), false)
 	er, err := extract.OpenRoot(root)
 	if err != nil {
 		return fmt.Errorf("rpm: bootstrap: %w", err)
@@ -128,7 +129,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		}
 	}
 	er.Close()
-	step("extract", true)
+	step("extract", len(opts.Bootstrap), true)
 	log.Info("extracted rpm's closure", "packages", len(opts.Bootstrap), "elapsed", time.Since(start).Round(time.Millisecond))
 
 	// Every host-side access to the root from here goes through r: the
@@ -151,7 +152,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	}
 
 	if len(opts.Keys) > 0 {
-		step("import keys", false)
+		step("import keys", len(opts.Keys), false)
 		if err := r.RemoveAll(keysDir); err != nil {
 			return fmt.Errorf("rpm: bootstrap: %w", err)
 		}
@@ -172,7 +173,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 		if err := r.RemoveAll(keysDir); err != nil {
 			return fmt.Errorf("rpm: bootstrap: %w", err)
 		}
-		step("import keys", true)
+		step("import keys", len(opts.Keys), true)
 	}
 	if opts.PreInstall != nil {
 		if err := opts.PreInstall(ctx); err != nil {
@@ -184,7 +185,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	// trigger itself. --nodeps is not given: rpm disagreeing with the
 	// solver is an error worth seeing. With a signature required, rpm's
 	// own check asks for one too.
-	step("install", false)
+	step("install", len(opts.Packages), false)
 	level := "signature"
 	if len(opts.Insecure) > 0 {
 		level = "digest"
@@ -196,7 +197,7 @@ func Bootstrap(ctx context.Context, opts BootstrapOptions) error {
 	if err := b.run(ctx, "install", args); err != nil {
 		return err
 	}
-	step("install", true)
+	step("install", len(opts.Packages), true)
 	if err := r.RemoveAll(rpmsMountDir); err != nil {
 		return fmt.Errorf("rpm: bootstrap: %w", err)
 	}
