@@ -18,7 +18,7 @@ import (
 func rpmPkg(name, epoch, version string, deps ...string) rpmmd.Package {
 	p := rpmmd.Package{Name: name, Arch: "x86_64", EVR: rpmmd.EVR{Epoch: epoch, Version: version, Release: "1"},
 		Location: "Packages/" + name + ".rpm", Size: 1,
-		Checksum: rpmmd.Checksum{Type: "sha256", Value: fmt.Sprintf("%x", sha256.Sum256([]byte(name+epoch+version)))},
+		Checksum:   rpmmd.Checksum{Type: "sha256", Value: fmt.Sprintf("%x", sha256.Sum256([]byte(name+epoch+version)))},
 		Repository: "base"}
 	for _, d := range deps {
 		switch {
