@@ -39,7 +39,10 @@ func newBuildCommand(a *app) *cobra.Command {
   3. download the packages into the package store (reused by later builds)
   4. unpack them and let the distro's own dpkg install them inside a sandbox
      with no network, running the template's pre-install script before
-     packages are configured, then post-install and pre-cache
+     packages are configured, then post-install and pre-cache; for an RPM
+     distribution (rpm-md repositories) every package is verified, rpm's own
+     closure is unpacked, the template's keys are imported and the distro's
+     rpm installs the whole set in one transaction (pre-install runs before it)
   5. pack the root into a reproducible tar.zst in the cache directory
      ($TEMPLATE/cache, or -o DIR), with its manifest NAME.json, an SPDX SBOM
      NAME.spdx.json and, with --sign KEY, a signature NAME.tar.zst.asc
@@ -56,7 +59,8 @@ line per dpkg step with its count and time.
 ` + sourcesHelp,
 		Example: `  vzpkg build debian-12-minimal
   vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches
-  vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian`,
+  vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian
+  vzpkg build fedora-42-minimal`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
