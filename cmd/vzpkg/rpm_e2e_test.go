@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/vzkit/vzkit/cache"
+	"github.com/vzkit/vzkit/repo"
+	"github.com/vzkit/vzkit/repo/lockfile"
 	"github.com/vzkit/vzkit/repo/rpmmd/rpmmdtest"
 )
 
@@ -161,7 +163,7 @@ func checkRPMCache(t *testing.T, cachePath string) {
 // An unsigned rpm-md repository builds only when the template says
 // insecure: true, and the manifest says its mirror was not signed; the
 // same template without it (and without keys) is refused before anything
-// is downloaded.
+// is downloaded. It also locks, and builds from its lock file.
 func TestE2EBuildRPMInsecureRepository(t *testing.T) {
 	e2eRequire(t, "rpm", "rpmbuild", "createrepo_c", "busybox", "chroot")
 	r := rpmmdtest.Build(t, rpmmdtest.Distribution(t), rpmmdtest.Options{Comps: rpmmdtest.Comps, Unsigned: true})
@@ -187,10 +189,24 @@ packages:
 		t.Errorf("unsigned repository without insecure: true: %v\n%s\n%s", err, o, s)
 	}
 	t.Logf("refused: %s", s)
-	e.must("vzpkg", "--templates", dir, "build", "vzkittest-1-insecure", "--mirror", mirror, "-o", outDir)
+	// Locked, then built from the lock: the lock pins the rpm packages.
+	lock := filepath.Join(t.TempDir(), "lock.json")
+	e.must("vzpkg", "--templates", dir, "lock", "vzkittest-1-insecure", "--mirror", mirror, "-o", lock)
+	l, err := lockfile.Read(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Format != repo.FormatRPM || len(l.Packages) == 0 {
+		t.Errorf("lock: format %q, %d packages", l.Format, len(l.Packages))
+	}
+	e.must("vzpkg", "--templates", dir, "build", "vzkittest-1-insecure", "--mirror", mirror, "-o", outDir, "--lockfile", lock)
 	cachePath := filepath.Join(outDir, "vzkittest-1-insecure.tar.zst")
-	if m := readManifest(t, cachePath); m.MirrorSigned || m.Format != cache.PackageFormat("rpm") {
+	m := readManifest(t, cachePath)
+	if m.MirrorSigned || m.Format != cache.PackageFormat("rpm") {
 		t.Errorf("manifest: mirror signed %v, format %q; want an unsigned rpm mirror", m.MirrorSigned, m.Format)
+	}
+	if len(m.Packages) != len(l.Packages) {
+		t.Errorf("built %d packages from a lock of %d", len(m.Packages), len(l.Packages))
 	}
 	root := t.TempDir()
 	untar(t, cachePath, root, true)
