@@ -135,6 +135,18 @@ func checkRPMCache(t *testing.T, cachePath string) {
 	if !slices.Equal(listed, names) {
 		t.Errorf("manifest lists %v, rpm -qa %v", listed, names)
 	}
+	// rpm takes the transaction's time from SOURCE_DATE_EPOCH (and counts
+	// each package's install time up from it), which is what lets two
+	// builds on different days give the same database.
+	tids, err := inside("/usr/bin/rpm", "-qa", "--qf", "%{NAME} %{INSTALLTID}\n")
+	if err != nil {
+		t.Errorf("rpm -qa INSTALLTID: %v\n%s", err, tids)
+	}
+	for _, l := range nonEmptyLines(tids) {
+		if !strings.HasSuffix(l, " 1700000000") {
+			t.Errorf("install transaction %q, want SOURCE_DATE_EPOCH 1700000000", l)
+		}
+	}
 	if out, err := inside("/usr/bin/rpm", "-Va"); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("rpm -Va inside: %v\n%s", err, out)
 	}
