@@ -95,28 +95,24 @@ func (b *rpmBackend) Load(ctx context.Context, env Env) ([]Index, error) {
 		}
 		b.indexes = append(b.indexes, ix)
 		b.repos = append(b.repos, rp)
-		pkgs, err := b.neutralAll(len(b.indexes) - 1)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Index{Source: lockfile.Source{Repository: rp.Name, Mirror: ix.Mirror, Packages: pkgs},
+		out = append(out, Index{Source: lockfile.Source{Repository: rp.Name, Mirror: ix.Mirror, Packages: b.neutralAll(len(b.indexes) - 1)},
 			Signed: ix.Signed, Signers: ix.Signers})
 	}
 	return out, nil
 }
 
-// neutralAll converts every package of the i-th index.
-func (b *rpmBackend) neutralAll(i int) ([]repo.Package, error) {
+// neutralAll converts the packages of the i-th index, for the lock file.
+// One whose checksum is not sha256 is left out: it cannot be stored or
+// locked, and Solve refuses it by name if it is chosen.
+func (b *rpmBackend) neutralAll(i int) []repo.Package {
 	ix := b.indexes[i]
 	out := make([]repo.Package, 0, len(ix.Packages))
 	for j := range ix.Packages {
-		np, err := neutralRPM(ix, &ix.Packages[j])
-		if err != nil {
-			return nil, fmt.Errorf("repository %s: %w", b.repos[i].Name, err)
+		if np, err := neutralRPM(ix, &ix.Packages[j]); err == nil {
+			out = append(out, np)
 		}
-		out = append(out, np)
 	}
-	return out, nil
+	return out
 }
 
 // neutralRPM is the format-neutral value of an rpm-md package. The package
