@@ -259,7 +259,11 @@ func (b *rpmBackend) Solve(ctx context.Context, req SolveRequest) (*Solution, er
 	for i := range res.Packages {
 		p := &res.Packages[i]
 		byKey[solve.Key(p)] = p
-		np, err := neutralRPM(owner[keyOf(p)], p)
+		rix := owner[keyOf(p)]
+		if rix == nil {
+			return nil, fmt.Errorf("solver chose %s, which no repository lists", p.NEVRA())
+		}
+		np, err := neutralRPM(rix, p)
 		if err != nil {
 			return nil, err
 		}
