@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/repo"
+	"github.com/vzkit/vzkit/repo/fetch"
 	"github.com/vzkit/vzkit/repo/rpmmd"
+	"github.com/vzkit/vzkit/repo/rpmmd/rpmmdtest"
 )
 
 // rpmPkg is a test package; deps are "requires" names, "provides:x" and
@@ -112,5 +115,57 @@ func TestRPMBackendSolveAndClosure(t *testing.T) {
 	}
 	if _, err := b.Solve(context.Background(), SolveRequest{Installed: map[string]Installed{}}); err != ErrRPMUpdate {
 		t.Errorf("update: %v, want ErrRPMUpdate", err)
+	}
+}
+
+// A file dependency of one repository met only by a file of another, which
+// that repository's own dependencies never name (so its filelists.xml
+// entry is kept only because the pipeline reads every primary first):
+// vzkit-tools in "base" requires /usr/share/vzkit/daemon.conf, shipped by
+// vzkit-daemon in "extra". Each repository is signed by its own key.
+func TestRPMFileDependencyAcrossRepositories(t *testing.T) {
+	for _, tool := range []string{"rpmbuild", "rpmsign", "createrepo_c", "gpg", "busybox"} {
+		testenv.NeedTool(t, tool, map[string]string{"rpmbuild": "rpm", "rpmsign": "rpm", "createrepo_c": "createrepo-c", "gpg": "gpg", "busybox": "busybox-static"}[tool])
+	}
+	var base, extra []rpmmdtest.RPM
+	for _, p := range rpmmdtest.Distribution(t) {
+		if p.Name == "vzkit-daemon" {
+			extra = append(extra, p)
+		} else {
+			base = append(base, p)
+		}
+	}
+	rb := rpmmdtest.Build(t, base, rpmmdtest.Options{})
+	re := rpmmdtest.Build(t, extra, rpmmdtest.Options{})
+	tmpl := &metadata.Template{Name: "t", Arch: []string{"x86_64"},
+		Keys: []metadata.Key{{Armored: string(rb.Key), Fingerprint: rb.Fingerprint}, {Armored: string(re.Key), Fingerprint: re.Fingerprint}},
+		Repositories: []metadata.Repository{
+			{Name: "base", Type: metadata.TypeRPMMD, URL: "file://" + rb.Root + "/"},
+			{Name: "extra", Type: metadata.TypeRPMMD, URL: "file://" + re.Root + "/"},
+		},
+		Packages: metadata.Packages{Include: []string{"vzkit-tools"}},
+	}
+	p, err := New(Config{Template: tmpl, Client: fetch.New(fetch.Options{}), IndexCache: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.LoadIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ix := range p.Indexes() {
+		if !ix.Signed || len(ix.Signers) != 1 {
+			t.Errorf("repository %s: signed %v by %v", ix.Repository, ix.Signed, ix.Signers)
+		}
+	}
+	if err := p.Solve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from := map[string]string{}
+	for _, pkg := range p.Solution().Packages {
+		from[pkg.Name] = pkg.Repository
+	}
+	if from["vzkit-daemon"] != "extra" || from["vzkit-tools"] != "base" {
+		t.Errorf("solved %v: want vzkit-tools from base and vzkit-daemon from extra", from)
 	}
 }
