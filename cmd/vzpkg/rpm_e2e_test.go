@@ -18,7 +18,9 @@ import (
 
 // rpmTemplate is a template for the rpmmdtest distribution, served at
 // $mirror: the @core group plus oldtool (obsoleted by newtool) and clock
-// (whose epoch bump wins over a higher version).
+// (whose epoch bump wins over a higher version). Its pre-install script
+// runs once rpm's closure is unpacked and before rpm's transaction, its
+// post-install script after it.
 const rpmTemplate = `extends: rpm-base
 distro: vzkittest
 release: "1"
@@ -32,6 +34,14 @@ repositories:
 packages:
   variant: "@core"
   include: [oldtool, clock]
+scripts:
+  pre-install: |
+    test -x /usr/bin/rpm && ! test -e /usr/bin/vzkit-hello
+    echo "$TEMPLATE_NAME" >/root/pre-install
+  post-install: |
+    # by path: busybox's sh (the test distribution's) prefers its own
+    # rpm applet to the rpm on PATH.
+    /usr/bin/rpm -q --qf '%%{NAME} %%{VERSION}\n' newtool >/root/post-install
 `
 
 // vzpkg build of an RPM distribution end to end: a signed rpm-md
@@ -164,6 +174,11 @@ func checkRPMCache(t *testing.T, cachePath string) {
 	}
 	if out, err := inside("/usr/bin/vzkit-hello"); err != nil || out != "hello from vzkit-tools\n" {
 		t.Errorf("vzkit-hello: %v %q", err, out)
+	}
+	for f, want := range map[string]string{"root/pre-install": "vzkittest-1-minimal\n", "root/post-install": "newtool 2.0\n"} {
+		if got, err := os.ReadFile(filepath.Join(root, f)); err != nil || string(got) != want {
+			t.Errorf("/%s: %v %q, want %q", f, err, got, want)
+		}
 	}
 	for _, p := range []string{"tmp/vzkit-rpms", "tmp/vzkit-keys"} {
 		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
