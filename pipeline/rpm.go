@@ -434,6 +434,9 @@ func (b *rpmBackend) Bootstrap(ctx context.Context, req InstallRequest) error {
 	return rpminst.Bootstrap(ctx, o)
 }
 
+// canUpdate makes Update refuse before unpacking the cache.
+func (b *rpmBackend) canUpdate() error { return ErrRPMUpdate }
+
 // Upgrade is not built for RPM yet.
 func (b *rpmBackend) Upgrade(ctx context.Context, req InstallRequest) error { return ErrRPMUpdate }
 

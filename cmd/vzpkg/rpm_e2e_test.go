@@ -190,7 +190,8 @@ func checkRPMCache(t *testing.T, cachePath string) {
 // An unsigned rpm-md repository builds only when the template says
 // insecure: true, and the manifest says its mirror was not signed; the
 // same template without it (and without keys) is refused before anything
-// is downloaded. It also locks, and builds from its lock file.
+// is downloaded. It also locks, builds from its lock file, and refuses an
+// update in place.
 func TestE2EBuildRPMInsecureRepository(t *testing.T) {
 	e2eRequire(t, "rpm", "rpmbuild", "createrepo_c", "busybox", "chroot")
 	r := rpmmdtest.Build(t, rpmmdtest.Distribution(t), rpmmdtest.Options{Comps: rpmmdtest.Comps, Unsigned: true})
@@ -234,6 +235,19 @@ packages:
 	}
 	if len(m.Packages) != len(l.Packages) {
 		t.Errorf("built %d packages from a lock of %d", len(m.Packages), len(l.Packages))
+	}
+	// Updating an RPM cache in place is not built yet: refused, naming
+	// what to do instead, and the cache is left as it was.
+	before, err := sha256File(cachePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, s, err = e.run("vzpkg", "--templates", dir, "update", "vzkittest-1-insecure", "--mirror", mirror, "-o", outDir)
+	if err == nil || !strings.Contains(s, "not supported yet: rebuild it with vzpkg build") {
+		t.Errorf("update of an RPM cache: %v\n%s\n%s", err, o, s)
+	}
+	if after, _ := sha256File(cachePath); after != before {
+		t.Errorf("a refused update changed the cache")
 	}
 	root := t.TempDir()
 	untar(t, cachePath, root, true)
