@@ -15,8 +15,16 @@
 // download, the package store, lock files, timing, build roots, template
 // scripts, packing, the SBOM, signing and the rotation of an updated cache
 // are shared. The Debian back end (apt indexes, repo/apt/solve,
-// installer/deb) is here; an RPM one slots in beside it. A template whose
-// format has no back end is refused by New, naming it.
+// installer/deb) and the RPM one (repo/rpmmd indexes, every repository's
+// primary read before filelists so that file dependencies across
+// repositories are kept; comps groups expanded with their conditional
+// packagereqs; repo/rpmmd/solve; installer/rpm's Bootstrap over the
+// solver's install order, with the closure of the package shipping
+// /usr/bin/rpm extracted first) are here. Updating an RPM cache in place
+// (Installed, Upgrade) is not built yet and says so (ErrRPMUpdate); an
+// RPM root gets no repository configuration from vzkit, since the
+// distro's release package carries it. A template whose format has no
+// back end is refused by New, naming it.
 //
 // Each step records its wall time (Timings). Errors say which template
 // and which stage.

@@ -100,8 +100,7 @@ func New(cfg Config) (*Pipeline, error) {
 	case metadata.TypeApt:
 		p.backend = &debian{}
 	case metadata.TypeRPMMD:
-		return nil, fmt.Errorf("template %s: repository %s is rpm-md: %w (the RPM back end, repo/rpmmd with installer/rpm, is not part of this vzpkg yet)",
-			t.Name, t.Repositories[0].Name, ErrNoBackend)
+		p.backend = &rpmBackend{}
 	default:
 		return nil, fmt.Errorf("template %s: repository %s: unknown type %q: %w", t.Name, t.Repositories[0].Name, typ, ErrNoBackend)
 	}

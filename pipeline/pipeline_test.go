@@ -8,9 +8,9 @@ import (
 	"github.com/vzkit/vzkit/metadata"
 )
 
-// New picks the back end from the repositories' type: rpm-md has none yet
-// (ErrNoBackend, naming the template and repository), and one template
-// cannot mix formats.
+// New picks the back end from the repositories' type (apt: deb, rpm-md:
+// rpm), refuses an unknown type with ErrNoBackend, and one template cannot
+// mix formats.
 func TestNewChoosesBackend(t *testing.T) {
 	tmpl := func(types ...string) *metadata.Template {
 		t := &metadata.Template{Name: "t", Arch: []string{"amd64"}}
@@ -23,9 +23,13 @@ func TestNewChoosesBackend(t *testing.T) {
 	if err != nil || p.Format() != "deb" {
 		t.Fatalf("apt template: %v", err)
 	}
-	_, err = New(Config{Template: tmpl(metadata.TypeRPMMD)})
-	if !errors.Is(err, ErrNoBackend) || !strings.Contains(err.Error(), "template t: repository main is rpm-md") {
+	p, err = New(Config{Template: tmpl(metadata.TypeRPMMD)})
+	if err != nil || p.Format() != "rpm" {
 		t.Errorf("rpm-md template: %v", err)
+	}
+	_, err = New(Config{Template: tmpl("yast2")})
+	if !errors.Is(err, ErrNoBackend) || !strings.Contains(err.Error(), "template t: repository main: unknown type") {
+		t.Errorf("unknown type: %v", err)
 	}
 	if _, err := New(Config{Template: tmpl(metadata.TypeApt, metadata.TypeRPMMD)}); err == nil || !strings.Contains(err.Error(), "one package format") {
 		t.Errorf("mixed template: %v", err)

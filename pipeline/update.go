@@ -56,6 +56,12 @@ func (p *Pipeline) Update(ctx context.Context, o UpdateOptions) (res *UpdateResu
 	if m.Arch != p.Arch() {
 		return nil, fmt.Errorf("update %s: cache %s is for %s, not %s", t.Name, cur, m.Arch, p.Arch())
 	}
+	// A back end that cannot update says so before the cache is unpacked.
+	if u, ok := p.backend.(interface{ canUpdate() error }); ok {
+		if err := u.canUpdate(); err != nil {
+			return nil, fmt.Errorf("update %s: %w", t.Name, err)
+		}
+	}
 	if d := t.Digest(); m.MetadataDigest != d {
 		p.emit(Note{fmt.Sprintf("%s was built from other metadata (%s); the update uses the current template (%s)", cur, m.MetadataDigest, d)})
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vzkit/vzkit/cmd/internal/cli"
+	"github.com/vzkit/vzkit/metadata"
 	"github.com/vzkit/vzkit/pipeline"
+	"github.com/vzkit/vzkit/repo"
 )
 
 type buildOptions struct {
@@ -41,7 +43,10 @@ func newBuildCommand(a *app) *cobra.Command {
   3. download the packages into the package store (reused by later builds)
   4. unpack them and let the distro's own dpkg install them inside a sandbox
      with no network, running the template's pre-install script before
-     packages are configured, then post-install and pre-cache
+     packages are configured, then post-install and pre-cache; for an RPM
+     distribution (rpm-md repositories) every package is verified, rpm's own
+     closure is unpacked, the template's keys are imported and the distro's
+     rpm installs the whole set in one transaction (pre-install runs before it)
   5. pack the root into a reproducible tar.zst in the cache directory
      ($TEMPLATE/cache, or -o DIR), with its manifest NAME.json, an SPDX SBOM
      NAME.spdx.json and, with --sign KEY, a signature NAME.tar.zst.asc
@@ -66,6 +71,7 @@ output format (table or json), since nothing is written.
 		Example: `  vzpkg build debian-12-minimal
   vzpkg build debian-13-minimal --mirror http://mirror.example/debian -o /srv/caches
   vzpkg build debian-12-minimal --mirror http://127.0.0.1:3142/debian --sources-mirror http://deb.example.org/debian
+  vzpkg build fedora-42-minimal
   vzpkg build debian-12-minimal --simulate          # the package set, one "name version arch" line each
   vzpkg build debian-12-minimal --simulate -o json`,
 		Args: cobra.ExactArgs(1),
@@ -107,9 +113,16 @@ func (a *app) build(ctx context.Context, name string, o buildOptions, out io.Wri
 	if cacheDir == "" {
 		cacheDir = p.conf.CacheDir()
 	}
-	repos, sourceVars, err := containerSources(p.resolved, o.resolveOptions, o.sources)
-	if err != nil {
-		return err
+	// The cache's own repository configuration is written for apt only:
+	// an RPM distribution's comes with its release package (fedora-repos,
+	// almalinux-repos), which the root's rpm installs like any other.
+	var repos []metadata.Repository
+	var sourceVars []varValue
+	if p.Format() == repo.FormatDeb {
+		repos, sourceVars, err = containerSources(p.resolved, o.resolveOptions, o.sources)
+		if err != nil {
+			return err
+		}
 	}
 	if err := p.LoadIndexes(ctx); err != nil {
 		return err

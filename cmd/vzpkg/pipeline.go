@@ -108,14 +108,16 @@ func (d *renderer) event(e pipeline.Event) {
 		fmt.Fprintf(d.out, "index %s: %d packages from %s, %s\n", what, len(ix.Packages), ix.Mirror, signed)
 	case pipeline.Solved:
 		s := e.Solution
-		first := 0
+		// apt's solution has two stages, the Essential set first; rpm
+		// installs its set in one transaction.
+		stages := ""
 		if len(s.Stages) > 1 {
-			first = len(s.Stages[0])
+			stages = fmt.Sprintf(" (%d in the essential stage)", len(s.Stages[0]))
 		}
 		if e.Lockfile != "" {
-			fmt.Fprintf(d.out, "solve: %d packages from lockfile %s (%d in the essential stage)\n", len(s.Packages), e.Lockfile, first)
+			fmt.Fprintf(d.out, "solve: %d packages from lockfile %s%s\n", len(s.Packages), e.Lockfile, stages)
 		} else {
-			fmt.Fprintf(d.out, "solve: %d packages (%d in the essential stage), variant %s\n", len(s.Packages), first, s.Variant)
+			fmt.Fprintf(d.out, "solve: %d packages%s, variant %s\n", len(s.Packages), stages, s.Variant)
 		}
 	case pipeline.Warning:
 		fmt.Fprintf(d.out, "warning: %s\n", e.Message)

@@ -86,7 +86,7 @@
 // afterwards inside the sandbox, sets the right owner once %pre has run
 // (see below), so vzkit never has to run scriptlets itself.
 //
-// Registering packages (planned, not built here). The distro's own rpm
+// Registering packages (Bootstrap, which follows the plan below). The distro's own rpm
 // has to write the rpmdb (its format differs: Berkeley DB on EL8, sqlite
 // on EL9 and Fedora, ndb on openSUSE; Debian's rpm on the host cannot be
 // trusted to write them) and has to run the scriptlets, many of which are
@@ -118,6 +118,14 @@
 //     would under dnf. --nodeps is not given: rpm
 //     disagreeing with vzkit's solver is a build error worth seeing. dnf
 //     also runs a test transaction first; vzkit does not need one.
+//
+// Bootstrap verifies every package before any is used, and afterwards
+// removes what it put in the root (the mount points, the key files) and
+// sqlite's rpmdb.sqlite-shm, an index of the write-ahead log that sqlite
+// rebuilds on open and whose bytes vary between runs; the template's
+// pre-install script runs after the key import, before the transaction.
+// Which packages make rpm's closure is the caller's to say (the pipeline
+// takes the solver's result).
 //
 // The bootstrap set is unpacked twice, as in mmdebstrap. Extracting the
 // whole set first and letting rpm only "touch" identical files does not

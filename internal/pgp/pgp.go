@@ -123,6 +123,40 @@ func (k *Keyring) Merge(other *Keyring) *Keyring {
 	return &Keyring{entities: el}
 }
 
+// KeysById returns the public keys (primary keys and subkeys) with the
+// given key ID: what installer/rpm needs to check package signatures.
+// A nil Keyring has no keys.
+func (k *Keyring) KeysById(id uint64) []openpgp.Key {
+	if k == nil {
+		return nil
+	}
+	return k.entities.KeysById(id)
+}
+
+// Armored returns each key, sorted by fingerprint, as an armored public
+// key block of its own, for a package manager's key import (rpmkeys
+// --import reads one key per file).
+func (k *Keyring) Armored() ([][]byte, error) {
+	es := append(openpgp.EntityList{}, k.entities...)
+	sort.Slice(es, func(i, j int) bool { return fingerprint(es[i]) < fingerprint(es[j]) })
+	out := make([][]byte, 0, len(es))
+	for _, e := range es {
+		var b bytes.Buffer
+		w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.Serialize(w); err != nil {
+			return nil, fmt.Errorf("key %s: %w", fingerprint(e), err)
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		out = append(out, b.Bytes())
+	}
+	return out, nil
+}
+
 // Fingerprints lists the primary key fingerprints (upper-case hex), sorted.
 func (k *Keyring) Fingerprints() []string {
 	out := make([]string, 0, len(k.entities))

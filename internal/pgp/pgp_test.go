@@ -3,6 +3,7 @@ package pgp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,4 +337,53 @@ func FuzzVerifyClearsigned(f *testing.F) {
 		k.VerifyDetached(data, data, fixed)
 		ParseKeyring(data)
 	})
+}
+
+// Armored gives one block per key that reads back as that key alone and
+// still verifies what the key signed; KeysById finds a key by the issuer
+// ID of a signature, and a nil keyring has none.
+func TestArmoredAndKeysById(t *testing.T) {
+	k, err := debianKeyring(t).Pin(bookwormStable, bookwormAutomatic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := k.Armored()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("%d blocks for 2 keys", len(blocks))
+	}
+	var again *Keyring
+	for i, b := range blocks {
+		if !bytes.HasPrefix(b, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) {
+			t.Errorf("block %d is not armored: %.40q", i, b)
+		}
+		one, err := ParseKeyring(b)
+		if err != nil || len(one.Fingerprints()) != 1 {
+			t.Fatalf("block %d: %v, %v", i, err, one)
+		}
+		if again == nil {
+			again = one
+		} else {
+			again = again.Merge(one)
+		}
+	}
+	if !slices.Equal(again.Fingerprints(), k.Fingerprints()) {
+		t.Errorf("read back %v, want %v", again.Fingerprints(), k.Fingerprints())
+	}
+	v, err := again.VerifyClearsigned(read(t, "debian-archive/debian/dists/bookworm/InRelease"), fixed)
+	if err != nil || !slices.Contains(v.Signers(), bookwormStable) {
+		t.Errorf("the read-back keys do not verify bookworm's InRelease: %v", err)
+	}
+	var id uint64
+	if _, err := fmt.Sscanf(bookwormStable[len(bookwormStable)-16:], "%x", &id); err != nil {
+		t.Fatal(err)
+	}
+	if keys := k.KeysById(id); len(keys) != 1 {
+		t.Errorf("KeysById(%X): %d keys", id, len(keys))
+	}
+	if keys := (*Keyring)(nil).KeysById(id); keys != nil {
+		t.Errorf("nil keyring: %v", keys)
+	}
 }

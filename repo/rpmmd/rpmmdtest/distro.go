@@ -22,7 +22,7 @@ import (
 //     dependencies on them are rpm's own, generated ones);
 //   - busybox: Debian's busybox-static as /usr/bin/sh and the core
 //     utilities (it provides /bin/sh, as Fedora's bash does);
-//   - rpm: Debian's rpm, its macros, and a database in /var/lib/rpm, so
+//   - rpm: Debian's rpm and rpmkeys, its macros, and a database in /var/lib/rpm, so
 //     that rpm really runs inside the root;
 //   - vzkit-daemon: a %pre that adds the user vzd, a directory it owns,
 //     and a %transfiletriggerin on /usr/lib/vzkit-units;
@@ -45,15 +45,21 @@ func Distribution(t testing.TB) []RPM {
 	must(t, err)
 	rpmBin, err := exec.LookPath("rpm")
 	must(t, err)
+	rpmkeysBin, err := exec.LookPath("rpmkeys")
+	must(t, err)
 
 	fs := RPM{Name: "filesystem", Version: "3.18", Arch: "x86_64", PreRequires: []string{"setup"}, Files: map[string]File{
 		"/bin": {Link: "usr/bin"}, "/sbin": {Link: "usr/sbin"}, "/lib": {Link: "usr/lib"}, "/lib64": {Link: "usr/lib64"},
 		"/tmp": {Dir: true, Mode: 0o777 | os.ModeSticky}, "/root": {Dir: true, Mode: 0o550},
 	}}
 	for _, d := range []string{"/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/lib/x86_64-linux-gnu",
-		"/usr/share", "/etc", "/var", "/var/lib", "/var/tmp", "/dev", "/proc", "/sys", "/run", "/home"} {
+		"/usr/share", "/etc", "/var", "/var/lib", "/var/tmp", "/dev", "/run", "/home"} {
 		fs.Files[d] = File{Dir: true}
 	}
+	// As Fedora's filesystem: the modes procfs and sysfs have, so that
+	// rpm installing into a root where they are mounted changes nothing.
+	fs.Files["/proc"] = File{Dir: true, Mode: 0o555}
+	fs.Files["/sys"] = File{Dir: true, Mode: 0o555}
 
 	setup := RPM{Name: "setup", Version: "2.14", Files: map[string]File{
 		"/etc/passwd": {Content: "root:x:0:0:root:/root:/bin/sh\n", Config: true, Changes: true},
@@ -93,10 +99,13 @@ func Distribution(t testing.TB) []RPM {
 	bb.Files["/usr/share/busybox/applets"] = File{Content: strings.Join(applets, "\n") + "\n"}
 
 	rpm := RPM{Name: "rpm", Version: "4.18.0", Arch: "x86_64", Requires: []string{"rpm-libs = 4.18.0", "busybox"}, Files: map[string]File{
-		"/usr/bin/rpm":        {Source: rpmBin, Mode: 0o755},
-		"/usr/lib/rpm":        {Dir: true},
-		"/usr/lib/rpm/macros": {Source: "/usr/lib/rpm/macros"},
-		"/usr/lib/rpm/rpmrc":  {Source: "/usr/lib/rpm/rpmrc"},
+		"/usr/bin/rpm": {Source: rpmBin, Mode: 0o755},
+		// Fedora's rpm ships rpmkeys, which rpm --import runs (an
+		// alias in rpmpopt); it needs the same libraries as rpm.
+		"/usr/bin/rpmkeys":                          {Source: rpmkeysBin, Mode: 0o755},
+		"/usr/lib/rpm":                              {Dir: true},
+		"/usr/lib/rpm/macros":                       {Source: "/usr/lib/rpm/macros"},
+		"/usr/lib/rpm/rpmrc":                        {Source: "/usr/lib/rpm/rpmrc"},
 		"/usr/lib/rpm/platform/x86_64-linux/macros": {Source: "/usr/lib/rpm/platform/x86_64-linux/macros"},
 		// Debian's macros put the database in the caller's home; a
 		// distribution's is /var/lib/rpm.
