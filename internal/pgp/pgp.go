@@ -280,10 +280,6 @@ func (k *Keyring) VerifyClearsigned(data []byte, opts VerifyOptions) (*Verified,
 	return k.verify(block.Bytes, block.Plaintext, sigs, opts)
 }
 
-// KeysById returns the keys of the keyring with the given key ID, for
-// verifiers that take go-crypto's key lookup (installer/rpm).
-func (k *Keyring) KeysById(id uint64) []openpgp.Key { return k.entities.KeysById(id) }
-
 // VerifyDetached checks a detached signature (armored or binary, e.g.
 // Release.gpg) over signed.
 func (k *Keyring) VerifyDetached(signed, signature []byte, opts VerifyOptions) (*Verified, error) {
