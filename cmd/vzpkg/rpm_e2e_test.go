@@ -87,6 +87,19 @@ func TestE2EBuildRPMDistribution(t *testing.T) {
 		diffs, _ := compareTrees(trees[0], trees[1], nil)
 		t.Errorf("files that differ:\n%s", strings.Join(diffs, "\n"))
 	}
+	// --simulate prints the set the build installed, RPM versions as
+	// [epoch:]version-release: newtool for the obsoleted oldtool, and the
+	// clock whose epoch wins over a higher version.
+	sim := e.must("vzpkg", "--templates", dir, "build", "vzkittest-1-minimal", "--mirror", mirror, "--simulate")
+	var want []string
+	for _, p := range readManifest(t, caches[0]).Packages {
+		want = append(want, p.Name+" "+p.Version+" "+p.Arch)
+	}
+	slices.Sort(want)
+	got := nonEmptyLines(sim)
+	if !slices.Equal(got, want) || !slices.Contains(got, "clock 2:1.0-1 noarch") || !slices.Contains(got, "newtool 2.0-1 noarch") {
+		t.Errorf("build --simulate:\n%s\nwant the manifest's packages:\n%s", sim, strings.Join(want, "\n"))
+	}
 	if left := e.leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
