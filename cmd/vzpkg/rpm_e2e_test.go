@@ -100,6 +100,47 @@ func TestE2EBuildRPMDistribution(t *testing.T) {
 	if !slices.Equal(got, want) || !slices.Contains(got, "clock 2:1.0-1 noarch") || !slices.Contains(got, "newtool 2.0-1 noarch") {
 		t.Errorf("build --simulate:\n%s\nwant the manifest's packages:\n%s", sim, strings.Join(want, "\n"))
 	}
+
+	// A container created from the cache, as an admin would: rpm inside
+	// finds every package intact and %pre's user is there. rpm is named
+	// by its path: Debian's static busybox, the test distribution's sh,
+	// runs its own rpm applet before looking at PATH.
+	if err := os.MkdirAll(e.cacheDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range []string{".tar.zst", ".json"} {
+		b, err := os.ReadFile(strings.TrimSuffix(caches[0], ".tar.zst") + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(e.cacheDir(), "vzkittest-1-minimal"+ext), string(b))
+	}
+	e.must("vzctl", "create", "201", "--ostemplate", "vzkittest-1-minimal")
+	t.Cleanup(func() {
+		e.run("vzctl", "stop", "201", "--fast")
+		e.run("vzctl", "destroy", "201")
+	})
+	e.must("vzctl", "start", "201")
+	// The one difference rpm may see: /proc and /sys, mounted by the
+	// kernel over the package's directories, belong to the host's root,
+	// whom an unprivileged container sees as nobody (U and G).
+	o, s, _ := e.run("vzctl", "exec", "201", "/usr/bin/rpm", "-Va")
+	for _, l := range nonEmptyLines(o + s) {
+		if f := strings.Fields(l); len(f) != 2 || f[0] != ".....UG.." || (f[1] != "/proc" && f[1] != "/sys") {
+			t.Errorf("rpm -Va in the container: %q", l)
+		}
+	}
+	if got := e.must("vzctl", "exec", "201", "grep ^vzd: /etc/passwd"); !strings.HasPrefix(got, "vzd:x:990:990:") {
+		t.Errorf("the user %%pre made, in the container: %q", got)
+	}
+	if got := len(nonEmptyLines(e.must("vzctl", "exec", "201", "/usr/bin/rpm -qa | grep -v ^gpg-pubkey"))); got != len(want) {
+		t.Errorf("rpm -qa in the container: %d packages, want %d", got, len(want))
+	}
+	e.must("vzctl", "stop", "201")
+	e.must("vzctl", "destroy", "201")
+	for _, ext := range []string{".tar.zst", ".json"} {
+		os.Remove(filepath.Join(e.cacheDir(), "vzkittest-1-minimal"+ext))
+	}
 	if left := e.leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
