@@ -87,7 +87,7 @@ const e2eTimeout = 20 * time.Minute
 
 // e2eEnv is one vzkit installation under its own VZKIT_ROOT.
 type e2eEnv struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 }
 
@@ -97,7 +97,7 @@ type e2eEnv struct {
 // and vz.conf points PACKAGES and INDEXCACHE into it. Both are
 // content-addressed (by SHA-256), so sharing them cannot change a result;
 // it only saves the downloads (about 40 MiB per suite).
-func newE2EEnv(t *testing.T) *e2eEnv {
+func newE2EEnv(t testing.TB) *e2eEnv {
 	t.Helper()
 	root := t.TempDir()
 	// Unprivileged containers' roots walk through it to their STATEDIR, as
