@@ -44,6 +44,7 @@ type keyL struct {
 type repoL struct {
 	pos                      Pos
 	name, typ, url, insecure sval
+	metalink, mirrorlist     sval
 	mirrors, suites, comps   slist
 	keys                     keyList
 }
@@ -92,7 +93,7 @@ func (d *decoder) add(p Pos, format string, args ...any) {
 
 var (
 	topKeys     = []string{"name", "abstract", "extends", "distro", "release", "variant", "arch", "variables", "repositories", "keys", "packages", "scripts", "cache", "defaults"}
-	repoKeys    = []string{"name", "type", "url", "mirrors", "suites", "components", "keys", "insecure"}
+	repoKeys    = []string{"name", "type", "url", "mirrors", "metalink", "mirrorlist", "suites", "components", "keys", "insecure"}
 	keyKeys     = []string{"file", "armored", "url", "fingerprint", "package"}
 	pkgKeys     = []string{"variant", "include", "exclude"}
 	scriptNames = []string{PreInstall, PostInstall, PreCache}
@@ -345,6 +346,12 @@ func (d *decoder) repositories(n *node) {
 			case "url":
 				r.url = d.str(v, what+".url")
 				d.checkURL(r.url, what+".url")
+			case "metalink":
+				r.metalink = d.str(v, what+".metalink")
+				d.checkURL(r.metalink, what+".metalink")
+			case "mirrorlist":
+				r.mirrorlist = d.str(v, what+".mirrorlist")
+				d.checkURL(r.mirrorlist, what+".mirrorlist")
 			case "mirrors":
 				r.mirrors = d.list(v, what+".mirrors", false)
 				for _, m := range r.mirrors.items {
@@ -370,8 +377,18 @@ func (d *decoder) repositories(n *node) {
 		if !r.typ.set {
 			d.add(it.pos, "%s has no type (want %s or %s)", what, TypeApt, TypeRPMMD)
 		}
-		if !r.url.set && len(r.mirrors.items) == 0 {
-			d.add(it.pos, "%s has neither url nor mirrors", what)
+		if !r.url.set && len(r.mirrors.items) == 0 && !r.metalink.set && !r.mirrorlist.set {
+			d.add(it.pos, "%s has neither url nor mirrors (nor, for rpm-md, metalink or mirrorlist)", what)
+		}
+		if r.typ.v == TypeApt {
+			for _, f := range []struct {
+				key string
+				v   sval
+			}{{"metalink", r.metalink}, {"mirrorlist", r.mirrorlist}} {
+				if f.v.set {
+					d.add(f.v.pos, "%s.%s: only rpm-md repositories have one (apt takes url and mirrors)", what, f.key)
+				}
+			}
 		}
 		insecure := r.insecure.set && r.insecure.v == "true"
 		if insecure && len(r.keys.items) > 0 {

@@ -15,6 +15,7 @@
 //	  - name: main
 //	    type: apt                    # apt or rpm-md
 //	    url: $mirror                 # and/or mirrors: [...], tried in order
+//	    metalink: URL                # rpm-md only (or mirrorlist: URL): base URLs tried first
 //	    suites: [$codename]          # apt only, as are components
 //	    components: [main]
 //	    keys: [...]                  # per-repository keys, like keys below

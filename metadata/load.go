@@ -492,7 +492,7 @@ func build(m *layer, chain []*layer, abstract bool) (*Template, []Problem) {
 		pos(p+".url", r.url)
 		pos(p+".type", r.typ)
 		t.Repositories = append(t.Repositories, Repository{
-			Name: r.name.v, Type: r.typ.v, URL: r.url.v,
+			Name: r.name.v, Type: r.typ.v, URL: r.url.v, Metalink: r.metalink.v, Mirrorlist: r.mirrorlist.v,
 			Mirrors: list(p+".mirrors", r.mirrors), Suites: list(p+".suites", r.suites), Components: list(p+".components", r.comps),
 			Keys: keys(p+".keys", r.keys), Insecure: r.insecure.v == "true",
 		})

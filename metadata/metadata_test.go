@@ -195,3 +195,51 @@ func TestOverrideByName(t *testing.T) {
 		t.Errorf("override without base: %v", err)
 	}
 }
+
+// TestMetalink: an rpm-md repository may be given by a metalink alone,
+// expanded like url; an apt one may not have one.
+func TestMetalink(t *testing.T) {
+	fsys := fstest.MapFS{
+		"t/rpm.yaml": {Data: []byte(`
+distro: fedora
+release: "42"
+variant: minimal
+arch: [x86_64]
+repositories:
+  - name: fedora
+    type: rpm-md
+    metalink: https://example.org/metalink?repo=fedora-$releasever&arch=$basearch
+    insecure: true
+packages: {variant: "@core"}
+`)},
+		"t/apt.yaml": {Data: []byte(`
+distro: debian
+release: "12"
+variant: minbase
+arch: [amd64]
+repositories:
+  - name: main
+    type: apt
+    url: http://example.org/debian
+    metalink: https://example.org/metalink
+    suites: [bookworm]
+    components: [main]
+    insecure: true
+packages: {variant: minbase}
+`)}}
+	l := &Loader{Sources: []Source{{Name: "mem", FS: fsys, Dir: "t"}}}
+	tp, err := l.Load(context.Background(), "rpm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := tp.Expand(map[string]string{"arch": "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Repositories[0].Metalink; got != "https://example.org/metalink?repo=fedora-42&arch=x86_64" {
+		t.Errorf("metalink: %s", got)
+	}
+	if _, err := l.Load(context.Background(), "apt"); err == nil || !strings.Contains(err.Error(), "repositories[0].metalink: only rpm-md repositories have one") {
+		t.Errorf("apt with a metalink: %v", err)
+	}
+}

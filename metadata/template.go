@@ -47,10 +47,15 @@ type Template struct {
 
 // Repository is one package repository.
 type Repository struct {
-	Name       string   `json:"name"`
-	Type       string   `json:"type"` // TypeApt or TypeRPMMD
-	URL        string   `json:"url,omitempty"`
-	Mirrors    []string `json:"mirrors,omitempty"`    // tried in order after URL
+	Name    string   `json:"name"`
+	Type    string   `json:"type"` // TypeApt or TypeRPMMD
+	URL     string   `json:"url,omitempty"`
+	Mirrors []string `json:"mirrors,omitempty"` // tried in order after URL
+	// Metalink and Mirrorlist (rpm-md only) name a MirrorManager metalink
+	// or a mirror list whose base URLs are tried before URL and Mirrors;
+	// a metalink's hashes of repomd.xml are checked too.
+	Metalink   string   `json:"metalink,omitempty"`
+	Mirrorlist string   `json:"mirrorlist,omitempty"`
 	Suites     []string `json:"suites,omitempty"`     // apt only
 	Components []string `json:"components,omitempty"` // apt only
 	Keys       []Key    `json:"keys,omitempty"`       // in addition to the template's keys

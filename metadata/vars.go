@@ -108,8 +108,13 @@ func (t *Template) expandable(fn func(key string, s *string) error) error {
 	for i := range t.Repositories {
 		r := &t.Repositories[i]
 		p := fmt.Sprintf("repositories[%d]", i)
-		if err := fn(p+".url", &r.URL); err != nil {
-			return err
+		for _, f := range []struct {
+			key string
+			v   *string
+		}{{".url", &r.URL}, {".metalink", &r.Metalink}, {".mirrorlist", &r.Mirrorlist}} {
+			if err := fn(p+f.key, f.v); err != nil {
+				return err
+			}
 		}
 		for _, e := range []error{list(p+".mirrors", r.Mirrors), list(p+".suites", r.Suites), list(p+".components", r.Components), keys(p+".keys", r.Keys)} {
 			if e != nil {

@@ -68,7 +68,7 @@ func (b *rpmBackend) Load(ctx context.Context, env Env) ([]Index, error) {
 	open := func(i int, o rpmmd.Options) (*rpmmd.Index, error) {
 		rp := env.Template.Repositories[i]
 		o.CacheDir, o.Logger = env.IndexCache, env.Logger
-		ix, err := rpmmd.Open(ctx, env.Client, rpmmd.Source{Name: rp.Name, URIs: rp.URLs(), Keyring: keyrings[i], Insecure: rp.Insecure}, o)
+		ix, err := rpmmd.Open(ctx, env.Client, rpmmd.Source{Name: rp.Name, URIs: rp.URLs(), Metalink: rp.Metalink, Mirrorlist: rp.Mirrorlist, Keyring: keyrings[i], Insecure: rp.Insecure}, o)
 		if err != nil {
 			return nil, fmt.Errorf("repository %s: %w", rp.Name, err)
 		}

@@ -34,6 +34,8 @@ type showRepo struct {
 	Type       string    `yaml:"type"`
 	URL        string    `yaml:"url,omitempty"`
 	Mirrors    []string  `yaml:"mirrors,omitempty"`
+	Metalink   string    `yaml:"metalink,omitempty"`
+	Mirrorlist string    `yaml:"mirrorlist,omitempty"`
 	Suites     []string  `yaml:"suites,omitempty,flow"`
 	Components []string  `yaml:"components,omitempty,flow"`
 	Keys       []showKey `yaml:"keys,omitempty"`
@@ -77,7 +79,7 @@ func toDoc(t *metadata.Template) showDoc {
 		Packages: showPackages{t.Packages.Variant, t.Packages.Include, t.Packages.Exclude},
 		Cache:    showCache{t.Cache.Name, t.Cache.ZstdLevel}}
 	for _, r := range t.Repositories {
-		d.Repositories = append(d.Repositories, showRepo{r.Name, r.Type, r.URL, r.Mirrors, r.Suites, r.Components, keysDoc(r.Keys), r.Insecure})
+		d.Repositories = append(d.Repositories, showRepo{r.Name, r.Type, r.URL, r.Mirrors, r.Metalink, r.Mirrorlist, r.Suites, r.Components, keysDoc(r.Keys), r.Insecure})
 	}
 	for name, s := range t.Scripts {
 		if d.Scripts == nil {
