@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,4 +39,21 @@ func NeedTool(t testing.TB, tool, pkg string) string {
 		Missing(t, "%s not installed (apt-get install %s)", tool, pkg)
 	}
 	return p
+}
+
+// Run runs name with args in dir (the current one when empty), the
+// environment extended by env, and returns its stdout; the test fails
+// with the command's stderr when it does.
+func Run(t testing.TB, dir string, env []string, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
+	}
+	return out
 }

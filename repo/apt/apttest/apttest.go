@@ -1,7 +1,6 @@
 package apttest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,10 +55,10 @@ func Build(t testing.TB, arch string, debs []Deb) *Repo {
 	dist := filepath.Join(r.Root, "dists", r.Suite)
 	bin := filepath.Join(dist, "main", "binary-"+arch)
 	must(t, os.MkdirAll(bin, 0o755))
-	pk := run(t, r.Root, nil, "apt-ftparchive", "packages", "pool")
+	pk := testenv.Run(t, r.Root, nil, "apt-ftparchive", "packages", "pool")
 	must(t, os.WriteFile(filepath.Join(bin, "Packages"), pk, 0o644))
-	run(t, "", nil, "xz", "-k", filepath.Join(bin, "Packages"))
-	run(t, "", nil, "gzip", "-k", "-n", filepath.Join(bin, "Packages"))
+	testenv.Run(t, "", nil, "xz", "-k", filepath.Join(bin, "Packages"))
+	testenv.Run(t, "", nil, "gzip", "-k", "-n", filepath.Join(bin, "Packages"))
 	r.Sign(t, arch)
 	return r
 }
@@ -97,7 +96,7 @@ func BuildDeb(t testing.TB, work, outDir string, d Deb) string {
 	// A fixed SOURCE_DATE_EPOCH makes dpkg-deb's output depend only on
 	// the package's content, so a rebuilt repository changes exactly the
 	// packages whose content changed.
-	run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "dpkg-deb", "--root-owner-group", "--build", work, out)
+	testenv.Run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "dpkg-deb", "--root-owner-group", "--build", work, out)
 	return out
 }
 
@@ -106,15 +105,15 @@ func BuildDeb(t testing.TB, work, outDir string, d Deb) string {
 func (r *Repo) Sign(t testing.TB, arch string) {
 	t.Helper()
 	if r.Fingerprint == "" {
-		run(t, "", r.gpgEnv(), "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "vzkit apt test <apt@example.invalid>", "ed25519", "sign", "0")
-		out := run(t, "", r.gpgEnv(), "gpg", "--batch", "--with-colons", "--list-keys")
+		testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "vzkit apt test <apt@example.invalid>", "ed25519", "sign", "0")
+		out := testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--with-colons", "--list-keys")
 		for _, l := range strings.Split(string(out), "\n") {
 			if strings.HasPrefix(l, "fpr:") {
 				r.Fingerprint = strings.Split(l, ":")[9]
 				break
 			}
 		}
-		pub := run(t, "", r.gpgEnv(), "gpg", "--batch", "--armor", "--export", r.Fingerprint)
+		pub := testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--armor", "--export", r.Fingerprint)
 		k, err := pgp.ParseKeyring(pub)
 		must(t, err)
 		r.Keyring = k
@@ -123,7 +122,7 @@ func (r *Repo) Sign(t testing.TB, arch string) {
 	for _, f := range []string{"Release", "InRelease", "Release.gpg"} {
 		os.Remove(filepath.Join(dist, f))
 	}
-	rel := run(t, dist, nil, "apt-ftparchive",
+	rel := testenv.Run(t, dist, nil, "apt-ftparchive",
 		"-o", "APT::FTPArchive::Release::Suite="+r.Suite,
 		"-o", "APT::FTPArchive::Release::Codename="+r.Suite,
 		"-o", "APT::FTPArchive::Release::Architectures="+arch,
@@ -131,8 +130,8 @@ func (r *Repo) Sign(t testing.TB, arch string) {
 		"release", ".")
 	must(t, os.WriteFile(filepath.Join(dist, "Release"), rel, 0o644))
 	gpg := []string{"--batch", "--yes", "--passphrase", "", "--pinentry-mode", "loopback", "-u", r.Fingerprint}
-	run(t, dist, r.gpgEnv(), "gpg", append(gpg, "--clearsign", "-o", "InRelease", "Release")...)
-	run(t, dist, r.gpgEnv(), "gpg", append(gpg, "--detach-sign", "-o", "Release.gpg", "Release")...)
+	testenv.Run(t, dist, r.gpgEnv(), "gpg", append(gpg, "--clearsign", "-o", "InRelease", "Release")...)
+	testenv.Run(t, dist, r.gpgEnv(), "gpg", append(gpg, "--detach-sign", "-o", "Release.gpg", "Release")...)
 }
 
 func (r *Repo) gpgEnv() []string { return []string{"GNUPGHOME=" + r.GnuPGHome} }
@@ -142,18 +141,4 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func run(t testing.TB, dir string, env []string, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
-	}
-	return out
 }

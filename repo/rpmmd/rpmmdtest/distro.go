@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vzkit/vzkit/internal/testenv"
 )
 
 // Distribution is a small RPM distribution in the shape of Fedora's, made
@@ -88,7 +90,7 @@ func Distribution(t testing.TB) []RPM {
 	bb := RPM{Name: "busybox", Version: "1.35.0", Arch: "x86_64", Requires: []string{"filesystem"},
 		Provides: []string{"/bin/sh"}, Files: map[string]File{"/usr/bin/busybox": {Source: busybox, Mode: 0o755}}}
 	var applets []string
-	have := strings.Fields(string(run(t, "", nil, busybox, "--list")))
+	have := strings.Fields(string(testenv.Run(t, "", nil, busybox, "--list")))
 	for _, a := range []string{"sh", "cat", "ls", "echo", "mkdir", "rm", "cp", "mv", "ln", "grep", "sed", "awk", "id",
 		"chmod", "chown", "touch", "head", "tail", "sort", "test", "true", "false", "stat", "readlink", "env", "sleep"} {
 		if slices.Contains(have, a) {

@@ -1,7 +1,6 @@
 package rpmmdtest
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -108,7 +107,7 @@ func Build(t testing.TB, rpms []RPM, o Options) *Repo {
 		for _, f := range r.RPMs {
 			args = append(args, filepath.Join(r.Root, f))
 		}
-		run(t, "", r.gpgEnv(), "rpmsign", args...)
+		testenv.Run(t, "", r.gpgEnv(), "rpmsign", args...)
 	}
 	args := []string{"--simple-md-filenames", "--no-database", "--revision", "1", "--set-timestamp-to-revision"}
 	if o.Comps != "" {
@@ -116,9 +115,9 @@ func Build(t testing.TB, rpms []RPM, o Options) *Repo {
 		must(t, os.WriteFile(comps, []byte(o.Comps), 0o644))
 		args = append(args, "-g", comps)
 	}
-	run(t, "", nil, "createrepo_c", append(args, r.Root)...)
+	testenv.Run(t, "", nil, "createrepo_c", append(args, r.Root)...)
 	if !o.Unsigned {
-		run(t, "", r.gpgEnv(), "gpg", "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "",
+		testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "",
 			"-u", r.Fingerprint, "--armor", "--detach-sign", "-o", filepath.Join(r.Root, "repodata/repomd.xml.asc"),
 			filepath.Join(r.Root, "repodata/repomd.xml"))
 	}
@@ -134,14 +133,14 @@ func (r *Repo) Serve(t testing.TB) string {
 }
 
 func (r *Repo) newKey(t testing.TB) {
-	run(t, "", r.gpgEnv(), "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "vzkit rpm test <rpm@example.invalid>", "rsa2048", "sign", "0")
-	for _, l := range strings.Split(string(run(t, "", r.gpgEnv(), "gpg", "--batch", "--with-colons", "--list-keys")), "\n") {
+	testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "vzkit rpm test <rpm@example.invalid>", "rsa2048", "sign", "0")
+	for _, l := range strings.Split(string(testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--with-colons", "--list-keys")), "\n") {
 		if strings.HasPrefix(l, "fpr:") {
 			r.Fingerprint = strings.Split(l, ":")[9]
 			break
 		}
 	}
-	r.Key = run(t, "", r.gpgEnv(), "gpg", "--batch", "--armor", "--export", r.Fingerprint)
+	r.Key = testenv.Run(t, "", r.gpgEnv(), "gpg", "--batch", "--armor", "--export", r.Fingerprint)
 	k, err := pgp.ParseKeyring(r.Key)
 	must(t, err)
 	r.Keyring = k
@@ -175,7 +174,7 @@ func buildRPM(t testing.TB, top, outDir string, p RPM) string {
 		case f.Link != "":
 			must(t, os.Symlink(f.Link, dst))
 		case f.Source != "":
-			run(t, "", nil, "cp", "-L", "--preserve=mode", f.Source, dst)
+			testenv.Run(t, "", nil, "cp", "-L", "--preserve=mode", f.Source, dst)
 			fi, err := os.Stat(dst)
 			must(t, err)
 			mode = cmpMode(mode, fi.Mode().Perm())
@@ -238,7 +237,7 @@ func buildRPM(t testing.TB, top, outDir string, p RPM) string {
 	must(t, os.MkdirAll(filepath.Dir(specFile), 0o755))
 	must(t, os.WriteFile(specFile, []byte(spec.String()), 0o644))
 	rpmsDir := filepath.Join(top, "RPMS")
-	run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "rpmbuild", "-bb", "--nodeps",
+	testenv.Run(t, "", []string{"SOURCE_DATE_EPOCH=1700000000"}, "rpmbuild", "-bb", "--nodeps",
 		"--define", "_topdir "+top,
 		"--define", "_rpmdir "+rpmsDir,
 		"--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
@@ -278,7 +277,7 @@ func hostLibs(t testing.TB, bins ...string) []string {
 	t.Helper()
 	var out []string
 	for _, b := range bins {
-		for _, l := range strings.Split(string(run(t, "", nil, "ldd", b)), "\n") {
+		for _, l := range strings.Split(string(testenv.Run(t, "", nil, "ldd", b)), "\n") {
 			f := strings.Fields(l)
 			if len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/") {
 				real, err := filepath.EvalSymlinks(f[2])
@@ -298,18 +297,4 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func run(t testing.TB, dir string, env []string, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
-	}
-	return out
 }

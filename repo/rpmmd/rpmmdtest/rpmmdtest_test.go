@@ -24,7 +24,7 @@ func TestDistribution(t *testing.T) {
 	db := t.TempDir()
 	keyFile := filepath.Join(t.TempDir(), "key.asc")
 	must(t, os.WriteFile(keyFile, r.Key, 0o644))
-	run(t, "", nil, "rpmkeys", "--dbpath", db, "--import", keyFile)
+	testenv.Run(t, "", nil, "rpmkeys", "--dbpath", db, "--import", keyFile)
 	pkg := func(prefix string) string {
 		for _, f := range r.RPMs {
 			if strings.HasPrefix(f, prefix) {
@@ -41,7 +41,7 @@ func TestDistribution(t *testing.T) {
 		}
 	}
 	q := func(file string, args ...string) string {
-		return string(run(t, "", nil, "rpm", append([]string{"-qp", "--nosignature"}, append(args, file)...)...))
+		return string(testenv.Run(t, "", nil, "rpm", append([]string{"-qp", "--nosignature"}, append(args, file)...)...))
 	}
 	if got := q(pkg("clock-1.0-"), "--qf", "%{EPOCH}:%{VERSION}-%{RELEASE}"); got != "2:1.0-1" {
 		t.Errorf("clock 1.0: EVR %q, want 2:1.0-1", got)
@@ -93,8 +93,8 @@ func TestDistributionInstallsWithRPM(t *testing.T) {
 			pkgs = append(pkgs, filepath.Join(r.Root, f))
 		}
 	}
-	run(t, "", nil, "rpm", append([]string{"--root", root, "--define", "_dbpath /var/lib/rpm", "-i", "--nosignature"}, pkgs...)...)
-	qa := strings.Fields(string(run(t, "", nil, "chroot", root, "/usr/bin/rpm", "-qa", "--qf", "%{NAME}\n")))
+	testenv.Run(t, "", nil, "rpm", append([]string{"--root", root, "--define", "_dbpath /var/lib/rpm", "-i", "--nosignature"}, pkgs...)...)
+	qa := strings.Fields(string(testenv.Run(t, "", nil, "chroot", root, "/usr/bin/rpm", "-qa", "--qf", "%{NAME}\n")))
 	if len(qa) != len(pkgs) {
 		t.Errorf("rpm -qa inside: %v, want the %d installed", qa, len(pkgs))
 	}
@@ -106,7 +106,7 @@ func TestDistributionInstallsWithRPM(t *testing.T) {
 	if !strings.Contains(string(passwd), "\nvzd:x:990:") || !strings.Contains(string(units), "/usr/lib/vzkit-units/tools.unit") {
 		t.Errorf("%%pre or the file trigger did not run: passwd %q, units %q", passwd, units)
 	}
-	if out := string(run(t, "", nil, "chroot", root, "/usr/bin/vzkit-hello")); out != "hello from vzkit-tools\n" {
+	if out := string(testenv.Run(t, "", nil, "chroot", root, "/usr/bin/vzkit-hello")); out != "hello from vzkit-tools\n" {
 		t.Errorf("vzkit-hello: %q", out)
 	}
 }
