@@ -3,6 +3,8 @@ package solve
 import (
 	"slices"
 	"sort"
+
+	"github.com/vzkit/vzkit/internal/graph"
 )
 
 // installOrder orders the packages of one stage so that a package comes
@@ -39,47 +41,9 @@ func (s *state) installOrder(stage []*entry) []string {
 		adj[e] = ed
 	}
 
-	// Tarjan's SCC algorithm; the chosen set has a few hundred packages,
-	// so recursion depth is harmless.
-	index := make(map[*entry]int, len(nodes))
-	low := make(map[*entry]int, len(nodes))
-	onStack := make(map[*entry]bool, len(nodes))
-	var stack []*entry
 	var out []string
-	next := 0
-	var connect func(v *entry)
-	connect = func(v *entry) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		onStack[v] = true
-		for _, w := range adj[v].all {
-			if _, seen := index[w]; !seen {
-				connect(w)
-				low[v] = min(low[v], low[w])
-			} else if onStack[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] != index[v] {
-			return
-		}
-		var comp []*entry
-		for {
-			w := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			onStack[w] = false
-			comp = append(comp, w)
-			if w == v {
-				break
-			}
-		}
+	for _, comp := range graph.Components(nodes, func(v *entry) []*entry { return adj[v].all }) {
 		out = append(out, orderCycle(comp, func(e *entry) [][]*entry { return [][]*entry{adj[e].pre, adj[e].all} })...)
-	}
-	for _, v := range nodes {
-		if _, seen := index[v]; !seen {
-			connect(v)
-		}
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package solve
 import (
 	"slices"
 	"sort"
+
+	"github.com/vzkit/vzkit/internal/graph"
 )
 
 // installOrder orders the chosen packages so that a package comes after
@@ -49,45 +51,9 @@ func (s *state) installOrder(chosen []*pkg) []string {
 		adj[p] = ed
 	}
 
-	index := make(map[*pkg]int, len(nodes))
-	low := make(map[*pkg]int, len(nodes))
-	onStack := make(map[*pkg]bool, len(nodes))
-	var stack []*pkg
 	var out []string
-	next := 0
-	var connect func(v *pkg)
-	connect = func(v *pkg) {
-		index[v], low[v] = next, next
-		next++
-		stack = append(stack, v)
-		onStack[v] = true
-		for _, w := range adj[v].all {
-			if _, seen := index[w]; !seen {
-				connect(w)
-				low[v] = min(low[v], low[w])
-			} else if onStack[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] != index[v] {
-			return
-		}
-		var comp []*pkg
-		for {
-			w := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			onStack[w] = false
-			comp = append(comp, w)
-			if w == v {
-				break
-			}
-		}
+	for _, comp := range graph.Components(nodes, func(v *pkg) []*pkg { return adj[v].all }) {
 		out = append(out, orderCycle(comp, func(p *pkg) [][]*pkg { return [][]*pkg{adj[p].pre, adj[p].all} }, byKey)...)
-	}
-	for _, v := range nodes {
-		if _, seen := index[v]; !seen {
-			connect(v)
-		}
 	}
 	return out
 }
