@@ -166,7 +166,17 @@ func buildImage(work string) error {
 		"-xpf", filepath.Join(out, templateName+".tar.zst"), "-C", rootfs)); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(rootfs, "vzkit-vm-init"), imageInit, 0o755); err != nil {
+	// The unpacked root is the packages' tree: a new file, never through
+	// an entry of the same name (O_EXCL does not follow a symlink).
+	f, err := os.OpenFile(filepath.Join(rootfs, "vzkit-vm-init"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(imageInit)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	if err := os.Mkdir(filepath.Join(rootfs, "vzkit-vm"), 0o755); err != nil {
