@@ -364,12 +364,32 @@ func EnableQuota(fd int) error {
 
 // SetLimit limits the referenced bytes of the subvolume whose root is fd
 // (its level-0 qgroup) to maxRfer; 0 removes the limit.
+//
+// The ioctl goes through the subvolume's parent directory, naming the
+// qgroup by id: the kernel joins a transaction on the root of the fd it
+// is given, and on a subvolume already at its limit that can fail with
+// EDQUOT — the very subvolume whose limit is being raised.
 func SetLimit(fd int, maxRfer uint64) error {
-	a := qgroupLimitArgs{Flags: limitMaxRfer, MaxRfer: maxRfer}
+	id, err := SubvolumeID(fd)
+	if err != nil {
+		return err
+	}
+	a := qgroupLimitArgs{Qgroupid: id, Flags: limitMaxRfer, MaxRfer: maxRfer}
 	if maxRfer == 0 {
 		a.MaxRfer = clearValue
 	}
-	err := ioctl(fd, iocQgroupLimit, unsafe.Pointer(&a))
+	via := fd
+	// ".." of a subvolume's root is a directory of its parent's tree —
+	// unless the subvolume is a mount's root, where ".." leaves it (and
+	// perhaps the filesystem): then the subvolume itself carries the call.
+	if parent, err := unix.Openat(fd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		defer unix.Close(parent)
+		same, err := sameFilesystem(fd, parent)
+		if err == nil && same {
+			via = parent
+		}
+	}
+	err = ioctl(via, iocQgroupLimit, unsafe.Pointer(&a))
 	if errors.Is(err, unix.ENOTCONN) {
 		return ErrQuotaDisabled
 	}
@@ -377,6 +397,19 @@ func SetLimit(fd int, maxRfer uint64) error {
 		return fmt.Errorf("set btrfs qgroup limit: %w", err)
 	}
 	return nil
+}
+
+// sameFilesystem tells whether a and b are on one btrfs filesystem.
+func sameFilesystem(a, b int) (bool, error) {
+	fa, err := FSID(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := FSID(b)
+	if err != nil {
+		return false, err
+	}
+	return fa == fb, nil
 }
 
 // Qgroup is the accounting of a subvolume's level-0 qgroup.
