@@ -73,67 +73,50 @@ func ParseComps(r io.Reader, name string) (*Comps, error) {
 	// comps files declare a DTD they do not ship; entities beyond XML's
 	// own are not used.
 	c := &Comps{Groups: map[string]*Group{}, Environments: map[string]*Environment{}}
-	root := false
 	entries := 0
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			if !root {
-				return nil, fmt.Errorf("%s: no <comps> element", name)
-			}
-			return c, nil
-		}
-		if err != nil {
-			return nil, xmlErr(name, d, err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if !root {
-			if se.Name.Local != "comps" {
-				return nil, fmt.Errorf("%s: root element is <%s>, not <comps>", name, se.Name.Local)
-			}
-			root = true
-			continue
-		}
+	err := eachTopLevel(d, name, "comps", func(se xml.StartElement) error {
 		switch se.Name.Local {
 		case "group":
 			g, n, err := parseGroup(d)
 			if err != nil {
-				return nil, xmlErr(name, d, err)
+				return xmlErr(name, d, err)
 			}
 			if entries += n + 1; entries > maxCompsEntries {
-				return nil, fmt.Errorf("%s: more than %d groups and package entries", name, maxCompsEntries)
+				return fmt.Errorf("%s: more than %d groups and package entries", name, maxCompsEntries)
 			}
 			if !compsID.MatchString(g.ID) {
-				return nil, xmlErr(name, d, fmt.Errorf("group id %q", g.ID))
+				return xmlErr(name, d, fmt.Errorf("group id %q", g.ID))
 			}
 			if _, dup := c.Groups[g.ID]; dup {
-				return nil, xmlErr(name, d, fmt.Errorf("group %q defined twice", g.ID))
+				return xmlErr(name, d, fmt.Errorf("group %q defined twice", g.ID))
 			}
 			c.Groups[g.ID] = g
 		case "environment":
 			e, err := parseEnvironment(d)
 			if err != nil {
-				return nil, xmlErr(name, d, err)
+				return xmlErr(name, d, err)
 			}
 			if entries += len(e.Groups) + len(e.Options) + 1; entries > maxCompsEntries {
-				return nil, fmt.Errorf("%s: more than %d entries", name, maxCompsEntries)
+				return fmt.Errorf("%s: more than %d entries", name, maxCompsEntries)
 			}
 			if !compsID.MatchString(e.ID) {
-				return nil, xmlErr(name, d, fmt.Errorf("environment id %q", e.ID))
+				return xmlErr(name, d, fmt.Errorf("environment id %q", e.ID))
 			}
 			if _, dup := c.Environments[e.ID]; dup {
-				return nil, xmlErr(name, d, fmt.Errorf("environment %q defined twice", e.ID))
+				return xmlErr(name, d, fmt.Errorf("environment %q defined twice", e.ID))
 			}
 			c.Environments[e.ID] = e
 		default:
 			if err := skip(d); err != nil {
-				return nil, xmlErr(name, d, err)
+				return xmlErr(name, d, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return c, nil
 }
 
 func isLang(se xml.StartElement) bool {
@@ -151,144 +134,116 @@ func parseBool(s string) bool {
 
 func parseGroup(d *xml.Decoder) (*Group, int, error) {
 	g := &Group{UserVisible: true}
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return nil, 0, err
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return g, len(g.Packages), nil
-		case xml.StartElement:
-			var s string
-			switch t.Name.Local {
-			case "id":
-				g.ID, err = text(d, maxName)
-			case "name", "_name":
-				if isLang(t) {
-					err = skip(d)
-				} else {
-					g.Name, err = text(d, maxSummary)
-				}
-			case "default":
-				s, err = text(d, 16)
-				g.Default = parseBool(s)
-			case "uservisible":
-				s, err = text(d, 16)
-				g.UserVisible = parseBool(s)
-			case "packagelist":
-				g.Packages, err = parsePackageList(d, g.Packages)
-			default:
+	err := eachChild(d, func(t xml.StartElement) error {
+		var s string
+		var err error
+		switch t.Name.Local {
+		case "id":
+			g.ID, err = text(d, maxName)
+		case "name", "_name":
+			if isLang(t) {
 				err = skip(d)
+			} else {
+				g.Name, err = text(d, maxSummary)
 			}
-			if err != nil {
-				return nil, 0, fmt.Errorf("group %q: %w", g.ID, err)
-			}
+		case "default":
+			s, err = text(d, 16)
+			g.Default = parseBool(s)
+		case "uservisible":
+			s, err = text(d, 16)
+			g.UserVisible = parseBool(s)
+		case "packagelist":
+			g.Packages, err = parsePackageList(d, g.Packages)
+		default:
+			err = skip(d)
 		}
+		if err != nil {
+			return fmt.Errorf("group %q: %w", g.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
+	return g, len(g.Packages), nil
 }
 
 func parsePackageList(d *xml.Decoder, reqs []PackageReq) ([]PackageReq, error) {
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return nil, err
+	err := eachChild(d, func(t xml.StartElement) error {
+		if t.Name.Local != "packagereq" {
+			return skip(d)
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return reqs, nil
-		case xml.StartElement:
-			if t.Name.Local != "packagereq" {
-				if err := skip(d); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			r := PackageReq{Requires: attr(t, "requires"), BaseArchOnly: parseBool(attr(t, "basearchonly"))}
-			switch typ := attr(t, "type"); typ {
-			case "mandatory":
-				r.Type = Mandatory
-			case "default", "":
-				// comps.dtd's default for type is "default".
-				r.Type = Default
-			case "optional":
-				r.Type = Optional
-			case "conditional":
-				r.Type = Conditional
-			default:
-				return nil, fmt.Errorf("packagereq type %q", typ)
-			}
-			if r.Name, err = text(d, maxName); err != nil {
-				return nil, err
-			}
-			if r.Name == "" {
-				return nil, fmt.Errorf("empty packagereq")
-			}
-			if r.Type == Conditional && r.Requires == "" {
-				return nil, fmt.Errorf("conditional packagereq %q without requires", r.Name)
-			}
-			reqs = append(reqs, r)
+		r := PackageReq{Requires: attr(t, "requires"), BaseArchOnly: parseBool(attr(t, "basearchonly"))}
+		switch typ := attr(t, "type"); typ {
+		case "mandatory":
+			r.Type = Mandatory
+		case "default", "":
+			// comps.dtd's default for type is "default".
+			r.Type = Default
+		case "optional":
+			r.Type = Optional
+		case "conditional":
+			r.Type = Conditional
+		default:
+			return fmt.Errorf("packagereq type %q", typ)
 		}
-	}
+		var err error
+		if r.Name, err = text(d, maxName); err != nil {
+			return err
+		}
+		if r.Name == "" {
+			return fmt.Errorf("empty packagereq")
+		}
+		if r.Type == Conditional && r.Requires == "" {
+			return fmt.Errorf("conditional packagereq %q without requires", r.Name)
+		}
+		reqs = append(reqs, r)
+		return nil
+	})
+	return reqs, err
 }
 
 func parseEnvironment(d *xml.Decoder) (*Environment, error) {
 	e := &Environment{}
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return nil, err
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return e, nil
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "id":
-				e.ID, err = text(d, maxName)
-			case "name", "_name":
-				if isLang(t) {
-					err = skip(d)
-				} else {
-					e.Name, err = text(d, maxSummary)
-				}
-			case "grouplist":
-				e.Groups, err = groupIDs(d, e.Groups)
-			case "optionlist":
-				e.Options, err = groupIDs(d, e.Options)
-			default:
+	err := eachChild(d, func(t xml.StartElement) error {
+		var err error
+		switch t.Name.Local {
+		case "id":
+			e.ID, err = text(d, maxName)
+		case "name", "_name":
+			if isLang(t) {
 				err = skip(d)
+			} else {
+				e.Name, err = text(d, maxSummary)
 			}
-			if err != nil {
-				return nil, fmt.Errorf("environment %q: %w", e.ID, err)
-			}
+		case "grouplist":
+			e.Groups, err = groupIDs(d, e.Groups)
+		case "optionlist":
+			e.Options, err = groupIDs(d, e.Options)
+		default:
+			err = skip(d)
 		}
+		if err != nil {
+			return fmt.Errorf("environment %q: %w", e.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return e, nil
 }
 
 func groupIDs(d *xml.Decoder, ids []string) ([]string, error) {
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return nil, err
+	err := eachChild(d, func(t xml.StartElement) error {
+		if t.Name.Local != "groupid" {
+			return skip(d)
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return ids, nil
-		case xml.StartElement:
-			if t.Name.Local != "groupid" {
-				if err := skip(d); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			id, err := text(d, maxName)
-			if err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-	}
+		id, err := text(d, maxName)
+		ids = append(ids, id)
+		return err
+	})
+	return ids, err
 }
 
 // Merge adds other's groups and environments to c, as dnf does with the

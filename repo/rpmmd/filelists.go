@@ -21,34 +21,12 @@ type FileList struct {
 func ParseFilelists(r io.Reader, name string, keep func(path string) bool, fn func(*FileList) error) error {
 	d := xml.NewDecoder(r)
 	d.Strict = true
-	root := false
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			if !root {
-				return fmt.Errorf("%s: no <filelists> element", name)
-			}
-			return nil
-		}
-		if err != nil {
-			return xmlErr(name, d, err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if !root {
-			if se.Name.Local != "filelists" {
-				return fmt.Errorf("%s: root element is <%s>, not <filelists>", name, se.Name.Local)
-			}
-			root = true
-			continue
-		}
+	return eachTopLevel(d, name, "filelists", func(se xml.StartElement) error {
 		if se.Name.Local != "package" {
 			if err := skip(d); err != nil {
 				return xmlErr(name, d, err)
 			}
-			continue
+			return nil
 		}
 		fl := FileList{PkgID: strings.ToLower(attr(se, "pkgid")), Name: attr(se, "name"), Arch: attr(se, "arch")}
 		if fl.PkgID == "" {
@@ -58,39 +36,26 @@ func ParseFilelists(r io.Reader, name string, keep func(path string) bool, fn fu
 		if err := parseFileList(d, &fl, keep); err != nil {
 			return xmlErr(name, d, fmt.Errorf("package %q: %w", fl.Name, err))
 		}
-		if err := fn(&fl); err != nil {
-			return err
-		}
-	}
+		return fn(&fl)
+	})
 }
 
 func parseFileList(d *xml.Decoder, fl *FileList, keep func(string) bool) error {
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
+	return eachChild(d, func(t xml.StartElement) error {
+		switch t.Name.Local {
+		case "version":
+			fl.EVR = EVR{Epoch: attr(t, "epoch"), Version: attr(t, "ver"), Release: attr(t, "rel")}
+			return skip(d)
+		case "file":
+			f, err := text(d, maxName)
+			if err == nil && f != "" && (keep == nil || keep(f)) {
+				fl.Files = append(fl.Files, f)
+			}
 			return err
+		default:
+			return skip(d)
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "version":
-				fl.EVR = EVR{Epoch: attr(t, "epoch"), Version: attr(t, "ver"), Release: attr(t, "rel")}
-				err = skip(d)
-			case "file":
-				var f string
-				if f, err = text(d, maxName); err == nil && f != "" && (keep == nil || keep(f)) {
-					fl.Files = append(fl.Files, f)
-				}
-			default:
-				err = skip(d)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+	})
 }
 
 // Merger adds filelists.xml's paths to the packages of a primary.xml, by

@@ -54,34 +54,12 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 	d := xml.NewDecoder(r)
 	d.Strict = true
 	in := newInterner()
-	root := false
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			if !root {
-				return fmt.Errorf("%s: no <metadata> element", name)
-			}
-			return nil
-		}
-		if err != nil {
-			return xmlErr(name, d, err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if !root {
-			if se.Name.Local != "metadata" {
-				return fmt.Errorf("%s: root element is <%s>, not <metadata>", name, se.Name.Local)
-			}
-			root = true
-			continue
-		}
+	return eachTopLevel(d, name, "metadata", func(se xml.StartElement) error {
 		if se.Name.Local != "package" {
 			if err := skip(d); err != nil {
 				return xmlErr(name, d, err)
 			}
-			continue
+			return nil
 		}
 		var p Package
 		if err := parsePackage(d, in, &p); err != nil {
@@ -101,139 +79,110 @@ func ParsePrimary(r io.Reader, name string, fn func(*Package) error) error {
 				return fmt.Errorf("%s: package %s: %w", name, p.NEVRA(), err)
 			}
 		}
-		if err := fn(&p); err != nil {
-			return err
-		}
-	}
+		return fn(&p)
+	})
 }
 
 func parsePackage(d *xml.Decoder, in *interner, p *Package) error {
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "name":
-				p.Name, err = internText(d, in, maxName)
-			case "arch":
-				p.Arch, err = internText(d, in, maxName)
-			case "version":
-				p.EVR = evrAttrs(t, in)
-				err = skip(d)
-			case "checksum":
-				p.Checksum.Type = in.get(attr(t, "type"))
-				p.Checksum.Value, err = text(d, maxName)
-			case "summary":
-				p.Summary, err = text(d, maxSummary)
-			case "size":
-				if p.Size, err = sizeAttr(t, "package"); err == nil {
-					if p.InstalledSize, err = sizeAttr(t, "installed"); err == nil {
-						err = skip(d)
-					}
+	return eachChild(d, func(t xml.StartElement) error {
+		var err error
+		switch t.Name.Local {
+		case "name":
+			p.Name, err = internText(d, in, maxName)
+		case "arch":
+			p.Arch, err = internText(d, in, maxName)
+		case "version":
+			p.EVR = evrAttrs(t, in)
+			err = skip(d)
+		case "checksum":
+			p.Checksum.Type = in.get(attr(t, "type"))
+			p.Checksum.Value, err = text(d, maxName)
+		case "summary":
+			p.Summary, err = text(d, maxSummary)
+		case "size":
+			if p.Size, err = sizeAttr(t, "package"); err == nil {
+				if p.InstalledSize, err = sizeAttr(t, "installed"); err == nil {
+					err = skip(d)
 				}
-			case "location":
-				p.Location, p.LocationBase = attr(t, "href"), xmlBase(t)
-				err = skip(d)
-			case "format":
-				err = parseFormat(d, in, p)
-			default:
-				err = skip(d)
 			}
-			if err != nil {
-				return fmt.Errorf("package %q: <%s>: %w", p.Name, t.Name.Local, err)
-			}
+		case "location":
+			p.Location, p.LocationBase = attr(t, "href"), xmlBase(t)
+			err = skip(d)
+		case "format":
+			err = parseFormat(d, in, p)
+		default:
+			err = skip(d)
 		}
-	}
+		if err != nil {
+			return fmt.Errorf("package %q: <%s>: %w", p.Name, t.Name.Local, err)
+		}
+		return nil
+	})
 }
 
 func parseFormat(d *xml.Decoder, in *interner, p *Package) error {
-	for {
-		tok, err := d.RawToken()
+	return eachChild(d, func(t xml.StartElement) error {
+		var deps *[]Dep
+		var err error
+		switch t.Name.Local {
+		case "license":
+			p.License, err = internText(d, in, maxSummary)
+		case "sourcerpm":
+			p.SourceRPM, err = text(d, maxSummary)
+		case "file":
+			var f string
+			if f, err = text(d, maxName); err == nil && f != "" {
+				p.Files = append(p.Files, f)
+			}
+		case "provides":
+			deps = &p.Provides
+		case "requires":
+			deps = &p.Requires
+		case "conflicts":
+			deps = &p.Conflicts
+		case "obsoletes":
+			deps = &p.Obsoletes
+		case "recommends":
+			deps = &p.Recommends
+		case "suggests":
+			deps = &p.Suggests
+		case "supplements":
+			deps = &p.Supplements
+		case "enhances":
+			deps = &p.Enhances
+		default:
+			err = skip(d)
+		}
+		if deps != nil {
+			// Parsed into a reused buffer and copied at their exact
+			// length: append's spare capacity, kept for 400,000
+			// entries, would be a third of the index's memory.
+			var got []Dep
+			if got, err = parseDeps(d, in, in.scratch()[:0]); err == nil {
+				*deps = append(*deps, got...)
+				in.keep(got)
+			}
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("<%s>: %w", t.Name.Local, err)
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			var deps *[]Dep
-			switch t.Name.Local {
-			case "license":
-				p.License, err = internText(d, in, maxSummary)
-			case "sourcerpm":
-				p.SourceRPM, err = text(d, maxSummary)
-			case "file":
-				var f string
-				if f, err = text(d, maxName); err == nil && f != "" {
-					p.Files = append(p.Files, f)
-				}
-			case "provides":
-				deps = &p.Provides
-			case "requires":
-				deps = &p.Requires
-			case "conflicts":
-				deps = &p.Conflicts
-			case "obsoletes":
-				deps = &p.Obsoletes
-			case "recommends":
-				deps = &p.Recommends
-			case "suggests":
-				deps = &p.Suggests
-			case "supplements":
-				deps = &p.Supplements
-			case "enhances":
-				deps = &p.Enhances
-			default:
-				err = skip(d)
-			}
-			if deps != nil {
-				// Parsed into a reused buffer and copied at their exact
-				// length: append's spare capacity, kept for 400,000
-				// entries, would be a third of the index's memory.
-				var got []Dep
-				if got, err = parseDeps(d, in, in.scratch()[:0]); err == nil {
-					*deps = append(*deps, got...)
-					in.keep(got)
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("<%s>: %w", t.Name.Local, err)
-			}
-		}
-	}
+		return nil
+	})
 }
 
 func parseDeps(d *xml.Decoder, in *interner, deps []Dep) ([]Dep, error) {
-	for {
-		tok, err := d.RawToken()
+	err := eachChild(d, func(t xml.StartElement) error {
+		if t.Name.Local != "entry" {
+			return skip(d)
+		}
+		dep, err := depAttrs(t, in)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return deps, nil
-		case xml.StartElement:
-			if t.Name.Local != "entry" {
-				if err := skip(d); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			dep, err := depAttrs(t, in)
-			if err != nil {
-				return nil, err
-			}
-			deps = append(deps, dep)
-			if err := skip(d); err != nil {
-				return nil, err
-			}
-		}
-	}
+		deps = append(deps, dep)
+		return skip(d)
+	})
+	return deps, err
 }
 
 func depAttrs(se xml.StartElement, in *interner) (Dep, error) {

@@ -40,115 +40,91 @@ func ParseRepomd(data []byte, name string) (*Repomd, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
 	md := &Repomd{}
-	root := false
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, xmlErr(name, d, err)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if !root {
-			if se.Name.Local != "repomd" {
-				return nil, fmt.Errorf("%s: root element is <%s>, not <repomd>", name, se.Name.Local)
-			}
-			root = true
-			continue
-		}
+	err := eachTopLevel(d, name, "repomd", func(se xml.StartElement) error {
+		var err error
 		switch se.Name.Local {
 		case "revision":
 			if md.Revision, err = text(d, 1<<10); err != nil {
-				return nil, xmlErr(name, d, err)
+				return xmlErr(name, d, err)
 			}
 		case "data":
 			if len(md.Data) == maxRepomdEntries {
-				return nil, fmt.Errorf("%s: more than %d data entries", name, maxRepomdEntries)
+				return fmt.Errorf("%s: more than %d data entries", name, maxRepomdEntries)
 			}
 			e, err := parseData(d, se)
 			if err != nil {
-				return nil, xmlErr(name, d, err)
+				return xmlErr(name, d, err)
 			}
 			if e.Type == "" || e.Location == "" {
-				return nil, fmt.Errorf("%s: data entry %q without type or location", name, e.Type)
+				return fmt.Errorf("%s: data entry %q without type or location", name, e.Type)
 			}
 			if err := checkLocation(e.Location, e.LocationBase); err != nil {
-				return nil, fmt.Errorf("%s: data %s: %w", name, e.Type, err)
+				return fmt.Errorf("%s: data %s: %w", name, e.Type, err)
 			}
 			if err := e.Checksum.check(); err != nil {
-				return nil, fmt.Errorf("%s: data %s: %w", name, e.Type, err)
+				return fmt.Errorf("%s: data %s: %w", name, e.Type, err)
 			}
 			if e.OpenChecksum.Value != "" {
 				if err := e.OpenChecksum.check(); err != nil {
-					return nil, fmt.Errorf("%s: data %s: open-checksum: %w", name, e.Type, err)
+					return fmt.Errorf("%s: data %s: open-checksum: %w", name, e.Type, err)
 				}
 			}
 			md.Data = append(md.Data, e)
 		default:
 			if err := skip(d); err != nil {
-				return nil, xmlErr(name, d, err)
+				return xmlErr(name, d, err)
 			}
 		}
-	}
-	if !root {
-		return nil, fmt.Errorf("%s: no <repomd> element", name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return md, nil
 }
 
 func parseData(d *xml.Decoder, se xml.StartElement) (Data, error) {
 	e := Data{Type: attr(se, "type"), Size: -1, OpenSize: -1}
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return e, err
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return e, nil
-		case xml.StartElement:
-			switch t.Name.Local {
-			case "location":
-				e.Location, e.LocationBase = attr(t, "href"), xmlBase(t)
-				err = skip(d)
-			case "checksum", "open-checksum":
-				c := Checksum{Type: attr(t, "type")}
-				if c.Value, err = text(d, 256); err == nil {
-					c.Value = strings.ToLower(c.Value)
-					if t.Name.Local == "checksum" {
-						e.Checksum = c
-					} else {
-						e.OpenChecksum = c
-					}
-				}
-			case "size", "open-size", "timestamp":
-				var s string
-				if s, err = text(d, 32); err == nil {
-					var n int64
-					if n, err = strconv.ParseInt(s, 10, 64); err != nil || n < 0 {
-						return e, fmt.Errorf("data %s: <%s> %q is not a size", e.Type, t.Name.Local, s)
-					}
-					switch t.Name.Local {
-					case "size":
-						e.Size = n
-					case "open-size":
-						e.OpenSize = n
-					default:
-						e.Timestamp = n
-					}
-				}
-			default:
-				err = skip(d)
-			}
+	err := eachChild(d, func(t xml.StartElement) error {
+		switch t.Name.Local {
+		case "location":
+			e.Location, e.LocationBase = attr(t, "href"), xmlBase(t)
+			return skip(d)
+		case "checksum", "open-checksum":
+			c := Checksum{Type: attr(t, "type")}
+			v, err := text(d, 256)
 			if err != nil {
-				return e, err
+				return err
 			}
+			c.Value = strings.ToLower(v)
+			if t.Name.Local == "checksum" {
+				e.Checksum = c
+			} else {
+				e.OpenChecksum = c
+			}
+		case "size", "open-size", "timestamp":
+			s, err := text(d, 32)
+			if err != nil {
+				return err
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("data %s: <%s> %q is not a size", e.Type, t.Name.Local, s)
+			}
+			switch t.Name.Local {
+			case "size":
+				e.Size = n
+			case "open-size":
+				e.OpenSize = n
+			default:
+				e.Timestamp = n
+			}
+		default:
+			return skip(d)
 		}
-	}
+		return nil
+	})
+	return e, err
 }
 
 // Find returns the first entry of the given types, in the order given.
@@ -245,6 +221,66 @@ func xmlErr(name string, d *xml.Decoder, err error) error {
 	}
 	line, _ := d.InputPos()
 	return fmt.Errorf("%s:%d: %w", name, line, err)
+}
+
+// eachTopLevel reads a document whose root element is root and calls fn
+// with the start of each of root's children; fn reads the child to its
+// end tag. The decoder's errors are named by file and line; fn's are
+// returned as they are. A document that ends inside root is refused.
+func eachTopLevel(d *xml.Decoder, name, root string, fn func(xml.StartElement) error) error {
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return fmt.Errorf("%s: no <%s> element", name, root)
+		}
+		if err != nil {
+			return xmlErr(name, d, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if se.Name.Local != root {
+				return fmt.Errorf("%s: root element is <%s>, not <%s>", name, se.Name.Local, root)
+			}
+			break
+		}
+	}
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return xmlErr(name, d, fmt.Errorf("the file ends inside <%s>", root))
+		}
+		if err != nil {
+			return xmlErr(name, d, err)
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if err := fn(t); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// eachChild reads the element whose start was just read up to its end
+// tag and calls fn with the start of each child; fn reads the child to
+// its end tag (skip, text, or a parser of its own). Character data
+// between the children is dropped.
+func eachChild(d *xml.Decoder, fn func(xml.StartElement) error) error {
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if err := fn(t); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // skip reads up to the end of the element whose start was just read.

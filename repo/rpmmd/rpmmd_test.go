@@ -677,6 +677,49 @@ func TestLocations(t *testing.T) {
 	}
 }
 
+// A document cut short is refused, naming the file, by every parser;
+// one whose root element is another is refused naming both.
+func TestTruncatedAndWrongRoot(t *testing.T) {
+	// Both a primary and a filelists entry, which ignore each other's
+	// fields; comps and repomd skip an unknown element.
+	pkg := `<package pkgid="0a" name="a"><name>a</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/></package>`
+	none := func(*Package) error { return nil }
+	noFiles := func(*FileList) error { return nil }
+	for _, c := range []struct {
+		what  string
+		parse func(string) error
+	}{
+		{"primary.xml", func(doc string) error {
+			return ParsePrimary(strings.NewReader(doc), "primary.xml", none)
+		}},
+		{"filelists.xml", func(doc string) error {
+			return ParseFilelists(strings.NewReader(doc), "filelists.xml", nil, noFiles)
+		}},
+		{"comps.xml", func(doc string) error {
+			_, err := ParseComps(strings.NewReader(doc), "comps.xml")
+			return err
+		}},
+		{"repomd.xml", func(doc string) error {
+			_, err := ParseRepomd([]byte(doc), "repomd.xml")
+			return err
+		}},
+	} {
+		root := map[string]string{"primary.xml": "metadata", "filelists.xml": "filelists", "comps.xml": "comps", "repomd.xml": "repomd"}[c.what]
+		whole := "<" + root + ">" + pkg + "</" + root + ">"
+		if err := c.parse(whole); err != nil {
+			t.Errorf("%s: %v", c.what, err)
+		}
+		err := c.parse("<" + root + ">" + pkg)
+		if err == nil || !strings.Contains(err.Error(), c.what) || !strings.Contains(err.Error(), "ends inside <"+root+">") {
+			t.Errorf("%s cut after its first entry: %v", c.what, err)
+		}
+		err = c.parse("<other>" + pkg + "</other>")
+		if err == nil || !strings.Contains(err.Error(), "root element is <other>, not <"+root+">") {
+			t.Errorf("%s with another root: %v", c.what, err)
+		}
+	}
+}
+
 // createrepo_c's repository with every kind of extra data: only the .xml
 // forms are read (group_gz for comps; the zck and sqlite ones are not).
 func TestOpenAdditionalMetadata(t *testing.T) {
