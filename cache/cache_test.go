@@ -82,6 +82,44 @@ func checkWithTools(t *testing.T, cache string, arch Archive) {
 	}
 }
 
+// A small tree is cut into several frames by its size alone, so that it
+// packs and unpacks in parallel; a large one keeps the default.
+func TestFrameSizeFollowsTree(t *testing.T) {
+	for _, c := range []struct {
+		bytes int64
+		want  int
+	}{
+		{0, 1 << 20}, {3 << 20, 1 << 20}, {10 << 20, 3 << 20}, {40 << 20, 10 << 20},
+		{64<<20 - 1, 16 << 20}, {64 << 20, DefaultFrameSize}, {1 << 40, DefaultFrameSize},
+	} {
+		if got := frameSizeFor(c.bytes); got != c.want {
+			t.Errorf("frameSizeFor(%d) = %d, want %d", c.bytes, got, c.want)
+		}
+	}
+	root := t.TempDir()
+	big := make([]byte, 5<<20)
+	for i := range big {
+		big[i] = byte(i * 7 / 5)
+	}
+	if err := os.WriteFile(filepath.Join(root, "five"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var one, two bytes.Buffer
+	arch, err := Pack(context.Background(), root, &one, PackOptions{SourceDateEpoch: testEpoch, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arch.FrameSize != 2<<20 || len(arch.Frames) != 3 {
+		t.Errorf("a 5 MiB tree: frame size %d, %d frames; want 2 MiB, 3", arch.FrameSize, len(arch.Frames))
+	}
+	if _, err := Pack(context.Background(), root, &two, PackOptions{SourceDateEpoch: testEpoch, Workers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(one.Bytes(), two.Bytes()) {
+		t.Error("the same tree packed by 1 and by 3 workers differs")
+	}
+}
+
 func TestSyntheticPackUnpack(t *testing.T) {
 	root := syntheticTree(t, testEpoch)
 	want := snapshot(t, root)

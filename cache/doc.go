@@ -15,7 +15,9 @@
 // O_NONBLOCK) and must still be a regular file of the listed size, since the
 // root's owner may swap files while it is packed. Sparse files are read
 // through their holes.
-// The tar stream is cut every FrameSize bytes and each piece is compressed as
+// The tar stream is cut every FrameSize bytes (16 MiB; for a tree of less
+// than 64 MiB, a quarter of its file bytes, so that even a small root
+// packs and unpacks in parallel) and each piece is compressed as
 // an independent zstd frame on a pool of encoders; since the cut points depend
 // only on offsets and each frame on its own bytes, the output is the same for
 // any number of workers. The file is a plain concatenation of frames that

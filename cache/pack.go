@@ -28,6 +28,11 @@ import (
 const (
 	DefaultLevel     = 9        // zstd level; see BENCHMARKS.md for the size and time it gives
 	DefaultFrameSize = 16 << 20 // uncompressed tar bytes per independent frame
+	// minFrames is how many frames a small tree is cut into at least: a
+	// root of a few MiB would otherwise be one frame that one encoder
+	// (and later one decoder) works through alone.
+	minFrames    = 4
+	minFrameSize = 1 << 20
 )
 
 // PackOptions tune Pack. The zero value packs with the defaults and keeps
@@ -42,7 +47,11 @@ type PackOptions struct {
 	// Level is the zstd level (1..22), as the zstd command line has it.
 	// It changes the bytes of the cache; Workers and the machine do not.
 	Level int
-	// FrameSize is the number of tar bytes per zstd frame.
+	// FrameSize is the number of tar bytes per zstd frame. 0 picks it
+	// from the tree: DefaultFrameSize, or for a tree under minFrames
+	// times that, a quarter of its file bytes (rounded up to a MiB, at
+	// least 1 MiB), so that it still packs and unpacks in parallel. The
+	// choice depends on the tree only, never on the machine.
 	FrameSize int
 	// Workers is the number of parallel encoders (default GOMAXPROCS).
 	Workers int
@@ -55,21 +64,22 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Arch
 	if opts.Level == 0 {
 		opts.Level = DefaultLevel
 	}
-	if opts.FrameSize <= 0 {
-		opts.FrameSize = DefaultFrameSize
-	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	arch := Archive{Compression: "zstd", Level: opts.Level, FrameSize: int64(opts.FrameSize)}
+	arch := Archive{Compression: "zstd", Level: opts.Level}
 	if !opts.SourceDateEpoch.IsZero() {
 		arch.SourceDateEpoch = opts.SourceDateEpoch.Unix()
 	}
 
-	paths, err := listTree(ctx, root)
+	paths, fileBytes, err := listTree(ctx, root)
 	if err != nil {
 		return arch, err
 	}
+	if opts.FrameSize <= 0 {
+		opts.FrameSize = frameSizeFor(fileBytes)
+	}
+	arch.FrameSize = int64(opts.FrameSize)
 
 	if opts.Level < 1 || opts.Level > 22 {
 		return arch, fmt.Errorf("cache: zstd level %d out of range 1..22", opts.Level)
@@ -115,19 +125,32 @@ func Pack(ctx context.Context, root string, w io.Writer, opts PackOptions) (Arch
 	return arch, nil
 }
 
+// frameSizeFor is the frame size for a tree whose regular files hold
+// fileBytes.
+func frameSizeFor(fileBytes int64) int {
+	if fileBytes >= minFrames*DefaultFrameSize {
+		return DefaultFrameSize
+	}
+	quarter := (fileBytes/minFrames + minFrameSize - 1) / minFrameSize * minFrameSize
+	return int(max(quarter, minFrameSize))
+}
+
 // listTree returns every path below root, relative to it ("." for root),
-// sorted by bytes. Sorting whole paths puts each directory before its
-// content because a parent is a prefix of its children.
-func listTree(ctx context.Context, root string) ([]string, error) {
+// sorted by bytes, and the bytes its regular files hold, counted up to
+// minFrames*DefaultFrameSize (all frameSizeFor needs). Sorting whole paths
+// puts each directory before its content because a parent is a prefix of
+// its children.
+func listTree(ctx context.Context, root string) ([]string, int64, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(root, &st); err != nil {
-		return nil, fmt.Errorf("cache: pack root %s: %w", root, err)
+		return nil, 0, fmt.Errorf("cache: pack root %s: %w", root, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil, fmt.Errorf("cache: pack root %s is not a directory", root)
+		return nil, 0, fmt.Errorf("cache: pack root %s is not a directory", root)
 	}
 	rootDev := st.Dev
 	var paths []string
+	var fileBytes int64
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("cache: walk %s: %w", path, err)
@@ -140,6 +163,12 @@ func listTree(ctx context.Context, root string) ([]string, error) {
 			return err
 		}
 		paths = append(paths, rel)
+		if d.Type().IsRegular() && fileBytes < minFrames*DefaultFrameSize {
+			// A file gone or changed since is the packer's to report.
+			if fi, err := d.Info(); err == nil {
+				fileBytes += fi.Size()
+			}
+		}
 		if d.IsDir() && rel != "." {
 			var st unix.Stat_t
 			if err := unix.Lstat(path, &st); err != nil {
@@ -153,10 +182,10 @@ func listTree(ctx context.Context, root string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	slices.Sort(paths[1:]) // "." stays first
-	return paths, nil
+	return paths, fileBytes, nil
 }
 
 type inode struct{ dev, ino uint64 }

@@ -21,7 +21,11 @@ import (
 // (whose epoch bump wins over a higher version). Its pre-install script
 // runs once rpm's closure is unpacked and before rpm's transaction, its
 // post-install script after it.
-const rpmTemplate = `extends: rpm-base
+const rpmTemplate = rpmPackagesTemplate + rpmScripts
+
+// rpmPackagesTemplate is rpmTemplate without its scripts: the job dnf
+// does, for the benchmark.
+const rpmPackagesTemplate = `extends: rpm-base
 distro: vzkittest
 release: "1"
 keys:
@@ -34,7 +38,9 @@ repositories:
 packages:
   variant: "@core"
   include: [oldtool, clock]
-scripts:
+`
+
+const rpmScripts = `scripts:
   pre-install: |
     test -x /usr/bin/rpm && ! test -e /usr/bin/vzkit-hello
     echo "$TEMPLATE_NAME" >/root/pre-install

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -56,14 +57,38 @@ func decompress(name string, r *bufio.Reader) (io.ReadCloser, error) {
 	case "zstd":
 		// rpm's zstd level 19 uses a window of 8 MiB; the limit keeps a
 		// hostile frame from demanding gigabytes.
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxDict))
-		if err != nil {
+		d, _ := zstdDecoders.Get().(*zstd.Decoder)
+		if d == nil {
+			var err error
+			if d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxDict)); err != nil {
+				return nil, err
+			}
+		}
+		if err := d.Reset(r); err != nil {
+			d.Close()
 			return nil, err
 		}
-		return d.IOReadCloser(), nil
+		return pooledZstd{d}, nil
 	default:
 		return nil, fmt.Errorf("unsupported payload compressor %q", name)
 	}
+}
+
+// zstdDecoders keeps payload decoders from one package to the next. A
+// decoder allocates (and the runtime clears) its window on first use —
+// 8 MiB for rpm's level 19, more than a small package's whole payload —
+// and a build extracts every package of a distribution in turn.
+var zstdDecoders sync.Pool
+
+// pooledZstd hands its decoder back to zstdDecoders when closed.
+type pooledZstd struct{ *zstd.Decoder }
+
+func (p pooledZstd) Close() error {
+	// Reset(nil) drops the reference to the payload's reader; the
+	// decoder starts afresh on the next Reset.
+	p.Decoder.Reset(nil)
+	zstdDecoders.Put(p.Decoder)
+	return nil
 }
 
 // cpio "newc" archives are what rpm writes (070701), rpm 4.12+ writes the
