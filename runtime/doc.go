@@ -89,10 +89,16 @@
 //     INIT_KIND=minimal: this very binary, copied once with the shared
 //     libraries it needs into STATEDIR/initfs and bind-mounted read-only at
 //     /.vzkit; run as "__init" it is PID 1, reaps orphans and shuts down on
-//     SIGTERM/SIGPWR. The kind of init is also recorded in
-//     STATEDIR/ct/CTID.init so that stop asks it the right way (SIGRTMIN+3
-//     to systemd, `telinit 0` to sysvinit, SIGTERM to the minimal init) and
-//     waits STOP_TIMEOUT (CTID.conf's, else vz.conf's) before it kills.
+//     SIGTERM/SIGPWR. What the start established is recorded in the
+//     state record STATEDIR/ct/CTID.state (state.go, RunState: the init's
+//     kind and pid, the sandbox id, the cgroup path, the layout, private
+//     area and VE_ROOT, the mounts beside the root, the veth pair and its
+//     addresses, updated by a live --ipadd/--ipdel), written atomically,
+//     read strictly (vzkit's own regular file, this schema's version, no
+//     unknown field) and removed at stop. Stop reads the init's kind there
+//     to ask it the right way (SIGRTMIN+3 to systemd, `telinit 0` to
+//     sysvinit, SIGTERM to the minimal init) and waits STOP_TIMEOUT
+//     (CTID.conf's, else vz.conf's) before it kills.
 //     start waits for the boot to finish; with StartOptions.Wait a boot
 //     past the timeout is ErrBootTimeout. DISABLED="yes" refuses a start
 //     (ErrStartDisabled) unless StartOptions.Force.

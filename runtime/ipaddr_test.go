@@ -162,9 +162,14 @@ func newTestContainer(t *testing.T, s *Store, ctid, ips string) *Container {
 // fakeNet is a Network whose host holds fixed addresses.
 type fakeNet struct{ host []HostAddr }
 
-func (f *fakeNet) Attach(context.Context, string, string, []string) error           { return nil }
-func (f *fakeNet) SetIPs(context.Context, string, string, []string, []string) error { return nil }
-func (f *fakeNet) Detach(context.Context, string) error                             { return nil }
+func (f *fakeNet) Attach(context.Context, string, string, []string) (*NetAttachment, error) {
+	return nil, nil
+}
+
+func (f *fakeNet) SetIPs(context.Context, string, string, []string, []string) (*NetAttachment, error) {
+	return nil, nil
+}
+func (f *fakeNet) Detach(context.Context, string) error { return nil }
 func (f *fakeNet) HostAddrs(_ context.Context, ctids []string) ([]HostAddr, error) {
 	return f.host, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
-	"github.com/vzkit/vzkit/internal/atomicfile"
 	"github.com/vzkit/vzkit/runtime/sandbox"
 )
 
@@ -174,6 +172,7 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 			sb.Destroy()
 		}
 		os.Remove(s.inForceRecord(ctid))
+		os.Remove(s.stateRecord(ctid))
 		if s.Net != nil {
 			s.Net.Detach(context.WithoutCancel(ctx), ctid)
 		}
@@ -256,8 +255,9 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err := s.recordInForce(ctid, rc); err != nil {
 		return err
 	}
+	var att *NetAttachment
 	if s.Net != nil && len(ips) > 0 {
-		if err := s.attach(ctx, c, st.InitPID, ips); err != nil {
+		if att, err = s.attach(ctx, c, st.InitPID, ips); err != nil {
 			return err
 		}
 	} else if len(ips) > 0 {
@@ -265,7 +265,19 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	}
 	// Recorded before the wait, so that a stop after an interrupted start
 	// still knows how to shut this init down.
-	if err := s.recordInit(ctid, kind); err != nil {
+	layout, err := c.Layout()
+	if err != nil {
+		return err
+	}
+	rs := &RunState{
+		CTID: ctid, Started: time.Now().UTC(), Init: kind, InitPID: st.InitPID,
+		SandboxID: cfg.ID, CgroupPath: cfg.CgroupPath, Privileged: prof.idmap == nil,
+		Layout: layout, Private: c.Private, Root: c.Root, Network: att,
+	}
+	for _, m := range cfg.Mounts {
+		rs.Mounts = append(rs.Mounts, StateMount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly})
+	}
+	if err := s.writeState(rs); err != nil {
 		return err
 	}
 	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind, o.Wait)
@@ -337,19 +349,20 @@ func (s *Store) oneOff(ctx context.Context, c *Container, suffix string, fn func
 // does the host get what routed networking needs (forwarding, proxy ARP;
 // package runtime/net): a host whose containers have no address is left
 // as it is.
-func (s *Store) attach(ctx context.Context, c *Container, pid int, ips []netip.Prefix) error {
+func (s *Store) attach(ctx context.Context, c *Container, pid int, ips []netip.Prefix) (*NetAttachment, error) {
 	lk, err := s.ipLock()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", c.ID, err)
+		return nil, fmt.Errorf("container %s: %w", c.ID, err)
 	}
 	defer lk.Unlock()
 	if err := s.checkIPsFree(ctx, c.ID, ips, false); err != nil {
-		return fmt.Errorf("container %s: IP_ADDRESS: %w", c.ID, err)
+		return nil, fmt.Errorf("container %s: IP_ADDRESS: %w", c.ID, err)
 	}
-	if err := s.Net.Attach(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), c.IPs()); err != nil {
-		return fmt.Errorf("container %s: network: %w", c.ID, err)
+	att, err := s.Net.Attach(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), c.IPs())
+	if err != nil {
+		return nil, fmt.Errorf("container %s: network: %w", c.ID, err)
 	}
-	return nil
+	return att, nil
 }
 
 // detectInit tells the init of a root from its /sbin/init: systemd,
@@ -372,22 +385,10 @@ func detectInit(root string) InitKind {
 	return InitSysV
 }
 
-func (s *Store) initRecord(ctid string) string {
-	return filepath.Join(s.StateDir(), "ct", ctid+".init")
-}
-
-func (s *Store) recordInit(ctid string, kind InitKind) error {
-	p := s.initRecord(ctid)
-	if err := atomicfile.WriteBytes(p, []byte(string(kind)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("container %s: %w", ctid, err)
-	}
-	return nil
-}
-
-// forgetInit removes what a run left in STATEDIR: the init record, the
+// forgetInit removes what a run left in STATEDIR: the state record, the
 // resources in force and the gate with the console log.
 func (s *Store) forgetInit(ctid string) {
-	os.Remove(s.initRecord(ctid))
+	os.Remove(s.stateRecord(ctid))
 	os.Remove(s.inForceRecord(ctid))
 	os.Remove(s.keptConsoleLog(ctid))
 	s.closeGate(ctid)
@@ -461,9 +462,14 @@ func (s *Store) stop(ctx context.Context, ctid string, o StopOptions) error {
 				return err
 			}
 		}
+		// An init whose start did not get as far as its record (killed
+		// before it) is asked the way any process is.
 		kind := InitMinimal
-		if b, err := os.ReadFile(s.initRecord(ctid)); err == nil {
-			kind = InitKind(strings.TrimSpace(string(b)))
+		rs, ok, err := s.RunState(ctid)
+		if err != nil {
+			s.log().Warn("state record unreadable: stopping the init as a minimal one", "ctid", ctid, "err", err)
+		} else if ok {
+			kind = rs.Init
 		}
 		s.log().Info("stopping container", "ctid", ctid, "init", kind, "timeout", o.Timeout)
 		if err := s.waitExit(ctx, pid, func() error { return s.requestShutdown(sb, pid, kind) }, o.Timeout); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -253,29 +252,12 @@ func (s *Store) readInForce(ctid string) (rc resource.Config, ok bool, err error
 	fail := func(err error) (resource.Config, bool, error) {
 		return resource.Config{}, false, fmt.Errorf("container %s: resources in force: %w", ctid, err)
 	}
-	if err := ownDir(s.ctDir()); errors.Is(err, os.ErrNotExist) {
-		return resource.Config{}, false, nil
-	} else if err != nil {
-		return fail(err)
-	}
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return resource.Config{}, false, nil
-	}
+	b, ok, err := s.readRecord(p, resource.MaxRecord)
 	if err != nil {
 		return fail(err)
 	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fail(err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
-		return fail(fmt.Errorf("%s (uid %d, mode %04o) is not a file of vzkit's own", p, st.Uid, st.Mode&0o7777))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, resource.MaxRecord+1))
-	if err != nil {
-		return fail(err)
+	if !ok {
+		return resource.Config{}, false, nil
 	}
 	if rc, err = resource.ParseRecord(b); err != nil {
 		return fail(fmt.Errorf("%s: %w (vzctl set --reset_ub applies the saved configuration again)", p, err))

@@ -443,8 +443,14 @@ func (s *Store) applyLive(ctx context.Context, c *Container, sb *sandbox.Sandbox
 	if len(o.IPAdd) > 0 || len(o.IPDel) > 0 {
 		if s.Net == nil {
 			s.log().Warn("no network backend: addresses saved, not configured", "ctid", c.ID)
-		} else if err := s.Net.SetIPs(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), o.IPAdd, o.IPDel); err != nil {
-			return fmt.Errorf("container %s: network: %w", c.ID, err)
+		} else {
+			att, err := s.Net.SetIPs(ctx, c.ID, fmt.Sprintf("/proc/%d/ns/net", pid), o.IPAdd, o.IPDel)
+			if err != nil {
+				return fmt.Errorf("container %s: network: %w", c.ID, err)
+			}
+			if err := s.updateState(c.ID, func(rs *RunState) { rs.Network = att }); err != nil {
+				return err
+			}
 		}
 	}
 	if plan != nil {

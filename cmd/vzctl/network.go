@@ -70,20 +70,25 @@ func parseIPs(ips []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func (n *network) Attach(ctx context.Context, ctid, nsPath string, ips []string) error {
+func (n *network) Attach(ctx context.Context, ctid, nsPath string, ips []string) (*runtime.NetAttachment, error) {
 	if len(ips) == 0 {
-		return nil
+		return nil, nil
 	}
 	cfg := n.config(ctid)
 	var err error
 	if cfg.IPs, err = parseIPs(ips); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = vznet.Setup(ctx, nsPath, n.id(ctid), cfg)
-	return err
+	att, err := vznet.Setup(ctx, nsPath, n.id(ctid), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &runtime.NetAttachment{
+		Mode: string(att.Mode), Bridge: att.Bridge, HostIf: att.HostIfName, ContainerIf: att.IfName, Addrs: att.IPs,
+	}, nil
 }
 
-func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []string) error {
+func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []string) (*runtime.NetAttachment, error) {
 	cfg := n.config(ctid)
 	if _, err := net.InterfaceByName(cfg.HostIfName); err != nil {
 		// Not attached yet: it had no address when it started.
@@ -91,11 +96,11 @@ func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []st
 	}
 	adds, err := parseIPs(add)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dels, err := parseIPs(del)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	for _, ip := range dels {
@@ -104,7 +109,16 @@ func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []st
 	for _, ip := range adds {
 		errs = append(errs, vznet.AddIP(ctx, nsPath, n.id(ctid), cfg, ip))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	att, err := vznet.Host{}.Attached(ctx, nsPath, n.id(ctid), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &runtime.NetAttachment{
+		Mode: string(att.Mode), Bridge: att.Bridge, HostIf: att.HostIfName, ContainerIf: att.IfName, Addrs: att.IPs,
+	}, nil
 }
 
 // HostAddrs reads the host's addresses and routed container addresses

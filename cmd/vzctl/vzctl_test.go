@@ -733,15 +733,28 @@ func TestRoutedNetwork(t *testing.T) {
 	if _, err := net.InterfaceByName(hostIf); err != nil {
 		t.Errorf("host side %s of the running container: %v", hostIf, err)
 	}
+	// The state record says how it is attached, and follows a live set.
+	attached := func(want string) {
+		t.Helper()
+		n := e.runState("120").Network
+		if n == nil || n.Mode != "routed" || n.HostIf != hostIf || n.ContainerIf != "eth0" || fmt.Sprint(n.Addrs) != want {
+			t.Errorf("network in the state record: %+v, want routed on %s with %s", n, hostIf, want)
+		}
+	}
+	attached("[10.9.120.2/32]")
 	connectFrom("10.9.120.2")
 	e.ok("set", "120", "--ipadd", "10.9.120.3", "--ipdel", "10.9.120.2", "--save")
 	if l := e.list(); len(l) != 1 || strings.Join(l[0].IP, " ") != "10.9.120.3" {
 		t.Errorf("list after set --ipadd/--ipdel: %+v", l)
 	}
+	attached("[10.9.120.3/32]")
 	connectFrom("10.9.120.3")
 	e.ok("stop", "120")
 	if _, err := net.InterfaceByName(hostIf); err == nil {
 		t.Errorf("host side %s left after stop", hostIf)
+	}
+	if _, err := os.Lstat(e.path("run/vzkit/ct/120.state")); !os.IsNotExist(err) {
+		t.Errorf("state record left after stop: %v", err)
 	}
 }
 

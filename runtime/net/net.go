@@ -232,6 +232,48 @@ func (h Host) AddIP(ctx context.Context, nsPath, ctid string, cfg Config, ip net
 	return nil
 }
 
+// Attached reads how the running container ctid is attached now: its
+// veth pair and the global addresses on its side, in the kernel's order
+// (which is the order they were added in).
+func (h Host) Attached(ctx context.Context, nsPath, ctid string, cfg Config) (*Attachment, error) {
+	cfg, err := cfg.withDefaults(ctid)
+	if err != nil {
+		return nil, fmt.Errorf("network of container %s: %w", ctid, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s, err := h.open(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("network of container %s: %w", ctid, err)
+	}
+	defer s.close()
+	_, ctLink, err := s.links(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("network of container %s: %w", ctid, err)
+	}
+	addrs, err := s.ct.AddrList(ctLink, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("network of container %s: addresses of %s: %w", ctid, cfg.IfName, err)
+	}
+	att := &Attachment{CTID: ctid, NSPath: nsPath, Mode: cfg.Mode, HostIfName: cfg.HostIfName, IfName: cfg.IfName}
+	if cfg.Mode == Bridged {
+		att.Bridge = cfg.Bridge
+	}
+	for _, a := range addrs {
+		if a.Scope != int(netlink.SCOPE_UNIVERSE) {
+			continue // the link-local address IPv6 gives every link
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		att.IPs = append(att.IPs, netip.PrefixFrom(ip.Unmap(), ones))
+	}
+	return att, nil
+}
+
 // DelIP removes ip from the running container ctid (vzctl set --ipdel) and,
 // in routed mode, its host route. Removing an absent address is not an error.
 func (h Host) DelIP(ctx context.Context, nsPath, ctid string, cfg Config, ip netip.Prefix) error {
