@@ -32,4 +32,7 @@ var (
 	// the kernel's quota formats, an unlimited DISKSPACE for an image).
 	// start reports it and goes on; set returns it.
 	ErrQuotaUnsupported = errors.New("disk quota not supported here")
+	// ErrCheckpointUnsupported is a host where CRIU is missing or its
+	// `criu check` fails: nothing can be checkpointed or restored.
+	ErrCheckpointUnsupported = errors.New("checkpointing does not work on this host")
 )

@@ -14,6 +14,7 @@ import (
 const (
 	exitLocked          = 9
 	exitNotExist        = 14
+	exitChkpnt          = 16 // VZ_CHKPNT_ERROR
 	exitSyntax          = 20 // VZ_INVALID_PARAMETER_SYNTAX
 	exitBadValue        = 21 // VZ_INVALID_PARAMETER_VALUE
 	exitNotRunning      = 31
@@ -38,6 +39,7 @@ var exitCodes = []cli.ExitCode{
 	{Code: exitNotExist, Meaning: "the container does not exist (no CTID.conf)"},
 	{Code: exitSyntax, Meaning: "bad command line: unknown command or flag, missing argument"},
 	{Code: exitBadValue, Meaning: "invalid parameter value"},
+	{Code: exitChkpnt, Meaning: "checkpointing failed (vzctl check says why)"},
 	{Code: exitNotRunning, Meaning: "the container is not running"},
 	{Code: exitRunning, Meaning: "the container is running"},
 	{Code: exitPrivateMissing, Meaning: "the container's private area is missing"},
@@ -78,6 +80,7 @@ func ctErr(err error) error {
 		{runtime.ErrBadIP, exitBadIP},
 		{runtime.ErrBadNameserver, exitBadNameserver},
 		{runtime.ErrIPInUse, exitIPInUse},
+		{runtime.ErrCheckpointUnsupported, exitChkpnt},
 	} {
 		if errors.Is(err, m.target) {
 			return cli.WithCode(m.code, err)

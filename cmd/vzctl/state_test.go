@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
+	"github.com/vzkit/vzkit/internal/testenv"
 	"github.com/vzkit/vzkit/runtime"
 )
 
@@ -37,4 +40,53 @@ func (e *env) runState(ctid string) *runtime.RunState {
 		e.t.Errorf("state record of %s: root %q (%v), private %q, layout %q", ctid, rs.Root, err, rs.Private, rs.Layout)
 	}
 	return &rs
+}
+
+// vzctl check runs the CRIU vz.conf names and says whether checkpoints
+// work, with criu's own reason when not (exit 16); with this host's CRIU
+// (scripts/criu installs CRIU 4 where Debian 12's fails) it agrees with
+// criu's own feature checks.
+func TestCheckCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	conf := e.path("etc/vzkit/vz.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setCRIU := func(v string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte("# vz.conf\nCRIU=\""+v+"\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCRIU("/nonexistent/criu")
+	if s := e.code(exitChkpnt, "check"); !strings.Contains(s, "CRIU=/nonexistent/criu ("+conf+":2)") {
+		t.Errorf("check with a CRIU that is not there: %q, want the setting and its line named", s)
+	}
+	failing := filepath.Join(t.TempDir(), "criu")
+	script := "#!/bin/sh\ncase $1 in\n--version) echo 'Version: 3.17' ;;\ncheck) echo 'Error (criu/cr-check.c:1): vDSO proxy is not supported' >&2; exit 1 ;;\nesac\n"
+	if err := os.WriteFile(failing, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setCRIU(failing)
+	if s := e.code(exitChkpnt, "check"); !strings.Contains(s, "vDSO proxy is not supported") {
+		t.Errorf("check with a CRIU whose criu check fails: %q, want criu's reason", s)
+	}
+
+	criu := testenv.NeedTool(t, "criu", "criu (CRIU 4: scripts/criu)")
+	setCRIU(criu)
+	var cs runtime.CheckpointSupport
+	out := e.ok("check", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		t.Fatalf("check -o json: %v\n%s", err, out)
+	}
+	feature := func(name string) bool {
+		return exec.Command(criu, "check", "--feature", name).Run() == nil
+	}
+	if !cs.Works || cs.CRIU != criu || cs.Version == "" || cs.PreDump != feature("mem_dirty_track") || cs.LazyPages != feature("uffd-noncoop") {
+		t.Errorf("check -o json: %+v; criu's own feature checks: mem_dirty_track %v, uffd-noncoop %v",
+			cs, feature("mem_dirty_track"), feature("uffd-noncoop"))
+	}
+	if text := e.ok("check"); !strings.HasPrefix(text, "checkpoint/restore: yes ("+criu) {
+		t.Errorf("check: %q", text)
+	}
 }
