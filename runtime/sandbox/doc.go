@@ -30,4 +30,14 @@
 // read-only and the sandbox's directory of the name=systemd hierarchy is
 // bound read-write over /sys/fs/cgroup/systemd (libcontainer has created the
 // cgroup before it builds the root, so the directory exists).
+//
+// Checkpoint and Restore go through libcontainer's CRIU integration (criu
+// swrk, its RPC). libcontainer runs "criu" from PATH, so a CRIU named
+// elsewhere is linked as "criu" into a directory of its own put first on
+// PATH for the call. Checkpoint stops the sandbox (unless LeaveRunning);
+// Restore creates the sandbox from its Config again — root, mounts, cgroup
+// — and has CRIU restore the processes into it, detached as Start's init.
+// Destroy kills a restored init through the pidfd it holds when
+// libcontainer, which compares the restored task's start time with what it
+// recorded, no longer recognises it.
 package sandbox

@@ -452,7 +452,17 @@ func (s *Sandbox) kill() error {
 	if st, err := s.State(); err != nil || st.Status == Stopped {
 		return err
 	}
-	if err := s.c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+	err = s.c.Signal(unix.SIGKILL)
+	if errors.Is(err, libcontainer.ErrNotRunning) {
+		// libcontainer can lose track of an init that CRIU restored (its
+		// recorded start time is not the restored task's); the pidfd
+		// names this very process, so the kill cannot hit a reused PID.
+		err = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		if errors.Is(err, unix.ESRCH) {
+			err = nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("sandbox %s: kill: %w", s.ID(), err)
 	}
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
