@@ -3,6 +3,8 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,10 +56,26 @@ func TestCheckpointRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Destroy() })
+	// Another process (a later vzctl stop) finds it running.
+	l, err := Load(cfg.StateDir, cfg.ID)
+	if err != nil {
+		t.Fatalf("Load the restored sandbox: %v", err)
+	}
+	st, err := l.State()
+	if err != nil || st.Status != Running {
+		t.Fatalf("the restored sandbox, loaded afresh: %+v %v; want running", st, err)
+	}
 	at := count(r)
 	time.Sleep(300 * time.Millisecond)
 	after := count(r)
 	if at < before || after <= at {
 		t.Errorf("count %d before the checkpoint, %d at restore, %d later: want it to go on from where it was", before, at, after)
+	}
+	// And its Destroy ends the restored processes.
+	if err := l.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", st.InitPID)); !os.IsNotExist(err) {
+		t.Errorf("restored init %d still there after Destroy: %v", st.InitPID, err)
 	}
 }
