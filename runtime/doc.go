@@ -99,6 +99,18 @@
 //     to ask it the right way (SIGRTMIN+3 to systemd, `telinit 0` to
 //     sysvinit, SIGTERM to the minimal init) and waits STOP_TIMEOUT
 //     (CTID.conf's, else vz.conf's) before it kills.
+//   - Checkpoint (checkpoint.go) dumps a running container with CRIU into
+//     a dump directory (DUMPDIR/Dump.CTID): images/, work/ (CRIU's logs)
+//     and state.json, its state record; made under a temporary name and
+//     renamed once complete, after the container's run has been torn down
+//     as at stop. A failed dump leaves it running. Restore is start with
+//     sandbox.Restore instead of the init: the same root, quota, cgroup and
+//     limits, then the dump goes. The init's console log, outside the
+//     root, is dumped as an external file and given back at restore;
+//     start opens it without O_NOFOLLOW on the descriptor itself (found
+//     with O_PATH|O_NOFOLLOW, reopened through /proc), since CRIU reopens
+//     it through /proc/self/fd. Unprivileged containers and containers
+//     with a network interface are refused for now.
 //     start waits for the boot to finish; with StartOptions.Wait a boot
 //     past the timeout is ErrBootTimeout. DISABLED="yes" refuses a start
 //     (ErrStartDisabled) unless StartOptions.Force.

@@ -35,4 +35,8 @@ var (
 	// ErrCheckpointUnsupported is a host where CRIU is missing or its
 	// `criu check` fails: nothing can be checkpointed or restored.
 	ErrCheckpointUnsupported = errors.New("checkpointing does not work on this host")
+	// ErrCheckpoint is a checkpoint that failed (the container runs on);
+	// ErrRestore a restore that failed (the dump stays).
+	ErrCheckpoint = errors.New("checkpoint failed")
+	ErrRestore    = errors.New("restore failed")
 )

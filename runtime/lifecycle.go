@@ -94,6 +94,11 @@ func (s *Store) Umount(ctx context.Context, ctid string) error {
 // Start mounts the container and starts its init; it returns once the
 // init runs. An image without /sbin/init gets the minimal init.
 func (s *Store) Start(ctx context.Context, ctid string, o StartOptions) error {
+	// A container checkpointed into its default dump resumes from it, as
+	// OpenVZ's VE_STOP_MODE=suspend has it.
+	if s.HasDump(ctid, "") {
+		return s.Restore(ctx, ctid, "")
+	}
 	lk, err := s.LockCT(ctid)
 	if err != nil {
 		return err
@@ -110,6 +115,9 @@ type StartOptions struct {
 	Wait bool
 	// Force starts a container whose CTID.conf says DISABLED="yes".
 	Force bool
+	// restore, when set, restores the container from this dump (made by
+	// Checkpoint) instead of booting its init.
+	restore *dump
 }
 
 // KeyDisabled is the CTID.conf key that stops a container from being
@@ -223,7 +231,7 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	default:
 		argv = []string{"/sbin/init"}
 	}
-	logf, err := os.OpenFile(console, os.O_WRONLY|os.O_APPEND|unix.O_NOFOLLOW, 0)
+	logf, err := openConsole(console)
 	if err != nil {
 		return fmt.Errorf("container %s: console log: %w", ctid, err)
 	}
@@ -236,12 +244,20 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 		// restart agetty on a file that is no terminal until it fails.
 		cfg.Console = console
 	}
-	s.log().Info("starting container", "ctid", ctid, "init", kind, "argv", argv, "privileged", prof.idmap == nil, "console", console)
-	sb, err = sandbox.Start(ctx, cfg, sandbox.Process{
-		Args: argv, Env: containerEnv, Cwd: "/", Stdout: logf, Stderr: logf,
-	})
-	if err != nil {
-		return fmt.Errorf("container %s: start %s: %w", ctid, strings.Join(argv, " "), err)
+	if o.restore != nil {
+		s.log().Info("restoring container", "ctid", ctid, "init", kind, "dump", o.restore.dir, "privileged", prof.idmap == nil)
+		sb, err = sandbox.Restore(ctx, cfg, sandbox.Process{Stdout: logf, Stderr: logf}, o.restore.options())
+		if err != nil {
+			return fmt.Errorf("container %s: %w: %w", ctid, ErrRestore, err)
+		}
+	} else {
+		s.log().Info("starting container", "ctid", ctid, "init", kind, "argv", argv, "privileged", prof.idmap == nil, "console", console)
+		sb, err = sandbox.Start(ctx, cfg, sandbox.Process{
+			Args: argv, Env: containerEnv, Cwd: "/", Stdout: logf, Stderr: logf,
+		})
+		if err != nil {
+			return fmt.Errorf("container %s: start %s: %w", ctid, strings.Join(argv, " "), err)
+		}
 	}
 	st, err := sb.State()
 	if err != nil {
@@ -280,7 +296,30 @@ func (s *Store) start(ctx context.Context, ctid string, o StartOptions) (err err
 	if err := s.writeState(rs); err != nil {
 		return err
 	}
+	if o.restore != nil {
+		return nil // it booted before its checkpoint
+	}
 	return s.waitBoot(ctx, ctid, sb, st.InitPID, kind, o.Wait)
+}
+
+// openConsole opens the console log for the init's stdout and stderr:
+// found without following a symlink, then reopened through /proc so
+// that the descriptor the init keeps carries no O_NOFOLLOW (CRIU reopens
+// it through /proc/self/fd at a restore, which O_NOFOLLOW refuses).
+func openConsole(path string) (*os.File, error) {
+	pf, err := os.OpenFile(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(pf.Fd()), &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pf.Fd()), os.O_WRONLY|os.O_APPEND, 0)
 }
 
 // hostnameOf is the kernel hostname of c's sandboxes: HOSTNAME, else

@@ -77,18 +77,23 @@ func (s *Store) stateRecord(ctid string) string {
 // writeState records st atomically (a reader sees the old record or the
 // new one, never a part).
 func (s *Store) writeState(st *RunState) error {
-	st.Version = stateVersion
 	if err := ownDir(s.ctDir()); err != nil {
 		return fmt.Errorf("container %s: state: %w", st.CTID, err)
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("container %s: state: %w", st.CTID, err)
-	}
-	if err := atomicfile.WriteBytes(s.stateRecord(st.CTID), append(b, '\n'), 0o644); err != nil {
+	if err := s.writeStateTo(s.stateRecord(st.CTID), st); err != nil {
 		return fmt.Errorf("container %s: state: %w", st.CTID, err)
 	}
 	return nil
+}
+
+// writeStateTo writes st to p atomically.
+func (s *Store) writeStateTo(p string, st *RunState) error {
+	st.Version = stateVersion
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(p, append(b, '\n'), 0o644)
 }
 
 // updateState changes the state record of running container ctid, when
@@ -150,16 +155,21 @@ func parseState(b []byte) (*RunState, error) {
 	return &st, nil
 }
 
-// readRecord reads one of vzkit's records in STATEDIR/ct: a regular file
-// owned by vzkit's user and writable by no one else, in a directory that
-// is the same, read without following a symlink or blocking on a FIFO, at
-// most max bytes. ok is false when there is none.
+// readRecord reads one of vzkit's records in STATEDIR/ct, a directory
+// of vzkit's own (see readOwnFile). ok is false when there is none.
 func (s *Store) readRecord(p string, max int64) (b []byte, ok bool, err error) {
 	if err := ownDir(s.ctDir()); errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	} else if err != nil {
 		return nil, false, err
 	}
+	return readOwnFile(p, max)
+}
+
+// readOwnFile reads p, which must be a regular file owned by vzkit's user
+// and writable by no one else, without following a symlink or blocking on
+// a FIFO, at most max bytes. ok is false when there is none.
+func readOwnFile(p string, max int64) (b []byte, ok bool, err error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil

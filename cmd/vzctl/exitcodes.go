@@ -15,6 +15,7 @@ const (
 	exitLocked          = 9
 	exitNotExist        = 14
 	exitChkpnt          = 16 // VZ_CHKPNT_ERROR
+	exitRestore         = 17 // VZ_RESTORE_ERROR
 	exitSyntax          = 20 // VZ_INVALID_PARAMETER_SYNTAX
 	exitBadValue        = 21 // VZ_INVALID_PARAMETER_VALUE
 	exitNotRunning      = 31
@@ -39,7 +40,8 @@ var exitCodes = []cli.ExitCode{
 	{Code: exitNotExist, Meaning: "the container does not exist (no CTID.conf)"},
 	{Code: exitSyntax, Meaning: "bad command line: unknown command or flag, missing argument"},
 	{Code: exitBadValue, Meaning: "invalid parameter value"},
-	{Code: exitChkpnt, Meaning: "checkpointing failed (vzctl check says why)"},
+	{Code: exitChkpnt, Meaning: "checkpointing failed, or does not work here (vzctl check says why)"},
+	{Code: exitRestore, Meaning: "restoring from a dump failed (the dump is kept)"},
 	{Code: exitNotRunning, Meaning: "the container is not running"},
 	{Code: exitRunning, Meaning: "the container is running"},
 	{Code: exitPrivateMissing, Meaning: "the container's private area is missing"},
@@ -81,6 +83,8 @@ func ctErr(err error) error {
 		{runtime.ErrBadNameserver, exitBadNameserver},
 		{runtime.ErrIPInUse, exitIPInUse},
 		{runtime.ErrCheckpointUnsupported, exitChkpnt},
+		{runtime.ErrCheckpoint, exitChkpnt},
+		{runtime.ErrRestore, exitRestore},
 	} {
 		if errors.Is(err, m.target) {
 			return cli.WithCode(m.code, err)

@@ -34,7 +34,7 @@ commands, flags, config files (CTID.conf of KEY="value" lines) and exit codes.` 
 		newCreateCommand, newStartCommand, newStopCommand, newRestartCommand, newStatusCommand,
 		newMountCommand, newUmountCommand, newDestroyCommand, newSetCommand, newExecCommand,
 		newEnterCommand, newRunscriptCommand, newListCommand, newCloneCommand, newInitCommand, newUbcCommand,
-		newCheckCommand,
+		newCheckCommand, newChkpntCommand, newRestoreCommand,
 	} {
 		root.AddCommand(add(a))
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,4 +90,87 @@ func TestCheckCheckpoint(t *testing.T) {
 	if text := e.ok("check"); !strings.HasPrefix(text, "checkpoint/restore: yes ("+criu) {
 		t.Errorf("check: %q", text)
 	}
+}
+
+// chkpnt saves a running privileged container into its dump and stops
+// it; restore resumes it, and a shell that counts in memory inside goes on
+// from its count. A second chkpnt of the same name is refused while the
+// dump is there; the dump goes once restored.
+func TestChkpntRestore(t *testing.T) {
+	criu := testenv.NeedTool(t, "criu", "criu (CRIU 4: scripts/criu)")
+	e := newEnv(t)
+	conf := e.path("etc/vzkit/vz.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("CRIU=\""+criu+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An unprivileged container is refused (not yet), and runs on.
+	e.ok("create", "131", "--ostemplate", "debian-12-minimal")
+	e.ok("start", "131")
+	if s := e.code(exitChkpnt, "chkpnt", "131"); !strings.Contains(s, "unprivileged containers cannot be checkpointed yet") {
+		t.Errorf("chkpnt of an unprivileged container: %q", s)
+	}
+	e.running("131")
+	e.ok("stop", "131")
+
+	e.ok("create", "130", "--ostemplate", "debian-12-minimal", "--privileged")
+	e.ok("start", "130")
+	e.ok("exec", "130", "nohup sh -c 'i=0; while :; do i=$((i+1)); echo $i >/run/count; sleep 0.05; done' >/dev/null 2>&1 &")
+	count := func() int {
+		t.Helper()
+		// The shell rewrites the file each tick: read until it is whole.
+		for {
+			out := strings.TrimSpace(e.ok("exec", "130", "cat /run/count 2>/dev/null; true"))
+			if out == "" {
+				continue
+			}
+			n, err := strconv.Atoi(out)
+			if err != nil {
+				t.Fatalf("count %q", out)
+			}
+			return n
+		}
+	}
+	for count() < 5 {
+	}
+	before := count()
+	e.ok("chkpnt", "130")
+	if out := e.ok("status", "130"); !strings.Contains(out, "down") {
+		t.Errorf("status after chkpnt: %q, want down", out)
+	}
+	dump := e.path("var/lib/vzkit/dump/Dump.130")
+	if _, err := os.Stat(filepath.Join(dump, "state.json")); err != nil {
+		t.Fatalf("dump: %v", err)
+	}
+	if _, _, code := e.run("restore", "130"); code != 0 {
+		b, _ := os.ReadFile(filepath.Join(dump, "work/restore.log"))
+		t.Fatalf("restore: exit %d\n%s", code, b)
+	}
+	at := count()
+	for count() == at {
+	}
+	if at < before {
+		t.Errorf("count %d before chkpnt, %d after restore: the counter started again", before, at)
+	}
+	if _, err := os.Stat(dump); !os.IsNotExist(err) {
+		t.Errorf("dump left after restore: %v", err)
+	}
+	e.runState("130")
+	// Checkpointed into its default dump, it resumes at the next start
+	// (OpenVZ's VE_STOP_MODE=suspend), from where it was.
+	before = count()
+	e.ok("suspend", "130")
+	if s := e.code(exitNotRunning, "chkpnt", "130"); !strings.Contains(s, "not running") {
+		t.Errorf("chkpnt of a checkpointed container: %q", s)
+	}
+	e.ok("start", "130")
+	if at := count(); at < before {
+		t.Errorf("count %d before suspend, %d after start: the counter started again", before, at)
+	}
+	if _, err := os.Stat(dump); !os.IsNotExist(err) {
+		t.Errorf("dump left after start: %v", err)
+	}
+	e.ok("stop", "130")
 }

@@ -2,13 +2,17 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
 )
 
 // CheckpointOptions say where a checkpoint's images go and what CRIU
@@ -27,39 +31,64 @@ type CheckpointOptions struct {
 	// Veths name, for a restore, each veth inside the sandbox and the
 	// host side CRIU makes for it.
 	Veths []Veth
+	// HostFiles are files of the host that the init's stdin, stdout or
+	// stderr are (a console log outside the sandbox's root, which CRIU
+	// cannot reach from inside): they are dumped as external files, and
+	// at restore the init gets Process's Stdout and Stderr in their place.
+	HostFiles []string
 }
+
+// stdioFile is where Checkpoint records which of the init's stdio were
+// HostFiles, for Restore: fd -> CRIU's key of the external file.
+const stdioFile = "vzkit-stdio.json"
 
 // Veth is a veth pair of a restored sandbox.
 type Veth struct{ Inside, Host string }
 
-// criuPathMu serialises the PATH change that points libcontainer, which
-// runs "criu" from PATH, at CheckpointOptions.CRIU.
-var criuPathMu sync.Mutex
+// criuEnvMu serialises the environment changes with which withCRIU
+// points libcontainer's criu at the binary and the configuration.
+var criuEnvMu sync.Mutex
 
-// withCRIU runs fn with criu resolving to bin: libcontainer looks "criu"
-// up on PATH, so a binary of another name or place is linked as "criu"
-// in a directory of its own put first on PATH while fn runs.
-func withCRIU(bin string, fn func() error) error {
-	if bin == "" {
-		return fn()
-	}
-	abs, err := exec.LookPath(bin)
-	if err != nil {
-		return fmt.Errorf("CRIU %s: %w", bin, err)
-	}
+// withCRIU runs fn with criu resolving to bin and reading the options in
+// lines. libcontainer runs "criu" from PATH, so a binary of another name
+// or place is linked as "criu" in a directory of its own put first on
+// PATH while fn runs. The options go in a file named by CRIU_CONFIG_FILE,
+// which CRIU reads once as it starts: the RPC's own configuration file is
+// read twice, and an inherit-fd given there twice closes its descriptor
+// before the second use.
+func withCRIU(bin, workDir string, lines []string, fn func() error) error {
 	dir, err := os.MkdirTemp("", "vzkit-criu-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Symlink(abs, filepath.Join(dir, "criu")); err != nil {
+	criuEnvMu.Lock()
+	defer criuEnvMu.Unlock()
+	if bin != "" {
+		abs, err := exec.LookPath(bin)
+		if err != nil {
+			return fmt.Errorf("CRIU %s: %w", bin, err)
+		}
+		if err := os.Symlink(abs, filepath.Join(dir, "criu")); err != nil {
+			return err
+		}
+		old := os.Getenv("PATH")
+		os.Setenv("PATH", dir+string(os.PathListSeparator)+old)
+		defer os.Setenv("PATH", old)
+	}
+	conf := filepath.Join(workDir, "criu.conf")
+	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
-	criuPathMu.Lock()
-	defer criuPathMu.Unlock()
-	old := os.Getenv("PATH")
-	os.Setenv("PATH", dir+string(os.PathListSeparator)+old)
-	defer os.Setenv("PATH", old)
+	old, had := os.LookupEnv("CRIU_CONFIG_FILE")
+	os.Setenv("CRIU_CONFIG_FILE", conf)
+	defer func() {
+		if had {
+			os.Setenv("CRIU_CONFIG_FILE", old)
+		} else {
+			os.Unsetenv("CRIU_CONFIG_FILE")
+		}
+	}()
 	return fn()
 }
 
@@ -88,11 +117,72 @@ func (s *Sandbox) Checkpoint(ctx context.Context, o CheckpointOptions) error {
 	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("sandbox %s: checkpoint: %w", s.ID(), err)
 	}
-	err := withCRIU(o.CRIU, func() error { return s.c.Checkpoint(o.criuOpts()) })
+	if err := os.MkdirAll(o.ImagesDir, 0o700); err != nil {
+		return fmt.Errorf("sandbox %s: checkpoint: %w", s.ID(), err)
+	}
+	st, err := s.State()
+	if err != nil {
+		return err
+	}
+	keys, err := externalStdio(st.InitPID, o.HostFiles)
+	if err != nil {
+		return fmt.Errorf("sandbox %s: checkpoint: %w", s.ID(), err)
+	}
+	var conf []string
+	for _, k := range keys {
+		conf = append(conf, "external "+k)
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.ImagesDir, stdioFile), b, 0o600); err != nil {
+		return fmt.Errorf("sandbox %s: checkpoint: %w", s.ID(), err)
+	}
+	err = withCRIU(o.CRIU, o.WorkDir, conf, func() error { return s.c.Checkpoint(o.criuOpts()) })
 	if err != nil {
 		return fmt.Errorf("sandbox %s: checkpoint into %s (CRIU's log: %s): %w", s.ID(), o.ImagesDir, filepath.Join(o.WorkDir, "dump.log"), err)
 	}
 	return nil
+}
+
+// externalStdio is CRIU's key (file[MNT_ID:INODE], hex) of each of init
+// pid's descriptors 0, 1 and 2 that is one of files.
+func externalStdio(pid int, files []string) (map[int]string, error) {
+	keys := map[int]string{}
+	for _, f := range files {
+		var want unix.Stat_t
+		if err := unix.Stat(f, &want); err != nil {
+			return nil, err
+		}
+		for fd := 0; fd <= 2; fd++ {
+			var st unix.Stat_t
+			if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), &st); err != nil {
+				continue // closed
+			}
+			if st.Dev != want.Dev || st.Ino != want.Ino {
+				continue
+			}
+			info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+			if err != nil {
+				return nil, err
+			}
+			var mnt int64 = -1
+			for _, l := range strings.Split(string(info), "\n") {
+				if v, ok := strings.CutPrefix(l, "mnt_id:"); ok {
+					mnt, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					if err != nil {
+						return nil, fmt.Errorf("fdinfo %d of %d: mnt_id %q", fd, pid, v)
+					}
+				}
+			}
+			if mnt < 0 {
+				return nil, fmt.Errorf("fdinfo %d of %d: no mnt_id", fd, pid)
+			}
+			keys[fd] = fmt.Sprintf("file[%x:%x]", mnt, st.Ino)
+		}
+	}
+	return keys, nil
 }
 
 // Restore creates sandbox cfg and restores into it the processes that
@@ -107,12 +197,37 @@ func Restore(ctx context.Context, cfg Config, p Process, o CheckpointOptions) (*
 	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox %s: restore: %w", cfg.ID, err)
 	}
+	var keys map[int]string
+	if b, err := os.ReadFile(filepath.Join(o.ImagesDir, stdioFile)); err != nil {
+		return nil, fmt.Errorf("sandbox %s: restore: %w", cfg.ID, err)
+	} else if err := json.Unmarshal(b, &keys); err != nil {
+		return nil, fmt.Errorf("sandbox %s: restore: %s: %w", cfg.ID, stdioFile, err)
+	}
+	// CRIU's own descriptors 1 and 2 are p's Stdout and Stderr: each
+	// external file the init had gets the first of them that is set.
+	var conf []string
+	seen := map[string]bool{}
+	for fd := 0; fd <= 2; fd++ {
+		k, ok := keys[fd]
+		if !ok || seen[k] {
+			continue
+		}
+		seen[k] = true
+		switch {
+		case p.Stderr != nil:
+			conf = append(conf, "inherit-fd fd[2]:"+k)
+		case p.Stdout != nil:
+			conf = append(conf, "inherit-fd fd[1]:"+k)
+		default:
+			return nil, fmt.Errorf("sandbox %s: restore: the init had a host file as descriptor %d and the restore gives it none", cfg.ID, fd)
+		}
+	}
 	s, err := create(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	lp := &libcontainer.Process{Init: true, Stdin: p.Stdin, Stdout: p.Stdout, Stderr: p.Stderr}
-	err = withCRIU(o.CRIU, func() error { return s.c.Restore(lp, o.criuOpts()) })
+	err = withCRIU(o.CRIU, o.WorkDir, conf, func() error { return s.c.Restore(lp, o.criuOpts()) })
 	if err != nil {
 		_ = s.c.Destroy()
 		return nil, fmt.Errorf("sandbox %s: restore from %s (CRIU's log: %s): %w", cfg.ID, o.ImagesDir, filepath.Join(o.WorkDir, "restore.log"), err)

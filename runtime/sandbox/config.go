@@ -296,7 +296,10 @@ func (c *Config) libcontainerConfig() (*configs.Config, error) {
 	// The device rules runc made (its defaults, the device nodes) are the
 	// base that Set extends again with Resources.Devices.
 	base := lc.Cgroups.Resources.Devices
-	lc.Labels = append(lc.Labels, fmt.Sprintf("%s=%d", baseDevicesLabel, len(base)))
+	// An empty org.criu.config keeps CRIU's RPC from reading
+	// /etc/criu/runc.conf: what a checkpoint needs beyond libcontainer's
+	// options comes in CRIU_CONFIG_FILE (see withCRIU).
+	lc.Labels = append(lc.Labels, fmt.Sprintf("%s=%d", baseDevicesLabel, len(base)), "org.criu.config=")
 	applyResources(lc.Cgroups.Resources, c.Resources, false, base)
 	if lc.Rlimits, err = c.Resources.rlimits(); err != nil {
 		return nil, fmt.Errorf("sandbox %s: %w", c.ID, err)
