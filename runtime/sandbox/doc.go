@@ -34,7 +34,11 @@
 // Checkpoint and Restore go through libcontainer's CRIU integration (criu
 // swrk, its RPC). libcontainer runs "criu" from PATH, so a CRIU named
 // elsewhere is linked as "criu" into a directory of its own put first on
-// PATH for the call. Checkpoint stops the sandbox (unless LeaveRunning);
+// PATH for the call. The init's stdio files that lie outside the root (a
+// console log) are dumped as CRIU external files and inherited back at
+// restore; those options go in a file named by CRIU_CONFIG_FILE, because
+// CRIU reads the RPC's configuration file twice and would apply an
+// inherit-fd twice. Checkpoint stops the sandbox (unless LeaveRunning);
 // Restore creates the sandbox from its Config again — root, mounts, cgroup
 // — and has CRIU restore the processes into it, detached as Start's init.
 // Destroy kills a restored init through the pidfd it holds when
