@@ -28,15 +28,13 @@ running.`,
   vzctl chkpnt 101 --dumpfile /srv/dumps/101`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, id, err := a.container(args[0])
 			if err != nil {
 				return err
 			}
-			id, err := st.Resolve(args[0])
-			if err != nil {
-				return ctErr(err)
-			}
-			if err := st.Checkpoint(cmd.Context(), id, dumpfile); err != nil {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			if err := st.Checkpoint(ctx, id, dumpfile); err != nil {
 				return ctErr(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Container %s was checkpointed to %s\n", id, st.DumpPath(id, dumpfile))
@@ -59,15 +57,13 @@ dump (DUMPDIR/Dump.CTID unless --dumpfile names another), which is removed
 once the container runs. A failed restore keeps the dump (exit 17).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store()
+			st, id, err := a.container(args[0])
 			if err != nil {
 				return err
 			}
-			id, err := st.Resolve(args[0])
-			if err != nil {
-				return ctErr(err)
-			}
-			if err := st.Restore(cmd.Context(), id, dumpfile); err != nil {
+			ctx, cancel := signalContext(cmd)
+			defer cancel()
+			if err := st.Restore(ctx, id, dumpfile); err != nil {
 				return ctErr(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Container %s was restored\n", id)

@@ -83,9 +83,14 @@ func (n *network) Attach(ctx context.Context, ctid, nsPath string, ips []string)
 	if err != nil {
 		return nil, err
 	}
+	return netAttachment(att), nil
+}
+
+// netAttachment is att as the runtime records it.
+func netAttachment(att *vznet.Attachment) *runtime.NetAttachment {
 	return &runtime.NetAttachment{
 		Mode: string(att.Mode), Bridge: att.Bridge, HostIf: att.HostIfName, ContainerIf: att.IfName, Addrs: att.IPs,
-	}, nil
+	}
 }
 
 func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []string) (*runtime.NetAttachment, error) {
@@ -116,9 +121,7 @@ func (n *network) SetIPs(ctx context.Context, ctid, nsPath string, add, del []st
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.NetAttachment{
-		Mode: string(att.Mode), Bridge: att.Bridge, HostIf: att.HostIfName, ContainerIf: att.IfName, Addrs: att.IPs,
-	}, nil
+	return netAttachment(att), nil
 }
 
 // HostAddrs reads the host's addresses and routed container addresses

@@ -243,23 +243,22 @@ func eachTopLevel(d *xml.Decoder, name, root string, fn func(xml.StartElement) e
 			break
 		}
 	}
-	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			return xmlErr(name, d, fmt.Errorf("the file ends inside <%s>", root))
-		}
-		if err != nil {
-			return xmlErr(name, d, err)
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			if err := fn(t); err != nil {
-				return err
-			}
-		}
+	// The decoder's errors come back from eachChild as they are; fn's are
+	// told apart to be returned untouched.
+	var fnErr error
+	err := eachChild(d, func(se xml.StartElement) error {
+		fnErr = fn(se)
+		return fnErr
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err == io.EOF:
+		return xmlErr(name, d, fmt.Errorf("the file ends inside <%s>", root))
+	case err != nil:
+		return xmlErr(name, d, err)
 	}
+	return nil
 }
 
 // eachChild reads the element whose start was just read up to its end

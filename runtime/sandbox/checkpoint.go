@@ -13,6 +13,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"github.com/vzkit/vzkit/internal/saferoot"
 )
 
 // CheckpointOptions say where a checkpoint's images go and what CRIU
@@ -26,11 +28,6 @@ type CheckpointOptions struct {
 	// TCPEstablished carries established TCP connections; FileLocks
 	// held file locks.
 	TCPEstablished, FileLocks bool
-	// LeaveRunning keeps the sandbox running after its checkpoint.
-	LeaveRunning bool
-	// Veths name, for a restore, each veth inside the sandbox and the
-	// host side CRIU makes for it.
-	Veths []Veth
 	// HostFiles are files of the host that the init's stdin, stdout or
 	// stderr are (a console log outside the sandbox's root, which CRIU
 	// cannot reach from inside): they are dumped as external files, and
@@ -42,8 +39,8 @@ type CheckpointOptions struct {
 // HostFiles, for Restore: fd -> CRIU's key of the external file.
 const stdioFile = "vzkit-stdio.json"
 
-// Veth is a veth pair of a restored sandbox.
-type Veth struct{ Inside, Host string }
+// maxStdioFile bounds stdioFile as Restore reads it: three short keys.
+const maxStdioFile = 4 << 10
 
 // criuEnvMu serialises the environment changes with which withCRIU
 // points libcontainer's criu at the binary and the configuration.
@@ -93,23 +90,18 @@ func withCRIU(bin, workDir string, lines []string, fn func() error) error {
 }
 
 func (o CheckpointOptions) criuOpts() *libcontainer.CriuOpts {
-	co := &libcontainer.CriuOpts{
+	return &libcontainer.CriuOpts{
 		ImagesDirectory: o.ImagesDir, WorkDirectory: o.WorkDir,
-		TcpEstablished: o.TCPEstablished, FileLocks: o.FileLocks, LeaveRunning: o.LeaveRunning,
+		TcpEstablished: o.TCPEstablished, FileLocks: o.FileLocks,
 		// The cgroup is the sandbox's own and already made by create:
 		// CRIU restores the processes into it and its settings.
 		ManageCgroupsMode: "soft",
 	}
-	for _, v := range o.Veths {
-		co.VethPairs = append(co.VethPairs, libcontainer.VethPairName{ContainerInterfaceName: v.Inside, HostInterfaceName: v.Host})
-	}
-	return co
 }
 
 // Checkpoint dumps the running sandbox's processes with CRIU into
-// o.ImagesDir; unless o.LeaveRunning the sandbox is stopped afterwards
-// (its processes end as CRIU finishes), and its libcontainer state stays
-// for Destroy.
+// o.ImagesDir; the sandbox is stopped afterwards (its processes end as
+// CRIU finishes), and its libcontainer state stays for Destroy.
 func (s *Sandbox) Checkpoint(ctx context.Context, o CheckpointOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -136,7 +128,7 @@ func (s *Sandbox) Checkpoint(ctx context.Context, o CheckpointOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(o.ImagesDir, stdioFile), b, 0o600); err != nil {
+	if err := writeNew(filepath.Join(o.ImagesDir, stdioFile), b); err != nil {
 		return fmt.Errorf("sandbox %s: checkpoint: %w", s.ID(), err)
 	}
 	err = withCRIU(o.CRIU, o.WorkDir, conf, func() error { return s.c.Checkpoint(o.criuOpts()) })
@@ -189,22 +181,20 @@ func externalStdio(pid int, files []string) (map[int]string, error) {
 // Checkpoint dumped into o.ImagesDir, detached as Start's init is: p
 // gives only the init's stdio (nil or *os.File).
 func Restore(ctx context.Context, cfg Config, p Process, o CheckpointOptions) (*Sandbox, error) {
-	for name, f := range map[string]any{"stdin": p.Stdin, "stdout": p.Stdout, "stderr": p.Stderr} {
-		if _, ok := f.(*os.File); f != nil && !ok {
-			return nil, fmt.Errorf("sandbox %s: %s of a restored init must be an *os.File, not %T", cfg.ID, name, f)
-		}
+	if err := detachedStdio(cfg.ID, p); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox %s: restore: %w", cfg.ID, err)
 	}
 	var keys map[int]string
-	if b, err := os.ReadFile(filepath.Join(o.ImagesDir, stdioFile)); err != nil {
+	if b, err := saferoot.ReadRegularFile(filepath.Join(o.ImagesDir, stdioFile), maxStdioFile); err != nil {
 		return nil, fmt.Errorf("sandbox %s: restore: %w", cfg.ID, err)
 	} else if err := json.Unmarshal(b, &keys); err != nil {
 		return nil, fmt.Errorf("sandbox %s: restore: %s: %w", cfg.ID, stdioFile, err)
 	}
 	// CRIU's own descriptors 1 and 2 are p's Stdout and Stderr: each
-	// external file the init had gets the first of them that is set.
+	// external file the init had gets p's Stderr, else its Stdout.
 	var conf []string
 	seen := map[string]bool{}
 	for fd := 0; fd <= 2; fd++ {
@@ -232,10 +222,19 @@ func Restore(ctx context.Context, cfg Config, p Process, o CheckpointOptions) (*
 		_ = s.c.Destroy()
 		return nil, fmt.Errorf("sandbox %s: restore from %s (CRIU's log: %s): %w", cfg.ID, o.ImagesDir, filepath.Join(o.WorkDir, "restore.log"), err)
 	}
-	s.initDone = make(chan struct{})
-	go func() {
-		defer close(s.initDone)
-		_, _ = lp.Wait()
-	}()
+	s.reap(lp)
 	return s, nil
+}
+
+// writeNew writes b to a file that must not exist yet.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -140,10 +140,8 @@ func Start(ctx context.Context, cfg Config, p Process) (*Sandbox, error) {
 	if p.TTY {
 		return nil, fmt.Errorf("sandbox %s: a detached init cannot have a TTY", cfg.ID)
 	}
-	for name, f := range map[string]any{"stdin": p.Stdin, "stdout": p.Stdout, "stderr": p.Stderr} {
-		if _, ok := f.(*os.File); f != nil && !ok {
-			return nil, fmt.Errorf("sandbox %s: %s of a detached init must be an *os.File, not %T", cfg.ID, name, f)
-		}
+	if err := detachedStdio(cfg.ID, p); err != nil {
+		return nil, err
 	}
 	s, err := create(ctx, cfg)
 	if err != nil {
@@ -155,15 +153,31 @@ func Start(ctx context.Context, cfg Config, p Process) (*Sandbox, error) {
 		_ = s.c.Destroy()
 		return nil, fmt.Errorf("sandbox %s: start %q: %w", cfg.ID, p.Args, err)
 	}
-	// The init is this process's child: reap it so that a long-lived caller
-	// collects no zombie. The init does not depend on this goroutine.
+	s.reap(lp)
+	slog.Debug("sandbox started", "id", cfg.ID, "args", p.Args)
+	return s, nil
+}
+
+// detachedStdio refuses stdio a detached init cannot keep once the
+// calling process is gone: anything but nil (/dev/null) or an *os.File.
+func detachedStdio(id string, p Process) error {
+	for name, f := range map[string]any{"stdin": p.Stdin, "stdout": p.Stdout, "stderr": p.Stderr} {
+		if _, ok := f.(*os.File); f != nil && !ok {
+			return fmt.Errorf("sandbox %s: %s of a detached init must be an *os.File, not %T", id, name, f)
+		}
+	}
+	return nil
+}
+
+// reap waits for init lp, this process's child, so that a long-lived
+// caller collects no zombie; initDone is closed once it has exited. The
+// init does not depend on this goroutine.
+func (s *Sandbox) reap(lp *libcontainer.Process) {
 	s.initDone = make(chan struct{})
 	go func() {
 		defer close(s.initDone)
 		_, _ = lp.Wait()
 	}()
-	slog.Debug("sandbox started", "id", cfg.ID, "args", p.Args)
-	return s, nil
 }
 
 // Load returns a handle on the sandbox id kept in stateDir, which may have
