@@ -100,35 +100,44 @@ func (s *Store) Checkpoint(ctx context.Context, ctid, file string) error {
 			os.RemoveAll(tmp)
 		}
 	}()
+	// Everything the dump holds besides CRIU's images is written first:
+	// once CRIU has dumped, the container's processes are gone and the
+	// dump is all that is left of them.
+	if err := s.writeStateTo(filepath.Join(tmp, "state.json"), rs); err != nil {
+		return fmt.Errorf("container %s: dump: %w", ctid, err)
+	}
 	s.log().Info("checkpointing container", "ctid", ctid, "dump", final, "criu", cs.CRIU)
 	o := d.options()
 	o.HostFiles = []string{s.consoleLog(ctid)}
 	if err := sb.Checkpoint(ctx, o); err != nil {
 		return fmt.Errorf("container %s: %w: %w", ctid, ErrCheckpoint, err)
 	}
+	keep = true
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("container %s: dump made as %s but not renamed to %s (rename it to restore): %w", ctid, tmp, final, err)
+	}
 	// The processes are gone: what their run held goes as at stop.
 	if err := sb.Destroy(); err != nil {
-		return fmt.Errorf("container %s: %w", ctid, err)
+		return fmt.Errorf("container %s: dumped to %s; %w", ctid, final, err)
 	}
 	s.forgetInit(ctid)
 	if err := s.umount(c); err != nil {
 		s.log().Warn("unmount after checkpoint", "ctid", ctid, "err", err)
 	}
-	if err := s.writeStateTo(filepath.Join(tmp, "state.json"), rs); err != nil {
-		return fmt.Errorf("container %s: dump: %w", ctid, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("container %s: dump: %w", ctid, err)
-	}
-	keep = true
 	return nil
 }
 
 // Restore resumes container ctid from its dump (DumpPath(ctid, file)),
 // set up as start sets it up — root mounted, quota, cgroup and limits
 // from its configuration — and removes the dump once it runs. A failed
-// restore leaves the dump as it was.
+// restore leaves the dump as it was. Asked for by name, it resumes a
+// container whose CTID.conf says DISABLED="yes" too.
 func (s *Store) Restore(ctx context.Context, ctid, file string) error {
+	return s.restore(ctx, ctid, file, StartOptions{Force: true})
+}
+
+// restore is Restore with the start options o (Force, for DISABLED).
+func (s *Store) restore(ctx context.Context, ctid, file string, o StartOptions) error {
 	lk, err := s.LockCT(ctid)
 	if err != nil {
 		return err
@@ -153,7 +162,8 @@ func (s *Store) Restore(ctx context.Context, ctid, file string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.start(ctx, ctid, StartOptions{Force: true, restore: &dump{dir: dir, criu: cs.CRIU}}); err != nil {
+	o.restore = &dump{dir: dir, criu: cs.CRIU}
+	if err := s.start(ctx, ctid, o); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {

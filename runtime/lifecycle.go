@@ -97,7 +97,7 @@ func (s *Store) Start(ctx context.Context, ctid string, o StartOptions) error {
 	// A container checkpointed into its default dump resumes from it, as
 	// OpenVZ's VE_STOP_MODE=suspend has it.
 	if s.HasDump(ctid, "") {
-		return s.Restore(ctx, ctid, "")
+		return s.restore(ctx, ctid, "", o)
 	}
 	lk, err := s.LockCT(ctid)
 	if err != nil {

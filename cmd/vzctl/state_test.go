@@ -165,7 +165,13 @@ func TestChkpntRestore(t *testing.T) {
 	if s := e.code(exitNotRunning, "chkpnt", "130"); !strings.Contains(s, "not running") {
 		t.Errorf("chkpnt of a checkpointed container: %q", s)
 	}
-	e.ok("start", "130")
+	// A start still honours DISABLED="yes": the dump stays for start --force.
+	e.ok("set", "130", "--disabled", "yes", "--save")
+	e.code(exitStartDisabled, "start", "130")
+	if _, err := os.Stat(filepath.Join(dump, "state.json")); err != nil {
+		t.Fatalf("dump after a refused start: %v", err)
+	}
+	e.ok("start", "130", "--force")
 	if at := count(); at < before {
 		t.Errorf("count %d before suspend, %d after start: the counter started again", before, at)
 	}
