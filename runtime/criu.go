@@ -36,34 +36,16 @@ type CheckpointSupport struct {
 // "criu" on PATH by default) the way `vzctl check` reports it. A missing
 // binary is no error: Works is false and Why says how to get one.
 func (s *Store) CheckCheckpoint(ctx context.Context) (CheckpointSupport, error) {
-	cs := CheckpointSupport{CRIU: s.G.Get("CRIU"), Origin: s.G.Origin("CRIU")}
-	if cs.CRIU == "" {
-		cs.CRIU = "criu"
-	}
-	bin, err := exec.LookPath(cs.CRIU)
-	if err != nil {
-		cs.Why = fmt.Sprintf("CRIU=%s (%s): %v; install CRIU 4 or later and point CRIU at it", cs.CRIU, cs.Origin, err)
+	cs := s.checkCRIU(ctx)
+	if !cs.Works {
 		return cs, nil
 	}
-	cs.CRIU = bin
-	out, err := runCRIU(ctx, bin, "--version")
-	if err != nil {
-		cs.Why = fmt.Sprintf("%s --version: %v: %s", bin, err, out)
-		return cs, nil
-	}
-	cs.Version, _, _ = strings.Cut(strings.TrimSpace(out), "\n")
-	cs.Version = strings.TrimPrefix(cs.Version, "Version: ")
-	if out, err := runCRIU(ctx, bin, "check"); err != nil {
-		cs.Why = fmt.Sprintf("%s check: %v: %s", bin, err, lastLines(out, 8))
-		return cs, nil
-	}
-	cs.Works = true
-	if out, err := runCRIU(ctx, bin, "check", "--feature", "mem_dirty_track"); err == nil {
+	if out, err := runCRIU(ctx, cs.CRIU, "check", "--feature", "mem_dirty_track"); err == nil {
 		cs.PreDump = true
 	} else {
 		cs.PreDumpWhy = lastLines(out, 3)
 	}
-	if out, err := runCRIU(ctx, bin, "check", "--feature", "uffd-noncoop"); err == nil {
+	if out, err := runCRIU(ctx, cs.CRIU, "check", "--feature", "uffd-noncoop"); err == nil {
 		cs.LazyPages = true
 	} else {
 		cs.LazyPagesWhy = lastLines(out, 3)
@@ -71,14 +53,45 @@ func (s *Store) CheckCheckpoint(ctx context.Context) (CheckpointSupport, error) 
 	return cs, nil
 }
 
-// RequireCheckpoint is CheckCheckpoint for the commands that checkpoint:
-// ErrCheckpointUnsupported, with criu's reason, when it does not work.
-func (s *Store) RequireCheckpoint(ctx context.Context) (CheckpointSupport, error) {
-	cs, err := s.CheckCheckpoint(ctx)
-	if err == nil && !cs.Works {
-		err = fmt.Errorf("%w: %s", ErrCheckpointUnsupported, cs.Why)
+// checkCRIU is CheckCheckpoint without the feature checks: the binary,
+// its version and `criu check`.
+func (s *Store) checkCRIU(ctx context.Context) CheckpointSupport {
+	cs := CheckpointSupport{CRIU: s.G.Get("CRIU"), Origin: s.G.Origin("CRIU")}
+	if cs.CRIU == "" {
+		cs.CRIU = "criu"
 	}
-	return cs, err
+	bin, err := exec.LookPath(cs.CRIU)
+	if err != nil {
+		cs.Why = fmt.Sprintf("CRIU=%s (%s): %v; install CRIU 4 or later and point CRIU at it", cs.CRIU, cs.Origin, err)
+		return cs
+	}
+	cs.CRIU = bin
+	out, err := runCRIU(ctx, bin, "--version")
+	if err != nil {
+		cs.Why = fmt.Sprintf("%s --version: %v: %s", bin, err, out)
+		return cs
+	}
+	cs.Version, _, _ = strings.Cut(strings.TrimSpace(out), "\n")
+	cs.Version = strings.TrimPrefix(cs.Version, "Version: ")
+	if out, err := runCRIU(ctx, bin, "check"); err != nil {
+		cs.Why = fmt.Sprintf("%s check: %v: %s", bin, err, lastLines(out, 8))
+		return cs
+	}
+	cs.Works = true
+	return cs
+}
+
+// RequireCheckpoint is the check for the commands that checkpoint:
+// ErrCheckpointUnsupported, with criu's reason, when CRIU does not work.
+// It leaves out the feature checks, which those commands do not use and
+// whose two more runs of criu would lengthen every checkpoint and
+// restore.
+func (s *Store) RequireCheckpoint(ctx context.Context) (CheckpointSupport, error) {
+	cs := s.checkCRIU(ctx)
+	if !cs.Works {
+		return cs, fmt.Errorf("%w: %s", ErrCheckpointUnsupported, cs.Why)
+	}
+	return cs, nil
 }
 
 // runCRIU runs bin with args and returns what it printed, both streams.
